@@ -1,0 +1,381 @@
+"""The inventory: units, sites, columns and settings, from YAML or an Excel sheet.
+
+Loading never stops at the first problem: every error is collected with its file, line (or
+Excel row), field, what is wrong and how to fix it, so ``govwatch check-config`` can list them
+all and the daemon can refuse to start on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from monitor.durations import Duration
+from monitor.rules import DEFAULT_RULES, HOMEPAGE, Rule, canonical_category
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    file: str
+    line: int | None  # 1-based line (YAML) or row (Excel)
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def _duration(value: Any) -> Duration | None:
+    if value is None or isinstance(value, Duration):
+        return value
+    return Duration.parse(str(value))
+
+
+def _check_url(value: str) -> str:
+    value = value.strip()
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"not an http(s) URL: {value!r} (write the full address, e.g. http://www.example.gov.cn/col/)")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class Contact(_Strict):
+    name: str = Field(min_length=1)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9-]{5,20}$")
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class UnitModel(_Strict):
+    id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1)
+    contacts: tuple[Contact, ...] = ()
+
+
+class Overrides(_Strict):
+    deadline: Duration | None = None
+    lead: Duration | None = None
+    interval: Duration | None = None
+
+    _parse = field_validator("deadline", "lead", "interval", mode="before")(_duration)
+
+
+class ColumnModel(Overrides):
+    id: str | None = Field(default=None, pattern=_ID)
+    name: str = Field(min_length=1)
+    url: str
+    category: str
+
+    _url = field_validator("url")(_check_url)
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        # Custom categories are checked against the inventory later; keep the name as written.
+        return canonical_category(value) or value
+
+
+class SiteModel(_Strict):
+    id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1)
+    unit: str
+    homepage: str
+    check_homepage: bool = True
+    columns: tuple[ColumnModel, ...] = ()
+
+    _url = field_validator("homepage")(_check_url)
+
+
+class CategoryModel(Overrides):
+    text: str | None = None
+
+
+class FetchModel(_Strict):
+    timeout: Duration = Duration(seconds=15)
+    max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    user_agent: str = "govwatch/0.1 (+government website monitoring)"
+    per_host_concurrency: int = Field(default=2, ge=1, le=32)
+    per_host_interval: Duration = Duration(seconds=1)
+    connections: int = Field(default=200, ge=1, le=5000)
+
+    _parse = field_validator("timeout", "per_host_interval", mode="before")(_duration)
+
+
+class SettingsModel(_Strict):
+    store: str = "govwatch.sqlite3"
+    listen: str = Field(default="127.0.0.1:8470", pattern=r"^[^:\s]+:\d{1,5}$")
+    board_url: str | None = None  # public address of the board, quoted in alerts
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
+    fetch: FetchModel = FetchModel()
+
+
+class InventoryModel(_Strict):
+    settings: SettingsModel = SettingsModel()
+    categories: dict[str, CategoryModel] = {}
+    units: tuple[UnitModel, ...] = ()
+    sites: tuple[SiteModel, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One thing probed on its own schedule: a column list page or a site's homepage."""
+
+    id: str
+    kind: str  # "column" | "homepage"
+    name: str
+    url: str
+    site_id: str
+    site_name: str
+    unit_id: str
+    unit_name: str
+    rule: Rule
+
+    @property
+    def host(self) -> str:
+        return self.url.split("/", 3)[2].lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    source: str
+    model: InventoryModel
+    rules: dict[str, Rule]
+    targets: tuple[Target, ...]
+
+    @property
+    def settings(self) -> SettingsModel:
+        return self.model.settings
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load(path: str | Path) -> Inventory:
+    """Load and validate an inventory from .yaml/.yml or .xlsx/.xls/.ods; raise ConfigError."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError([ConfigProblem(str(path), None, "", "file not found")])
+    if path.suffix.lower() in {".xlsx", ".xls", ".ods"}:
+        from monitor.excel import read_inventory  # lazy: the Excel reader is only needed here
+
+        data, locate = read_inventory(path)
+    else:
+        data, locate = _read_yaml(path)
+    return build(data, str(path), locate)
+
+
+def _read_yaml(path: Path) -> tuple[Any, Any]:
+    yaml = YAML(typ="rt")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [ConfigProblem(str(path), None, "", f"not UTF-8 text ({exc}); save the file as UTF-8")]
+        ) from None
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise ConfigError([ConfigProblem(str(path), line, "", f"YAML syntax: {exc.problem}")]) from None
+    if data is None:
+        data = CommentedMap()
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(str(path), 1, "", "the file must be a mapping with units: and sites:")])
+    return data, lambda loc: _yaml_line(data, loc)
+
+
+def _yaml_line(root: Any, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the deepest node of ``loc`` that exists in the YAML tree."""
+    node, line = root, None
+    for key in loc:
+        if isinstance(node, CommentedMap) and key in node:
+            line = node.lc.key(key)[0] + 1
+            node = node[key]
+        elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
+            line = node.lc.item(key)[0] + 1
+            node = node[key]
+        else:
+            break
+    return line
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _pydantic_message(err: dict[str, Any]) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown field; check its spelling (see deploy/inventory.example.yaml for the fields)"
+    if kind == "missing":
+        return "required field is missing; add it"
+    if kind == "string_pattern_mismatch" and err["loc"][-1] == "id":
+        return "ids are 1-64 ASCII letters, digits, '_', '.', '-'; rename it"
+    if msg.startswith("Value error, "):
+        msg = msg.removeprefix("Value error, ")
+    return f"{msg} (got {err.get('input')!r})" if "input" in err and kind != "value_error" else msg
+
+
+def build(data: Any, source: str, locate: Any) -> Inventory:
+    """Validate plain inventory data; ``locate(loc)`` maps a field path to its line or row.
+
+    Each unit and site is validated on its own so that one run reports every problem.
+    """
+    data = _plain(data)
+    problems: list[ConfigProblem] = []
+
+    def check(model: type[BaseModel], value: Any, loc: tuple[Any, ...]) -> Any:
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            for e in exc.errors():
+                full = (*loc, *e["loc"])
+                problems.append(ConfigProblem(source, locate(full), _field_name(full), _pydantic_message(e)))
+            return None
+
+    unknown = sorted(set(data) - set(InventoryModel.model_fields))
+    for key in unknown:
+        problems.append(ConfigProblem(source, locate((key,)), key,
+                                      "unknown section; the sections are settings, categories, units, sites"))
+    sections = {}
+    for key in ("units", "sites"):
+        items = data.get(key) or []
+        if not isinstance(items, list):
+            problems.append(ConfigProblem(source, locate((key,)), key, "must be a list of entries (- id: …)"))
+            items = []
+        model = UnitModel if key == "units" else SiteModel
+        sections[key] = [v for i, item in enumerate(items) if (v := check(model, item, (key, i))) is not None]
+    head = check(InventoryModel, {k: data[k] for k in ("settings", "categories") if k in data}, ())
+    if head is None:
+        raise ConfigError(problems)
+    model = InventoryModel(settings=head.settings, categories=head.categories, units=tuple(sections["units"]),
+                           sites=tuple(sections["sites"]))
+    rules, more = _rules(model, source, locate)
+    problems += more
+    targets, more = _targets(model, rules, source, locate, data)
+    problems += more
+    if problems:
+        raise ConfigError(problems)
+    return Inventory(source, model, rules, targets)
+
+
+def _rules(model: InventoryModel, source: str, locate: Any) -> tuple[dict[str, Rule], list[ConfigProblem]]:
+    rules = dict(DEFAULT_RULES)
+    problems = []
+    for name, cat in model.categories.items():
+        canonical = canonical_category(name) or name
+        base = rules.get(canonical)
+        if base is None:
+            if cat.deadline is None or cat.lead is None or cat.interval is None:
+                problems.append(ConfigProblem(
+                    source, locate(("categories", name)), f"categories.{name}",
+                    "a new category needs deadline, lead and interval (known categories: "
+                    + ", ".join(DEFAULT_RULES) + ")",
+                ))
+                continue
+            base = Rule(name, cat.deadline, cat.lead, cat.interval, cat.text or f"{name}栏目 {cat.deadline} 内须更新")
+        rule = base.with_overrides(cat.deadline, cat.lead, cat.interval)
+        rules[canonical] = Rule(rule.category, rule.deadline, rule.lead, rule.interval, cat.text or rule.text)
+    return rules, problems
+
+
+def _targets(
+    model: InventoryModel, rules: dict[str, Rule], source: str, locate: Any, raw: dict[str, Any]
+) -> tuple[tuple[Target, ...], list[ConfigProblem]]:
+    """Cross-reference checks and the flat list of targets.
+
+    ``raw`` gives each validated entry's position in the file (invalid entries were skipped).
+    """
+    unit_pos = _positions(raw.get("units"), [u.id for u in model.units])
+    site_pos = _positions(raw.get("sites"), [s.id for s in model.sites])
+    problems: list[ConfigProblem] = []
+    units = {}
+    for n, unit in enumerate(model.units):
+        i = unit_pos[n]
+        if unit.id in units:
+            problems.append(ConfigProblem(source, locate(("units", i, "id")), f"units[{i}].id",
+                                          f"duplicate unit id {unit.id!r}; ids must be unique"))
+        units[unit.id] = unit
+    targets: dict[str, Target] = {}
+    site_ids: set[str] = set()
+    for n, site in enumerate(model.sites):
+        i = site_pos[n]
+        where = ("sites", i)
+        if site.id in site_ids:
+            problems.append(ConfigProblem(source, locate((*where, "id")), f"sites[{i}].id",
+                                          f"duplicate site id {site.id!r}; ids must be unique"))
+        site_ids.add(site.id)
+        unit = units.get(site.unit)
+        if unit is None:
+            problems.append(ConfigProblem(
+                source, locate((*where, "unit")), f"sites[{i}].unit",
+                f"unknown unit {site.unit!r}; add it under units: or use one of {sorted(units)}",
+            ))
+            continue
+        found: list[tuple[Target, tuple[Any, ...]]] = []
+        if site.check_homepage:
+            found.append((Target(f"{site.id}-home", "homepage", HOMEPAGE, site.homepage, site.id, site.name,
+                                 unit.id, unit.name, rules[HOMEPAGE]), (*where, "homepage")))
+        for j, col in enumerate(site.columns):
+            cwhere = (*where, "columns", j)
+            rule = rules.get(col.category)
+            if rule is None:
+                problems.append(ConfigProblem(
+                    source, locate((*cwhere, "category")), f"sites[{i}].columns[{j}].category",
+                    f"unknown category {col.category!r}; use one of {', '.join(rules)} or define it under categories:",
+                ))
+                continue
+            cid = col.id or f"{site.id}-{_short_hash(col.url)}"
+            rule = rule.with_overrides(col.deadline, col.lead, col.interval)
+            found.append((Target(cid, "column", col.name, col.url, site.id, site.name, unit.id, unit.name, rule),
+                          cwhere))
+        for target, loc in found:
+            if target.id in targets:
+                problems.append(ConfigProblem(source, locate(loc), _field_name(loc),
+                                              f"duplicate target id {target.id!r}; give the column a unique id:"))
+            targets[target.id] = target
+    return tuple(targets.values()), problems
+
+
+def _positions(raw: Any, ids: list[str]) -> list[int]:
+    """File positions of the validated entries, matched in order by id."""
+    positions, start = [], 0
+    raw_ids = [item.get("id") if isinstance(item, dict) else None for item in (raw or [])]
+    for wanted in ids:
+        index = raw_ids.index(wanted, start)
+        positions.append(index)
+        start = index + 1
+    return positions
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.blake2s(text.encode(), digest_size=5).hexdigest()

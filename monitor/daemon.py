@@ -1,0 +1,306 @@
+"""The monitor: schedules probes, keeps every target's verdict, and fires deadline timers.
+
+A verdict changes in two ways: a new observation, or time passing a deadline. Probes run on
+each target's own interval through per-host lanes (so a slow host never holds up the others);
+deadline timers re-evaluate a target at the exact instant its verdict changes by time alone.
+Both paths end in ``_apply``: one way from an observation to state, store and listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from monitor.config import Inventory, Target
+from monitor.evaluate import TZ, History, Verdict, advance, evaluate
+from monitor.fetch import Fetcher, FetchSettings
+from monitor.model import Observation
+from monitor.probe import probe
+from monitor.store import ProbeRecord, Store, VerdictRecord
+
+log = structlog.get_logger()
+
+Listener = Callable[[Target, Verdict, Verdict | None], Awaitable[None] | None]
+RETRY_FAILED_AFTER = timedelta(minutes=10)
+WRITE_BATCH = 1000
+
+
+async def _sleep_or_wake(wake: asyncio.Event, delay: float) -> None:
+    """Sleep ``delay`` seconds, or less when ``wake`` is set (an earlier entry was scheduled)."""
+    wake.clear()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), timeout=max(delay, 0.0))
+
+
+def now_shanghai() -> datetime:
+    return datetime.now(TZ)
+
+
+@dataclass(slots=True)
+class Tracked:
+    """The daemon's in-memory view of one target."""
+
+    target: Target
+    history: History
+    verdict: Verdict
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+
+
+def fetch_settings(inventory: Inventory) -> FetchSettings:
+    f = inventory.settings.fetch
+    return FetchSettings(
+        timeout_s=f.timeout.seconds, max_bytes=f.max_bytes, max_redirects=f.max_redirects,
+        user_agent=f.user_agent, per_host_concurrency=f.per_host_concurrency,
+        per_host_interval_s=f.per_host_interval.seconds, connections=f.connections,
+    )
+
+
+class Monitor:
+    def __init__(
+        self, inventory: Inventory, store: Store, fetcher: Fetcher,
+        clock: Callable[[], datetime] = now_shanghai,
+    ) -> None:
+        self.inventory = inventory
+        self.store = store
+        self.fetcher = fetcher
+        self.clock = clock
+        self.tracked: dict[str, Tracked] = {}
+        self.listeners: list[Listener] = []
+        self._lanes: dict[str, deque[Tracked]] = {}
+        self._lane_workers: dict[str, int] = {}
+        self._in_flight = asyncio.Semaphore(inventory.settings.fetch.connections)
+        self._pending = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._due: list[tuple[float, int, str]] = []
+        self._timers: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+        self._wake_due = asyncio.Event()
+        self._wake_timers = asyncio.Event()
+        self._writes: asyncio.Queue[ProbeRecord | VerdictRecord] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._workers: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._rng = random.Random()
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def load(self) -> None:
+        """Resume from the store: every target's history and verdict, and its timer."""
+        now = self.clock()
+        await self.store.sync_targets(self.inventory.targets, now)
+        states = await self.store.load_states()
+        for target in self.inventory.targets:
+            state = states.get(target.id)
+            history = state.history if state else History()
+            verdict = evaluate(target.rule, history, now)
+            tracked = Tracked(target, history, state.verdict if state and state.verdict else verdict)
+            if state:
+                tracked.etag, tracked.last_modified = state.etag, state.last_modified
+                tracked.content_hash = state.content_hash
+            self.tracked[target.id] = tracked
+            self._arm_timer(tracked, verdict)
+            if state and not verdict.same_as(state.verdict):
+                # The verdict moved by time alone while the daemon was down.
+                self._apply_verdict(tracked, verdict, now, None)
+
+    def start(self) -> None:
+        """Start the writer, the deadline timers and the probe dispatcher."""
+        now = self.clock()
+        for tracked in self.tracked.values():
+            self._schedule(tracked, self._first_due(tracked, now))
+        self._tasks = [
+            asyncio.create_task(self._writer(), name="writer"),
+            asyncio.create_task(self._timer_loop(), name="timers"),
+            asyncio.create_task(self._dispatch_loop(), name="dispatch"),
+        ]
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking new probes, let in-flight ones finish (bounded), flush the store."""
+        self._stopping = True
+        for lane in self._lanes.values():
+            self._pending -= len(lane)
+            lane.clear()
+        if self._workers:
+            _, late = await asyncio.wait(self._workers, timeout=grace)
+            for task in late:
+                task.cancel()
+        for task in self._tasks:
+            if task.get_name() != "writer":
+                task.cancel()
+        await asyncio.wait_for(self._writes.join(), timeout=grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def sweep_once(self) -> None:
+        """Probe every target once, now, and wait until all results are stored."""
+        if not any(t.get_name() == "writer" for t in self._tasks):
+            self._tasks.append(asyncio.create_task(self._writer(), name="writer"))
+        for tracked in self.tracked.values():
+            self._enqueue(tracked)
+        await self._idle.wait()
+        await self._writes.join()
+
+    # ------------------------------------------------------------ probes
+
+    def _first_due(self, tracked: Tracked, now: datetime) -> float:
+        latest = tracked.history.latest
+        if latest is None:
+            return now.timestamp()
+        return self._next_due(tracked, latest)
+
+    def _next_due(self, tracked: Tracked, obs: Observation) -> float:
+        interval = tracked.target.rule.interval.approx_seconds
+        if not obs.fetched:
+            interval = min(interval, RETRY_FAILED_AFTER.total_seconds())
+        jitter = self.inventory.settings.jitter
+        return obs.at.timestamp() + interval * (1 + self._rng.uniform(-jitter, jitter))
+
+    def _schedule(self, tracked: Tracked, due: float) -> None:
+        heapq.heappush(self._due, (due, next(self._seq), tracked.target.id))
+        if self._due[0][2] == tracked.target.id:
+            self._wake_due.set()
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            now = self.clock().timestamp()
+            while self._due and self._due[0][0] <= now:
+                _, _, tid = heapq.heappop(self._due)
+                if tid in self.tracked:
+                    self._enqueue(self.tracked[tid])
+            await _sleep_or_wake(self._wake_due, self._due[0][0] - now if self._due else 3600.0)
+
+    def _enqueue(self, tracked: Tracked) -> None:
+        if self._stopping:
+            return
+        host = tracked.target.host
+        lane = self._lanes.setdefault(host, deque())
+        lane.append(tracked)
+        self._pending += 1
+        self._idle.clear()
+        limit = self.inventory.settings.fetch.per_host_concurrency
+        while self._lane_workers.get(host, 0) < min(limit, len(lane)):
+            self._lane_workers[host] = self._lane_workers.get(host, 0) + 1
+            worker = asyncio.create_task(self._lane(host))
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+
+    async def _lane(self, host: str) -> None:
+        """Drain one host's queue; a lane ends when its queue is empty."""
+        lane = self._lanes[host]
+        try:
+            while lane:
+                tracked = lane.popleft()
+                try:
+                    async with self._in_flight:
+                        await self._probe(tracked)
+                except Exception:
+                    log.exception("probe_crashed", target=tracked.target.id, url=tracked.target.url)
+                finally:
+                    self._pending -= 1
+                    if self._pending <= 0:
+                        self._idle.set()
+        finally:
+            self._lane_workers[host] -= 1
+
+    async def _probe(self, tracked: Tracked) -> None:
+        target = tracked.target
+        obs, result = await probe(self.fetcher, target.id, target.url, self.clock(), tracked.etag,
+                                  tracked.last_modified)
+        if result.ok and not result.not_modified:
+            tracked.etag, tracked.last_modified = result.etag, result.last_modified
+        self.apply_observation(tracked, obs)
+        if not self._stopping and any(t.get_name() == "dispatch" for t in self._tasks):
+            self._schedule(tracked, self._next_due(tracked, obs))
+
+    def apply_observation(self, tracked: Tracked, obs: Observation) -> Verdict:
+        """Fold one observation into the target's history and verdict; queue it for the store."""
+        tracked.history = advance(tracked.history, obs)
+        verdict = evaluate(tracked.target.rule, tracked.history, obs.at)
+        previous = tracked.verdict
+        changed = not verdict.same_as(previous)
+        items_changed = obs.content_hash is not None and obs.content_hash != tracked.content_hash
+        if obs.content_hash is not None:
+            tracked.content_hash = obs.content_hash
+        tracked.verdict = verdict
+        self._writes.put_nowait(ProbeRecord(
+            obs, verdict, changed, tracked.history.newest_first_seen, tracked.etag, tracked.last_modified,
+            items_changed,
+        ))
+        self._arm_timer(tracked, verdict)
+        if changed:
+            self._notify(tracked.target, verdict, previous)
+        return verdict
+
+    # ------------------------------------------------------------ deadline timers
+
+    def _arm_timer(self, tracked: Tracked, verdict: Verdict) -> None:
+        if verdict.next_change is None:
+            return
+        when = verdict.next_change.timestamp()
+        heapq.heappush(self._timers, (when, next(self._seq), tracked.target.id))
+        if self._timers[0][2] == tracked.target.id:
+            self._wake_timers.set()
+
+    async def _timer_loop(self) -> None:
+        while True:
+            now = self.clock()
+            while self._timers and self._timers[0][0] <= now.timestamp():
+                when, _, tid = heapq.heappop(self._timers)
+                tracked = self.tracked.get(tid)
+                # Stale entries (the verdict moved on since the timer was armed) are skipped.
+                if tracked and tracked.verdict.next_change and tracked.verdict.next_change.timestamp() == when:
+                    verdict = evaluate(tracked.target.rule, tracked.history, now)
+                    self._apply_verdict(tracked, verdict, now, tracked.verdict)
+            await _sleep_or_wake(self._wake_timers, self._timers[0][0] - now.timestamp() if self._timers else 3600.0)
+
+    def _apply_verdict(self, tracked: Tracked, verdict: Verdict, now: datetime, previous: Verdict | None) -> None:
+        tracked.verdict = verdict
+        self._writes.put_nowait(VerdictRecord(tracked.target.id, now, verdict))
+        self._arm_timer(tracked, verdict)
+        self._notify(tracked.target, verdict, previous)
+
+    def _notify(self, target: Target, verdict: Verdict, previous: Verdict | None) -> None:
+        log.info("verdict_changed", target=target.id, site=target.site_name, column=target.name,
+                 state=verdict.state, was=previous.state if previous else None, reasons=list(verdict.reasons))
+        for listener in self.listeners:
+            try:
+                result = listener(target, verdict, previous)
+                if result is not None:
+                    task = asyncio.ensure_future(result)
+                    self._workers.add(task)
+                    task.add_done_callback(self._workers.discard)
+            except Exception:
+                log.exception("listener_failed", target=target.id)
+
+    # ------------------------------------------------------------ store writer
+
+    async def _writer(self) -> None:
+        """Write queued records in batches, one transaction each; on a store error retry, never drop."""
+        while True:
+            batch = [await self._writes.get()]
+            while len(batch) < WRITE_BATCH and not self._writes.empty():
+                batch.append(self._writes.get_nowait())
+            delay = 0.5
+            while True:
+                try:
+                    await self.store.write(batch)
+                    break
+                except Exception:
+                    log.exception("store_write_failed", records=len(batch), retry_in=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+            for _ in batch:
+                self._writes.task_done()

@@ -1,0 +1,58 @@
+"""``govwatch demo``: a loopback fleet of realistic sites watched by the real daemon on SQLite."""
+
+from __future__ import annotations
+
+import tempfile
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+
+from monitor import config
+from monitor.evaluate import TZ
+from monitor.fleet import Fleet, demo_fleet
+from monitor.service import monitoring, run_service
+from monitor.web import views
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - _width(text), 0)
+
+
+def state_table(rows: list[dict[str, object]]) -> str:
+    """The rows as an aligned plain-text table (CJK characters count double)."""
+    header = ("状态", "责任单位", "网站", "栏目", "类别", "最新信息", "说明")
+    lines = [
+        (str(r["state_label"]), str(r["unit"]), str(r["site"]), str(r["column"]), str(r["category"]),
+         str(r["newest_date"] or "—"), str(r["detail"]))
+        for r in rows
+    ]
+    widths = [max(_width(row[i]) for row in [header, *lines]) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(_pad(cell, w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+        for row in [header, *lines]
+    )
+
+
+async def run_demo(once: bool, listen: str, workdir: str | None = None) -> int:
+    today = datetime.now(TZ).date()
+    folder = Path(workdir or tempfile.mkdtemp(prefix="govwatch-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    async with Fleet(demo_fleet(today), today) as fleet:
+        path = folder / "inventory.yaml"
+        fleet.write_inventory(path, store=str(folder / "govwatch.sqlite3"), listen=listen,
+                              fetch={"timeout": "5s", "per_host_interval": "0s"})
+        inventory = config.load(path)
+        if not once:
+            print(f"govwatch demo: board at http://{listen}/  (inventory {path}; Ctrl-C to stop)", flush=True)
+            return await run_service(inventory)
+        async with monitoring(inventory) as monitor:
+            await monitor.sweep_once()
+            rows = views.rows(monitor.tracked.values(), monitor.clock())
+    print(state_table(rows))
+    counts = views.counts(rows)
+    print("\n" + "  ".join(f"{views.STATE_LABELS[s]} {s}: {counts[s]}" for s in counts))
+    return 0

@@ -1,0 +1,102 @@
+"""Import an inventory from an office's spreadsheet: one row per column (单位, 网站, 栏目, 地址, 类别).
+
+Offices keep these lists in Excel or WPS, often with merged cells, so an empty 单位 or 网站 cell
+repeats the row above. An optional 网站首页 (or 首页) column gives the homepage; without it the
+homepage is the origin of the site's first column address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from python_calamine import CalamineWorkbook
+
+from monitor.config import ConfigError, ConfigProblem
+
+REQUIRED = ("单位", "网站", "栏目", "地址", "类别")
+OPTIONAL_HOMEPAGE = ("网站首页", "首页", "首页地址")
+HEADER_SEARCH_ROWS = 10
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _id(prefix: str, text: str) -> str:
+    return f"{prefix}-{hashlib.blake2s(text.encode(), digest_size=4).hexdigest()}"
+
+
+def _find_header(rows: list[list[str]]) -> tuple[int, dict[str, int]] | None:
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        names = {name: col for col, name in enumerate(row) if name}
+        if all(name in names for name in REQUIRED):
+            return index, names
+    return None
+
+
+def read_inventory(path: Path) -> tuple[dict[str, Any], Callable[[tuple[Any, ...]], int | None]]:
+    """Plain inventory data and a locator from field paths to 1-based sheet rows."""
+    try:
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        rows = [[_cell(v) for v in row] for row in sheet.to_python(skip_empty_area=False)]
+    except Exception as exc:  # calamine raises its own error types for every unreadable file
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read the spreadsheet: {exc}")]) from None
+    header = _find_header(rows)
+    if header is None:
+        raise ConfigError([ConfigProblem(
+            str(path), None, "", "no header row found: the first sheet needs columns " + ", ".join(REQUIRED),
+        )])
+    header_index, cols = header
+    home_col = next((cols[name] for name in OPTIONAL_HOMEPAGE if name in cols), None)
+
+    units: dict[str, dict[str, Any]] = {}
+    sites: dict[tuple[str, str], dict[str, Any]] = {}
+    site_index_of: dict[tuple[str, str], int] = {}
+    rows_of: dict[tuple[Any, ...], int] = {}
+    problems: list[ConfigProblem] = []
+    last = {"单位": "", "网站": ""}
+    for index in range(header_index + 1, len(rows)):
+        row = rows[index] + [""] * (len(cols) + 2)
+        values = {name: row[cols[name]] for name in REQUIRED}
+        if not any(values.values()):
+            continue
+        for carried in ("单位", "网站"):  # merged cells: empty means "as above"
+            values[carried] = values[carried] or last[carried]
+            last[carried] = values[carried]
+        line = index + 1
+        missing = [name for name in REQUIRED if not values[name]]
+        if missing:
+            problems.append(ConfigProblem(str(path), line, "、".join(missing),
+                                          "empty cell; fill in " + "、".join(missing) + " for this row"))
+            continue
+        unit = units.setdefault(values["单位"], {"id": _id("u", values["单位"]), "name": values["单位"]})
+        site_key = (values["单位"], values["网站"])
+        if site_key not in sites:
+            parts = urlsplit(values["地址"])
+            homepage = (row[home_col] if home_col is not None else "") or f"{parts.scheme}://{parts.netloc}/"
+            site_index_of[site_key] = len(sites)
+            sites[site_key] = {"id": _id("s", "|".join(site_key)), "name": values["网站"], "unit": unit["id"],
+                               "homepage": homepage, "columns": []}
+            rows_of[("sites", len(sites) - 1)] = line
+        site = sites[site_key]
+        site_index = site_index_of[site_key]
+        rows_of[("sites", site_index, "columns", len(site["columns"]))] = line
+        site["columns"].append({"name": values["栏目"], "url": values["地址"], "category": values["类别"]})
+    if problems:
+        raise ConfigError(problems)
+
+    def locate(loc: tuple[Any, ...]) -> int | None:
+        for size in range(len(loc), 0, -1):
+            if loc[:size] in rows_of:
+                return rows_of[loc[:size]]
+        return header_index + 1
+
+    return {"units": list(units.values()), "sites": list(sites.values())}, locate

@@ -1,0 +1,106 @@
+"""Plain data passed between govwatch's layers.
+
+Every layer speaks in these types: the fetcher returns a ``FetchResult``, the list-page
+extractor a ``ListResult``, a probe combines both into an ``Observation``, and the
+evaluator turns observations into a ``Verdict``. All are immutable so the pure core can
+be tested without a network or a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class State(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+    UNKNOWN = "unknown"
+
+
+class FetchError(StrEnum):
+    """Why a fetch produced no usable body. Stored and exported as these strings."""
+
+    TIMEOUT = "timeout"
+    DNS = "dns"
+    CONNECT = "connect"
+    TLS = "tls"
+    HTTP_STATUS = "http_status"
+    TOO_LARGE = "too_large"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    DECODE = "decode"
+    INVALID_URL = "invalid_url"
+
+
+class EmptyReason(StrEnum):
+    """Why a fetched list page yields no newest date."""
+
+    EMPTY = "empty"  # the column says 暂无信息 or its list is empty
+    JS_RENDERED = "js_rendered"  # the list is built by JavaScript; never guess
+    NO_LIST = "no_list"  # no repeated list of links found at all
+    NO_DATES = "no_dates"  # a list was found but none of its items carries a date
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    url: str
+    final_url: str
+    elapsed_ms: float
+    status: int | None = None  # HTTP status, None when no response arrived
+    text: str | None = None  # decoded body; None on failure or 304
+    charset: str | None = None  # the charset actually used to decode
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False  # a 304 answer to a conditional GET
+    error: FetchError | None = None
+    detail: str | None = None  # human-readable detail of the error
+    body_bytes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    title: str
+    url: str
+    date: date | None
+    pinned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListResult:
+    """What the extractor read from one list page."""
+
+    newest_date: date | None
+    items: tuple[Item, ...] = ()
+    reason: EmptyReason | None = None  # set when newest_date is None
+    # A short stable fingerprint of where the main list sits in the page (tag path and
+    # classes). When it changes between probes the template changed: its own finding.
+    signature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One probe of one target, as stored."""
+
+    target_id: str
+    at: datetime  # timezone-aware
+    fetch_ms: float
+    http_status: int | None = None
+    error: FetchError | None = None
+    detail: str | None = None
+    not_modified: bool = False
+    newest_date: date | None = None
+    reason: EmptyReason | None = None
+    signature: str | None = None
+    content_hash: str | None = None
+    items: tuple[Item, ...] = field(default=())
+
+    @property
+    def fetched(self) -> bool:
+        return self.error is None

@@ -1,0 +1,271 @@
+"""SQLite store: WAL mode, versioned migrations, one transaction per batch.
+
+WAL with ``synchronous=NORMAL`` keeps the file consistent when the process is killed at any
+moment (a commit is atomic; at worst the last batch is lost and re-probed). Times are stored as
+UTC unix seconds, dates as ISO text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from monitor.config import Target
+from monitor.evaluate import History, Verdict
+from monitor.model import EmptyReason, FetchError, Observation, State
+from monitor.store import ProbeRecord, TargetState, VerdictRecord
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: targets, observations, items with first-seen times, verdict history, current state
+    """
+    CREATE TABLE targets (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, url TEXT NOT NULL,
+        site_id TEXT NOT NULL, site_name TEXT NOT NULL, unit_id TEXT NOT NULL, unit_name TEXT NOT NULL,
+        category TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1, updated_at REAL NOT NULL
+    );
+    CREATE TABLE observations (
+        id INTEGER PRIMARY KEY, target_id TEXT NOT NULL, at REAL NOT NULL, fetch_ms REAL NOT NULL,
+        http_status INTEGER, error TEXT, detail TEXT, not_modified INTEGER NOT NULL,
+        newest_date TEXT, reason TEXT, signature TEXT, content_hash TEXT, item_count INTEGER NOT NULL
+    );
+    CREATE INDEX observations_target_at ON observations (target_id, at);
+    CREATE TABLE items (
+        target_id TEXT NOT NULL, url TEXT NOT NULL, title TEXT NOT NULL, date TEXT,
+        first_seen REAL NOT NULL, last_seen REAL NOT NULL, PRIMARY KEY (target_id, url)
+    ) WITHOUT ROWID;
+    CREATE TABLE verdicts (
+        id INTEGER PRIMARY KEY, target_id TEXT NOT NULL, at REAL NOT NULL, state TEXT NOT NULL,
+        reasons TEXT NOT NULL, newest_date TEXT, deadline REAL, detail TEXT NOT NULL
+    );
+    CREATE INDEX verdicts_target_at ON verdicts (target_id, at);
+    CREATE TABLE current (
+        target_id TEXT PRIMARY KEY, state TEXT NOT NULL, reasons TEXT NOT NULL, newest_date TEXT,
+        yellow_at REAL, deadline REAL, next_change REAL, detail TEXT NOT NULL, since REAL NOT NULL,
+        last_obs INTEGER, last_good_obs INTEGER, newest_first_seen REAL,
+        etag TEXT, last_modified TEXT
+    );
+    """,
+)
+
+_OBS_COLUMNS = (
+    "id, target_id, at, fetch_ms, http_status, error, detail, not_modified, newest_date, reason, "
+    "signature, content_hash, item_count"
+)
+
+
+def _ts(when: datetime | None) -> float | None:
+    return when.timestamp() if when else None
+
+
+def _dt(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
+            await self.db.execute(f"PRAGMA {pragma}")
+        await self._migrate()
+
+    async def _migrate(self) -> None:
+        (version,) = await (await self.db.execute("PRAGMA user_version")).fetchone()
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            statements = [s for s in script.split(";") if s.strip()]
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in statements:
+                    await self.db.execute(statement)
+                await self.db.execute(f"PRAGMA user_version = {number}")
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def _transaction(self, work: Any) -> None:
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            await work()
+            await self.db.execute("COMMIT")
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+
+    async def sync_targets(self, targets: Sequence[Target], now: datetime) -> None:
+        """Upsert the inventory's targets; targets no longer listed are marked inactive, not deleted."""
+        rows = [(t.id, t.kind, t.name, t.url, t.site_id, t.site_name, t.unit_id, t.unit_name, t.rule.category,
+                 now.timestamp()) for t in targets]
+
+        async def work() -> None:
+            await self.db.execute("UPDATE targets SET active = 0")
+            await self.db.executemany(
+                """INSERT INTO targets (id, kind, name, url, site_id, site_name, unit_id, unit_name, category,
+                                        active, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+                   ON CONFLICT (id) DO UPDATE SET kind=excluded.kind, name=excluded.name, url=excluded.url,
+                     site_id=excluded.site_id, site_name=excluded.site_name, unit_id=excluded.unit_id,
+                     unit_name=excluded.unit_name, category=excluded.category, active=1,
+                     updated_at=excluded.updated_at""",
+                rows,
+            )
+
+        await self._transaction(work)
+
+    async def write(self, records: Sequence[ProbeRecord | VerdictRecord]) -> None:
+        if records:
+            await self._transaction(lambda: self._write(records))
+
+    async def _write(self, records: Sequence[ProbeRecord | VerdictRecord]) -> None:
+        for record in records:
+            if isinstance(record, VerdictRecord):
+                await self._verdict(record.target_id, record.at, record.verdict, changed=True)
+                continue
+            obs = record.observation
+            cursor = await self.db.execute(
+                f"INSERT INTO observations ({_OBS_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (obs.target_id, obs.at.timestamp(), obs.fetch_ms, obs.http_status, obs.error, obs.detail,
+                 int(obs.not_modified), _iso(obs.newest_date), obs.reason, obs.signature, obs.content_hash,
+                 len(obs.items)),
+            )
+            if obs.items and record.items_changed:
+                at = obs.at.timestamp()
+                await self.db.executemany(
+                    """INSERT INTO items (target_id, url, title, date, first_seen, last_seen)
+                       VALUES (?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (target_id, url) DO UPDATE SET title=excluded.title, date=excluded.date,
+                         last_seen=excluded.last_seen""",
+                    [(obs.target_id, i.url, i.title, _iso(i.date), at, at) for i in obs.items],
+                )
+            await self._verdict(obs.target_id, obs.at, record.verdict, record.changed, cursor.lastrowid, record)
+
+    async def _verdict(
+        self, target_id: str, at: datetime, v: Verdict, changed: bool,
+        obs_id: int | None = None, probe: ProbeRecord | None = None,
+    ) -> None:
+        reasons = json.dumps(v.reasons)
+        if changed:
+            await self.db.execute(
+                "INSERT INTO verdicts (target_id, at, state, reasons, newest_date, deadline, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (target_id, at.timestamp(), v.state, reasons, _iso(v.newest_date), _ts(v.deadline), v.detail),
+            )
+        obs = probe.observation if probe else None
+        good = obs is not None and obs.newest_date is not None
+        await self.db.execute(
+            """INSERT INTO current (target_id, state, reasons, newest_date, yellow_at, deadline, next_change, detail,
+                                    since, last_obs, last_good_obs, newest_first_seen, etag, last_modified)
+               VALUES (:id, :state, :reasons, :newest, :yellow, :deadline, :next, :detail, :at, :obs,
+                       CASE WHEN :good THEN :obs END, :first_seen, :etag, :lm)
+               ON CONFLICT (target_id) DO UPDATE SET state=:state, reasons=:reasons, newest_date=:newest,
+                 yellow_at=:yellow, deadline=:deadline, next_change=:next, detail=:detail,
+                 since=CASE WHEN :changed THEN :at ELSE since END,
+                 last_obs=COALESCE(:obs, last_obs),
+                 last_good_obs=CASE WHEN :good THEN :obs ELSE last_good_obs END,
+                 newest_first_seen=COALESCE(:first_seen, newest_first_seen),
+                 etag=CASE WHEN :probe THEN :etag ELSE etag END,
+                 last_modified=CASE WHEN :probe THEN :lm ELSE last_modified END""",
+            {
+                "id": target_id, "state": v.state, "reasons": reasons, "newest": _iso(v.newest_date),
+                "yellow": _ts(v.yellow_at), "deadline": _ts(v.deadline), "next": _ts(v.next_change),
+                "detail": v.detail, "at": at.timestamp(), "changed": int(changed), "obs": obs_id,
+                "good": int(good), "probe": int(probe is not None),
+                "first_seen": _ts(probe.first_seen) if probe else None,
+                "etag": probe.etag if probe else None, "lm": probe.last_modified if probe else None,
+            },
+        )
+
+    async def load_states(self) -> dict[str, TargetState]:
+        """Each target's resumable state: its last and last good observation and current verdict."""
+        cursor = await self.db.execute(
+            "SELECT target_id, state, reasons, newest_date, yellow_at, deadline, next_change, detail, "
+            "last_obs, last_good_obs, newest_first_seen, etag, last_modified FROM current"
+        )
+        rows = await cursor.fetchall()
+        ids = {r[8] for r in rows if r[8]} | {r[9] for r in rows if r[9]}
+        observations = await self._observations_by_id(ids)
+        states = {}
+        for (tid, state, reasons, newest, yellow, deadline, nxt, detail, last, good, first, etag, lm) in rows:
+            latest = observations.get(last)
+            last_good = observations.get(good) if good != last else None
+            verdict = Verdict(State(state), tuple(json.loads(reasons)), _day(newest), _dt(yellow), _dt(deadline),
+                              _dt(nxt), detail)
+            states[tid] = TargetState(
+                History(latest, last_good, _dt(first)), verdict, etag, lm, latest.content_hash if latest else None
+            )
+        return states
+
+    async def _observations_by_id(self, ids: set[int]) -> dict[int, Observation]:
+        found: dict[int, Observation] = {}
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            cursor = await self.db.execute(
+                f"SELECT {_OBS_COLUMNS} FROM observations WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            )
+            for row in await cursor.fetchall():
+                found[row[0]] = _observation(row)
+        return found
+
+    async def verdict_history(self, target_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        cursor = await self.db.execute(
+            "SELECT at, state, reasons, newest_date, deadline, detail FROM verdicts WHERE target_id = ?"
+            " ORDER BY at DESC, id DESC LIMIT ?", (target_id, limit),
+        )
+        return [
+            {"at": _dt(at), "state": state, "reasons": json.loads(reasons), "newest_date": newest,
+             "deadline": _dt(deadline), "detail": detail}
+            for at, state, reasons, newest, deadline, detail in await cursor.fetchall()
+        ]
+
+    async def observations(self, target_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        cursor = await self.db.execute(
+            f"SELECT {_OBS_COLUMNS} FROM observations WHERE target_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+            (target_id, limit),
+        )
+        return [
+            {"at": o.at, "http_status": o.http_status, "error": o.error, "detail": o.detail,
+             "not_modified": o.not_modified, "newest_date": _iso(o.newest_date), "reason": o.reason,
+             "fetch_ms": o.fetch_ms, "item_count": row[12]}
+            for row in await cursor.fetchall()
+            for o in (_observation(row),)
+        ]
+
+
+def _observation(row: Sequence[Any]) -> Observation:
+    (_, target_id, at, fetch_ms, status, error, detail, not_modified, newest, reason, signature, content_hash,
+     _count) = row
+    return Observation(
+        target_id=target_id, at=datetime.fromtimestamp(at, UTC), fetch_ms=fetch_ms, http_status=status,
+        error=FetchError(error) if error else None, detail=detail, not_modified=bool(not_modified),
+        newest_date=_day(newest), reason=EmptyReason(reason) if reason else None, signature=signature,
+        content_hash=content_hash,
+    )
