@@ -248,133 +248,119 @@ def _pydantic_message(err: dict[str, Any]) -> str:
 def build(data: Any, source: str, locate: Any) -> Inventory:
     """Validate plain inventory data; ``locate(loc)`` maps a field path to its line or row.
 
-    Each unit and site is validated on its own so that one run reports every problem.
+    Each unit, site and column is validated on its own so that one run reports every problem.
     """
-    data = _plain(data)
-    problems: list[ConfigProblem] = []
+    return _Builder(source, locate).build(_plain(data))
 
-    def check(model: type[BaseModel], value: Any, loc: tuple[Any, ...]) -> Any:
+
+class _Builder:
+    def __init__(self, source: str, locate: Any) -> None:
+        self.source = source
+        self.locate = locate
+        self.problems: list[ConfigProblem] = []
+
+    def problem(self, loc: tuple[Any, ...], message: str) -> None:
+        self.problems.append(ConfigProblem(self.source, self.locate(loc), _field_name(loc), message))
+
+    def check(self, model: type[BaseModel], value: Any, loc: tuple[Any, ...]) -> Any:
         try:
             return model.model_validate(value)
         except ValidationError as exc:
             for e in exc.errors():
-                full = (*loc, *e["loc"])
-                problems.append(ConfigProblem(source, locate(full), _field_name(full), _pydantic_message(e)))
+                self.problem((*loc, *e["loc"]), _pydantic_message(e))
             return None
 
-    unknown = sorted(set(data) - set(InventoryModel.model_fields))
-    for key in unknown:
-        problems.append(ConfigProblem(source, locate((key,)), key,
-                                      "unknown section; the sections are settings, categories, units, sites"))
-    sections = {}
-    for key in ("units", "sites"):
+    def entries(self, data: dict[str, Any], key: str) -> list[tuple[int, Any]]:
         items = data.get(key) or []
         if not isinstance(items, list):
-            problems.append(ConfigProblem(source, locate((key,)), key, "must be a list of entries (- id: …)"))
-            items = []
-        model = UnitModel if key == "units" else SiteModel
-        sections[key] = [v for i, item in enumerate(items) if (v := check(model, item, (key, i))) is not None]
-    head = check(InventoryModel, {k: data[k] for k in ("settings", "categories") if k in data}, ())
-    if head is None:
-        raise ConfigError(problems)
-    model = InventoryModel(settings=head.settings, categories=head.categories, units=tuple(sections["units"]),
-                           sites=tuple(sections["sites"]))
-    rules, more = _rules(model, source, locate)
-    problems += more
-    targets, more = _targets(model, rules, source, locate, data)
-    problems += more
-    if problems:
-        raise ConfigError(problems)
-    return Inventory(source, model, rules, targets)
+            self.problem((key,), "must be a list of entries (- id: …)")
+            return []
+        return list(enumerate(items))
 
+    def build(self, data: dict[str, Any]) -> Inventory:
+        for key in sorted(set(data) - set(InventoryModel.model_fields)):
+            self.problem((key,), "unknown section; the sections are settings, categories, units, sites")
+        head = self.check(InventoryModel, {k: data[k] for k in ("settings", "categories") if k in data}, ())
+        if head is None:
+            raise ConfigError(self.problems)
+        rules = self.rules(head)
+        units: dict[str, UnitModel] = {}
+        for i, raw in self.entries(data, "units"):
+            unit = self.check(UnitModel, raw, ("units", i))
+            if unit is not None and unit.id in units:
+                self.problem(("units", i, "id"), f"duplicate unit id {unit.id!r}; ids must be unique")
+            elif unit is not None:
+                units[unit.id] = unit
+        sites: list[SiteModel] = []
+        targets: dict[str, Target] = {}
+        for i, raw in self.entries(data, "sites"):
+            site = self.site(raw, ("sites", i), rules, units, targets)
+            if site is not None:
+                sites.append(site)
+        if self.problems:
+            raise ConfigError(self.problems)
+        model = head.model_copy(update={"units": tuple(units.values()), "sites": tuple(sites)})
+        return Inventory(self.source, model, rules, tuple(targets.values()))
 
-def _rules(model: InventoryModel, source: str, locate: Any) -> tuple[dict[str, Rule], list[ConfigProblem]]:
-    rules = dict(DEFAULT_RULES)
-    problems = []
-    for name, cat in model.categories.items():
-        canonical = canonical_category(name) or name
-        base = rules.get(canonical)
-        if base is None:
-            if cat.deadline is None or cat.lead is None or cat.interval is None:
-                problems.append(ConfigProblem(
-                    source, locate(("categories", name)), f"categories.{name}",
-                    "a new category needs deadline, lead and interval (known categories: "
-                    + ", ".join(DEFAULT_RULES) + ")",
-                ))
+    def rules(self, head: InventoryModel) -> dict[str, Rule]:
+        rules = dict(DEFAULT_RULES)
+        for name, cat in head.categories.items():
+            canonical = canonical_category(name) or name
+            base = rules.get(canonical)
+            if base is None:
+                if cat.deadline is None or cat.lead is None or cat.interval is None:
+                    self.problem(("categories", name), "a new category needs deadline, lead and interval "
+                                 "(known categories: " + ", ".join(DEFAULT_RULES) + ")")
+                    continue
+                base = Rule(name, cat.deadline, cat.lead, cat.interval, f"{name}栏目 {cat.deadline} 内须更新")
+            rule = base.with_overrides(cat.deadline, cat.lead, cat.interval)
+            rules[canonical] = Rule(rule.category, rule.deadline, rule.lead, rule.interval, cat.text or rule.text)
+        return rules
+
+    def site(
+        self, raw: Any, loc: tuple[Any, ...], rules: dict[str, Rule], units: dict[str, UnitModel],
+        targets: dict[str, Target],
+    ) -> SiteModel | None:
+        """Validate a site and each of its columns on their own; add the valid ones' targets."""
+        columns = raw.get("columns") if isinstance(raw, dict) else None
+        if not isinstance(columns, list):
+            columns = []
+            raw = raw if not isinstance(raw, dict) or "columns" not in raw else {**raw, "columns": "?"}
+        site = self.check(SiteModel, {**raw, "columns": []} if isinstance(raw, dict) else raw, loc)
+        valid: list[tuple[int, ColumnModel, Rule]] = []
+        for j, col_raw in enumerate(columns):
+            col = self.check(ColumnModel, col_raw, (*loc, "columns", j))
+            if col is None:
                 continue
-            base = Rule(name, cat.deadline, cat.lead, cat.interval, cat.text or f"{name}栏目 {cat.deadline} 内须更新")
-        rule = base.with_overrides(cat.deadline, cat.lead, cat.interval)
-        rules[canonical] = Rule(rule.category, rule.deadline, rule.lead, rule.interval, cat.text or rule.text)
-    return rules, problems
-
-
-def _targets(
-    model: InventoryModel, rules: dict[str, Rule], source: str, locate: Any, raw: dict[str, Any]
-) -> tuple[tuple[Target, ...], list[ConfigProblem]]:
-    """Cross-reference checks and the flat list of targets.
-
-    ``raw`` gives each validated entry's position in the file (invalid entries were skipped).
-    """
-    unit_pos = _positions(raw.get("units"), [u.id for u in model.units])
-    site_pos = _positions(raw.get("sites"), [s.id for s in model.sites])
-    problems: list[ConfigProblem] = []
-    units = {}
-    for n, unit in enumerate(model.units):
-        i = unit_pos[n]
-        if unit.id in units:
-            problems.append(ConfigProblem(source, locate(("units", i, "id")), f"units[{i}].id",
-                                          f"duplicate unit id {unit.id!r}; ids must be unique"))
-        units[unit.id] = unit
-    targets: dict[str, Target] = {}
-    site_ids: set[str] = set()
-    for n, site in enumerate(model.sites):
-        i = site_pos[n]
-        where = ("sites", i)
-        if site.id in site_ids:
-            problems.append(ConfigProblem(source, locate((*where, "id")), f"sites[{i}].id",
-                                          f"duplicate site id {site.id!r}; ids must be unique"))
-        site_ids.add(site.id)
+            rule = rules.get(col.category)
+            if rule is None:
+                self.problem((*loc, "columns", j, "category"), f"unknown category {col.category!r}; use one of "
+                             f"{', '.join(rules)} or define it under categories:")
+                continue
+            valid.append((j, col, rule.with_overrides(col.deadline, col.lead, col.interval)))
+        if site is None:
+            return None
         unit = units.get(site.unit)
         if unit is None:
-            problems.append(ConfigProblem(
-                source, locate((*where, "unit")), f"sites[{i}].unit",
-                f"unknown unit {site.unit!r}; add it under units: or use one of {sorted(units)}",
-            ))
-            continue
+            self.problem((*loc, "unit"),
+                         f"unknown unit {site.unit!r}; add it under units: or use one of {sorted(units)}")
+            return None
+        if any(t.site_id == site.id for t in targets.values()):
+            self.problem((*loc, "id"), f"duplicate site id {site.id!r}; ids must be unique")
+            return None
         found: list[tuple[Target, tuple[Any, ...]]] = []
         if site.check_homepage:
             found.append((Target(f"{site.id}-home", "homepage", HOMEPAGE, site.homepage, site.id, site.name,
-                                 unit.id, unit.name, rules[HOMEPAGE]), (*where, "homepage")))
-        for j, col in enumerate(site.columns):
-            cwhere = (*where, "columns", j)
-            rule = rules.get(col.category)
-            if rule is None:
-                problems.append(ConfigProblem(
-                    source, locate((*cwhere, "category")), f"sites[{i}].columns[{j}].category",
-                    f"unknown category {col.category!r}; use one of {', '.join(rules)} or define it under categories:",
-                ))
-                continue
+                                 unit.id, unit.name, rules[HOMEPAGE]), (*loc, "homepage")))
+        for j, col, rule in valid:
             cid = col.id or f"{site.id}-{_short_hash(col.url)}"
-            rule = rule.with_overrides(col.deadline, col.lead, col.interval)
             found.append((Target(cid, "column", col.name, col.url, site.id, site.name, unit.id, unit.name, rule),
-                          cwhere))
-        for target, loc in found:
+                          (*loc, "columns", j)))
+        for target, where in found:
             if target.id in targets:
-                problems.append(ConfigProblem(source, locate(loc), _field_name(loc),
-                                              f"duplicate target id {target.id!r}; give the column a unique id:"))
+                self.problem(where, f"duplicate target id {target.id!r}; give the column a unique id:")
             targets[target.id] = target
-    return tuple(targets.values()), problems
-
-
-def _positions(raw: Any, ids: list[str]) -> list[int]:
-    """File positions of the validated entries, matched in order by id."""
-    positions, start = [], 0
-    raw_ids = [item.get("id") if isinstance(item, dict) else None for item in (raw or [])]
-    for wanted in ids:
-        index = raw_ids.index(wanted, start)
-        positions.append(index)
-        start = index + 1
-    return positions
+        return site.model_copy(update={"columns": tuple(col for _, col, _ in valid)})
 
 
 def _short_hash(text: str) -> str:

@@ -81,7 +81,8 @@ def read_inventory(path: Path) -> tuple[dict[str, Any], Callable[[tuple[Any, ...
         site_key = (values["单位"], values["网站"])
         if site_key not in sites:
             parts = urlsplit(values["地址"])
-            homepage = (row[home_col] if home_col is not None else "") or f"{parts.scheme}://{parts.netloc}/"
+            derived = f"{parts.scheme}://{parts.netloc}/" if parts.scheme and parts.netloc else values["地址"]
+            homepage = (row[home_col] if home_col is not None else "") or derived
             site_index_of[site_key] = len(sites)
             sites[site_key] = {"id": _id("s", "|".join(site_key)), "name": values["网站"], "unit": unit["id"],
                                "homepage": homepage, "columns": []}

@@ -1,0 +1,70 @@
+"""Shared fixtures: a real aiohttp server on 127.0.0.1 serving pages the test sets up."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+
+
+@dataclass
+class PageServer:
+    """Routes path → (status, body bytes, content type); ``url(path)`` gives the loopback address."""
+
+    base: str = ""
+    pages: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def set(self, path: str, body: str | bytes, status: int = 200, content_type: str = "text/html; charset=utf-8"):
+        self.pages[path] = (status, body.encode() if isinstance(body, str) else body, content_type)
+
+
+@pytest.fixture
+async def page_server() -> AsyncIterator[PageServer]:
+    server = PageServer()
+
+    async def handle(request: web.Request) -> web.Response:
+        server.hits[request.path] = server.hits.get(request.path, 0) + 1
+        if request.path not in server.pages:
+            return web.Response(status=404, text="not found")
+        status, body, ctype = server.pages[request.path]
+        return web.Response(status=status, body=body, headers={"Content-Type": ctype})
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    server.base = f"http://127.0.0.1:{port}"
+    yield server
+    await runner.cleanup()
+
+
+def list_page(items: list[tuple[str, str]], title: str = "工作动态") -> str:
+    """A small but realistic TRS-style list page: header with today's date, sidebar, footer."""
+    lis = "\n".join(
+        f'<li><a href="./{d[:7].replace("-", "")}/t{d.replace("-", "")}_{i}.html">{t}</a><span>{d}</span></li>'
+        for i, (t, d) in enumerate(items)
+    )
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head><body>
+<div class="top">今天是2026年11月25日 星期三</div>
+<div class="nav"><a href="/">首页</a><a href="/zwgk/">政务公开</a><a href="/hdjl/">互动交流</a></div>
+<div class="main"><div class="location">当前位置：首页 &gt; {title}</div>
+<ul class="list">{lis}</ul></div>
+<div class="footer">主办单位：某某县人民政府办公室 电话：0571-88888888 ICP备05012345号 © 2003-2026</div>
+</body></html>"""
+
+
+ListPage = Callable[..., str]
+
+
+@pytest.fixture
+def make_list_page() -> ListPage:
+    return list_page

@@ -1,0 +1,177 @@
+"""Inventory loading: YAML and Excel, every problem with file, line or row, field and a fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+
+from monitor.config import ConfigError, load
+from monitor.durations import Duration
+
+EXAMPLE = Path(__file__).parent.parent / "deploy" / "inventory.example.yaml"
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    return [str(p) for p in info.value.problems]
+
+
+def test_example_inventory_loads_with_overrides() -> None:
+    inv = load(EXAMPLE)
+    by_name = {(t.site_id, t.name): t for t in inv.targets}
+    assert len(inv.targets) == 9  # 7 columns + 2 homepages
+    assert by_name[("xzf", "人事任免")].rule.category == "人事信息"  # alias 人事
+    assert by_name[("xzf", "乡镇动态")].rule.deadline == Duration.parse("7d")
+    assert by_name[("xzf", "乡镇动态")].rule.lead == Duration.parse("2d")
+    assert by_name[("xzf", "政务要闻")].rule.deadline == Duration.parse("14d")
+    assert by_name[("fgj", "政策解读")].rule.text == "政策解读栏目 6 个月内须更新"
+    assert by_name[("fgj", "首页")].kind == "homepage"
+    assert "fgj-zcwj" in {t.id for t in inv.targets}
+
+
+BAD = """\
+units:
+  - id: u1
+    name: 县政府办
+  - id: u1
+    name: 重复单位
+sites:
+  - id: s1
+    name: 县政府网站
+    unit: u1
+    homepage: http://127.0.0.1:9/
+    columns:
+      - name: 通知
+        url: ftp://127.0.0.1/x
+        category: 通知公告
+        deadlin: 3d
+      - name: 人事
+        url: http://127.0.0.1:9/b/
+        category: 人事
+        lead: 5x
+  - id: s2
+    name: 另一网站
+    unit: nope
+    homepage: http://127.0.0.1:9/
+  - id: s3
+    name: 第三网站
+    unit: u1
+    homepage: http://127.0.0.1:9/
+    columns:
+      - {name: 动态, url: "http://127.0.0.1:9/c/", category: 动太}
+"""
+
+
+def test_every_problem_has_file_line_field_and_fix(tmp_path: Path) -> None:
+    path = tmp_path / "inv.yaml"
+    path.write_text(BAD, encoding="utf-8")
+    found = problems_of(path)
+    expected = [
+        (f"{path}:13: sites[0].columns[0].url", "not an http(s) URL"),
+        (f"{path}:15: sites[0].columns[0].deadlin", "unknown field"),
+        (f"{path}:19: sites[0].columns[1].lead", "not a duration"),
+        (f"{path}:4: units[1].id", "duplicate unit id"),
+        (f"{path}:22: sites[1].unit", "unknown unit 'nope'"),
+        (f"{path}:29: sites[2].columns[0].category", "unknown category '动太'"),
+    ]
+    for prefix, words in expected:
+        assert any(p.startswith(prefix) and words in p for p in found), (prefix, found)
+    assert len(found) == len(expected)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("units:\n  - id: u1\n    name: [unclosed\nsites: []\n", encoding="utf-8")
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:4:") and "YAML syntax" in problem
+
+
+def test_yaml_keeps_leading_zeros_and_colons(tmp_path: Path) -> None:
+    """YAML 1.1 loaders read 0731 as octal and 12:30 as sexagesimal; ruamel's 1.2 does not."""
+    path = tmp_path / "inv.yaml"
+    path.write_text(
+        'units:\n  - id: "0731"\n    name: 长沙\n    contacts: [{name: 值班, phone: "0731-12345678"}]\n'
+        "sites:\n  - id: s1\n    name: 站点\n    unit: \"0731\"\n    homepage: http://127.0.0.1:9/\n",
+        encoding="utf-8",
+    )
+    inv = load(path)
+    assert inv.model.units[0].id == "0731"
+    assert inv.targets[0].unit_id == "0731"
+
+
+def _sheet(path: Path, rows: list[list[str]]) -> None:
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("栏目清单")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    book.close()
+
+
+HEADER = ["序号", "单位", "网站", "栏目", "地址", "类别"]
+
+
+def test_excel_import_with_merged_cells(tmp_path: Path) -> None:
+    path = tmp_path / "清单.xlsx"
+    _sheet(path, [
+        ["2026年度政府网站栏目监测清单"],
+        HEADER,
+        ["1", "县政府办", "县政府网站", "政务要闻", "http://127.0.0.1:9/zwyw/", "动态要闻"],
+        ["2", "", "", "通知公告", "http://127.0.0.1:9/tzgg/", "通知公告"],  # merged cells: as above
+        ["3", "县发改局", "发改局网站", "发展规划", "http://127.0.0.1:8/fzgh/", "规划计划"],
+    ])
+    inv = load(path)
+    columns = [t for t in inv.targets if t.kind == "column"]
+    assert [(t.unit_name, t.site_name, t.name, t.rule.category) for t in columns] == [
+        ("县政府办", "县政府网站", "政务要闻", "动态要闻"),
+        ("县政府办", "县政府网站", "通知公告", "通知公告"),
+        ("县发改局", "发改局网站", "发展规划", "规划计划"),
+    ]
+    homepages = {t.url for t in inv.targets if t.kind == "homepage"}
+    assert homepages == {"http://127.0.0.1:9/", "http://127.0.0.1:8/"}
+
+
+def test_excel_errors_name_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "清单.xlsx"
+    _sheet(path, [
+        HEADER,
+        ["1", "县政府办", "县政府网站", "政务要闻", "http://127.0.0.1:9/zwyw/", "动态要闻"],
+        ["2", "县政府办", "县政府网站", "", "http://127.0.0.1:9/x/", "通知公告"],
+        ["3", "县政府办", "县政府网站", "人事任免", "http://127.0.0.1:9/rs/", "人事"],
+    ])
+    assert problems_of(path) == [f"{path}:3: 栏目: empty cell; fill in 栏目 for this row"]
+    _sheet(path, [
+        HEADER,
+        ["1", "县政府办", "县政府网站", "政务要闻", "www.example.gov.cn/zwyw", "动态要闻"],
+        ["2", "县政府办", "县政府网站", "乱写", "http://127.0.0.1:9/x/", "乱写类别"],
+    ])
+    found = problems_of(path)
+    assert any(p.startswith(f"{path}:2: sites[0].columns[0].url") and "not an http(s) URL" in p for p in found)
+    assert any(p.startswith(f"{path}:3: sites[0].columns[1].category") and "乱写类别" in p for p in found)
+
+
+def test_excel_without_header_is_explained(tmp_path: Path) -> None:
+    path = tmp_path / "清单.xlsx"
+    _sheet(path, [["名称", "链接"], ["a", "b"]])
+    [problem] = problems_of(path)
+    assert "no header row found" in problem and "单位, 网站, 栏目, 地址, 类别" in problem
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    ok = subprocess.run([sys.executable, "-m", "monitor.cli", "check-config", str(EXAMPLE)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    path = tmp_path / "inv.yaml"
+    path.write_text(BAD, encoding="utf-8")
+    bad = subprocess.run([sys.executable, "-m", "monitor.cli", "check-config", str(path)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert "6 problem(s)" in bad.stderr and f"{path}:22: sites[1].unit" in bad.stderr
+    refused = subprocess.run([sys.executable, "-m", "monitor.cli", "run", "--config", str(path)],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "refusing to start" in refused.stderr
