@@ -57,8 +57,9 @@ def cmd_import_excel(args: argparse.Namespace) -> int:
 def cmd_probe(args: argparse.Namespace) -> int:
     from datetime import datetime
 
+    from monitor.extract_pool import ExtractPool
     from monitor.fetch import Fetcher, FetchSettings
-    from monitor.probe import read_list
+    from monitor.probe import read
 
     async def go() -> int:
         settings = FetchSettings(timeout_s=args.timeout, user_agent=args.user_agent or FetchSettings.user_agent)
@@ -67,7 +68,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         at = datetime.now(TZ)
         if args.today:
             at = datetime.combine(date.fromisoformat(args.today), at.timetz())
-        listing = read_list(result, at) if result.ok and not result.not_modified else None
+        listing = await read(ExtractPool(workers=0), result, at)
         out = {
             "url": args.url, "final_url": result.final_url, "status": result.status,
             "fetch_ms": round(result.elapsed_ms, 1), "charset": result.charset,

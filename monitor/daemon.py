@@ -22,6 +22,7 @@ import structlog
 
 from monitor.config import Inventory, Target
 from monitor.evaluate import TZ, History, Verdict, advance, evaluate
+from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.model import Observation
 from monitor.probe import probe
@@ -68,12 +69,13 @@ def fetch_settings(inventory: Inventory) -> FetchSettings:
 
 class Monitor:
     def __init__(
-        self, inventory: Inventory, store: Store, fetcher: Fetcher,
+        self, inventory: Inventory, store: Store, fetcher: Fetcher, pool: ExtractPool,
         clock: Callable[[], datetime] = now_shanghai,
     ) -> None:
         self.inventory = inventory
         self.store = store
         self.fetcher = fetcher
+        self.pool = pool
         self.clock = clock
         self.tracked: dict[str, Tracked] = {}
         self.listeners: list[Listener] = []
@@ -217,7 +219,7 @@ class Monitor:
 
     async def _probe(self, tracked: Tracked) -> None:
         target = tracked.target
-        obs, result = await probe(self.fetcher, target.id, target.url, self.clock(), tracked.etag,
+        obs, result = await probe(self.fetcher, self.pool, target.id, target.url, self.clock(), tracked.etag,
                                   tracked.last_modified)
         if result.ok and not result.not_modified:
             tracked.etag, tracked.last_modified = result.etag, result.last_modified

@@ -5,14 +5,10 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-import structlog
-
 from monitor.evaluate import TZ
-from monitor.extract.listpage import extract_list
+from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher
-from monitor.model import EmptyReason, FetchResult, Item, ListResult, Observation
-
-log = structlog.get_logger()
+from monitor.model import FetchResult, Item, ListResult, Observation
 
 
 def content_hash(items: tuple[Item, ...]) -> str:
@@ -23,32 +19,29 @@ def content_hash(items: tuple[Item, ...]) -> str:
     return digest.hexdigest()
 
 
-def read_list(result: FetchResult, today_at: datetime) -> ListResult:
-    """Extract a fetched page; a bug in the extractor must cost one page, never the daemon."""
-    try:
-        return extract_list(result.text or "", result.final_url, today_at.astimezone(TZ).date(), result.content_type)
-    except Exception:
-        log.exception("extract_failed", url=result.final_url)
-        return ListResult(None, (), EmptyReason.NO_LIST)
-
-
-def observe(target_id: str, result: FetchResult, at: datetime) -> Observation:
-    """Turn a fetch result into an observation (pure apart from the extractor's logging)."""
+def observe(target_id: str, result: FetchResult, at: datetime, listing: ListResult | None) -> Observation:
+    """Combine a fetch result and what was read from it into an observation (pure)."""
     base = {"target_id": target_id, "at": at, "fetch_ms": result.elapsed_ms, "http_status": result.status}
     if not result.ok:
         return Observation(**base, error=result.error, detail=result.detail)
-    if result.not_modified:
+    if result.not_modified or listing is None:
         return Observation(**base, not_modified=True)
-    listing = read_list(result, at)
     return Observation(
         **base, newest_date=listing.newest_date, reason=listing.reason, signature=listing.signature,
         content_hash=content_hash(listing.items), items=listing.items,
     )
 
 
+async def read(pool: ExtractPool, result: FetchResult, at: datetime) -> ListResult | None:
+    """The list on a fetched page, or None when there is nothing to read (a failure or a 304)."""
+    if not result.ok or result.not_modified:
+        return None
+    return await pool.extract(result.text or "", result.final_url, at.astimezone(TZ).date(), result.content_type)
+
+
 async def probe(
-    fetcher: Fetcher, target_id: str, url: str, at: datetime,
+    fetcher: Fetcher, pool: ExtractPool, target_id: str, url: str, at: datetime,
     etag: str | None = None, last_modified: str | None = None,
 ) -> tuple[Observation, FetchResult]:
     result = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
-    return observe(target_id, result, at), result
+    return observe(target_id, result, at, await read(pool, result, at)), result

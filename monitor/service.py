@@ -10,6 +10,7 @@ import structlog
 
 from monitor.config import Inventory
 from monitor.daemon import Monitor, fetch_settings
+from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher
 from monitor.store.sqlite import SQLiteStore
 from monitor.web.app import serve
@@ -26,17 +27,20 @@ def split_listen(listen: str) -> tuple[str, int]:
 @asynccontextmanager
 async def monitoring(inventory: Inventory, store_path: str | None = None) -> AsyncIterator[Monitor]:
     """A loaded monitor with its store and fetcher open; closed in order on exit."""
-    store = SQLiteStore(store_path or inventory.settings.store)
+    settings = inventory.settings
+    store = SQLiteStore(store_path or settings.store)
     await store.open()
+    pool = ExtractPool(settings.extract_workers, settings.extract_time_limit.seconds)
     try:
         async with Fetcher(fetch_settings(inventory)) as fetcher:
-            monitor = Monitor(inventory, store, fetcher)
+            monitor = Monitor(inventory, store, fetcher, pool)
             await monitor.load()
             try:
                 yield monitor
             finally:
                 await monitor.stop(STOP_GRACE_S)
     finally:
+        pool.close()
         await store.close()
 
 
