@@ -1,0 +1,85 @@
+"""The command line and the board, run for real: probe against a loopback server, demo, board escaping."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from aiohttp import ClientSession
+
+from monitor.service import monitoring
+from monitor.web.app import serve
+from tests.conftest import PageServer, list_page
+from tests.test_daemon import TODAY, dated, write_inventory
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+async def test_probe_json(page_server: PageServer) -> None:
+    page_server.set("/gbk/", list_page(dated(5)).replace('charset="utf-8"', 'charset="gb2312"').encode("gb18030"),
+                    content_type="text/html")  # GBK bytes, no charset in the header
+    page_server.set("/empty/", list_page([]).replace("<ul class=\"list\"></ul>", "<ul class=\"list\">暂无信息</ul>"))
+    out = await _async_cli("probe", page_server.url("/gbk/"), "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["newest_date"] == (TODAY - timedelta(days=5)).isoformat()
+    assert result["status"] == 200 and result["charset"] == "gb18030" and result["fetch_ms"] > 0
+    assert len(result["items"]) == 15 and result["items"][0]["title"] == "关于做好第0项重点工作的通知"
+    assert result["items"][0]["url"].startswith(page_server.url("/gbk/"))
+
+    empty = json.loads((await _async_cli("probe", page_server.url("/empty/"), "--json")).stdout)
+    assert empty["newest_date"] is None and empty["reason"] == "empty"
+
+    missing = await _async_cli("probe", page_server.url("/nothing/"), "--json")
+    assert missing.returncode == 1
+    assert json.loads(missing.stdout)["error"] == "http_status"
+
+
+async def _async_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a thread so the loopback server in this event loop keeps answering."""
+    return await asyncio.to_thread(run_cli, *args)
+
+
+def test_demo_once_shows_all_four_states(tmp_path: Path) -> None:
+    out = run_cli("demo", "--once", "--dir", str(tmp_path), timeout=180)
+    assert out.returncode == 0, out.stderr
+    last = out.stdout.strip().splitlines()[-1]
+    counts = dict(part.rsplit(" ", 1) for part in last.split("  "))
+    for state in ("超期 red:", "预警 yellow:", "未知 unknown:", "正常 green:"):
+        assert int(counts[state]) > 0, last
+    assert "空白栏目" in out.stdout and "页面无法访问" in out.stdout and "栏目列表由脚本生成" in out.stdout
+    assert (tmp_path / "govwatch.sqlite3").exists()
+
+
+async def test_board_escapes_hostile_titles_and_serves_json(tmp_path: Path, page_server: PageServer) -> None:
+    page_server.set("/col/", list_page(dated(30)))
+    inv = write_inventory(tmp_path / "inv.yaml", page_server, [
+        {"id": "c1", "name": "<script>alert('x')</script>动态", "url": page_server.url("/col/"),
+         "category": "动态要闻"},
+    ])
+    async with monitoring(inv) as monitor:
+        await monitor.sweep_once()
+        runner = await serve(monitor, "127.0.0.1", 0)
+        port = runner.addresses[0][1]
+        try:
+            async with ClientSession() as http:
+                html = await (await http.get(f"http://127.0.0.1:{port}/")).text()
+                api = await (await http.get(f"http://127.0.0.1:{port}/api/columns")).json()
+                red = await (await http.get(f"http://127.0.0.1:{port}/api/columns?state=red")).json()
+                green = await (await http.get(f"http://127.0.0.1:{port}/api/columns?state=green")).json()
+        finally:
+            await runner.cleanup()
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;动态" in html
+    assert "超期未更新（1）" in html and "16 天" in html
+    [row] = api
+    assert row["state"] == "red" and row["days_overdue"] == 16 and row["column"].startswith("<script>")
+    assert row["newest_date"] == (TODAY - timedelta(days=30)).isoformat()
+    assert red == api and green == []
