@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from monitor.config import Inventory, Target
-from monitor.evaluate import TZ, History, Verdict, advance, evaluate
+from monitor.evaluate import TZ, History, Reason, Verdict, advance, evaluate
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.model import Observation
@@ -33,6 +33,7 @@ log = structlog.get_logger()
 Listener = Callable[[Target, Verdict, Verdict | None], Awaitable[None] | None]
 RETRY_FAILED_AFTER = timedelta(minutes=10)
 WRITE_BATCH = 1000
+WRITE_GATHER_S = 0.05
 
 
 async def _sleep_or_wake(wake: asyncio.Event, delay: float) -> None:
@@ -275,8 +276,11 @@ class Monitor:
         self._notify(tracked.target, verdict, previous)
 
     def _notify(self, target: Target, verdict: Verdict, previous: Verdict | None) -> None:
-        log.info("verdict_changed", target=target.id, site=target.site_name, column=target.name,
-                 state=verdict.state, was=previous.state if previous else None, reasons=list(verdict.reasons))
+        first = previous is None or previous.reasons == (Reason.NOT_PROBED,)
+        (log.debug if first else log.info)(
+            "verdict_changed", target=target.id, site=target.site_name, column=target.name,
+            state=verdict.state, was=previous.state if previous else None, reasons=list(verdict.reasons),
+        )
         for listener in self.listeners:
             try:
                 result = listener(target, verdict, previous)
@@ -290,11 +294,20 @@ class Monitor:
     # ------------------------------------------------------------ store writer
 
     async def _writer(self) -> None:
-        """Write queued records in batches, one transaction each; on a store error retry, never drop."""
+        """Write queued records in batches, one transaction each; on a store error retry, never drop.
+
+        A batch gathers for up to WRITE_GATHER_S after its first record: during a sweep this turns
+        thousands of one-record transactions into a few large ones.
+        """
+        loop = asyncio.get_running_loop()
         while True:
             batch = [await self._writes.get()]
-            while len(batch) < WRITE_BATCH and not self._writes.empty():
-                batch.append(self._writes.get_nowait())
+            until = loop.time() + WRITE_GATHER_S
+            while len(batch) < WRITE_BATCH and (remaining := until - loop.time()) > 0:
+                try:
+                    batch.append(await asyncio.wait_for(self._writes.get(), remaining))
+                except TimeoutError:
+                    break
             delay = 0.5
             while True:
                 try:

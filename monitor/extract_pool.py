@@ -2,17 +2,17 @@
 
 Parsing is the daemon's hottest CPU work, and a hostile page (a million nested tags, a huge
 archive) must never stall the event loop: the deadline timers that deliver alerts at the crossing
-instant run there. Each worker is a spawned process behind a pipe; a page that takes longer than
-the limit gets its worker killed and replaced, and comes back as an unreadable page.
-``workers=0`` runs the extractor inline (the one-shot ``govwatch probe``).
+instant run there. Each worker is a spawned process behind a pipe that the event loop watches
+directly (no threads, so no GIL hand-offs per page). A page that takes longer than the limit gets
+its worker killed and replaced, and comes back as an unreadable page. ``workers=0`` runs the
+extractor inline (the one-shot ``govwatch probe``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import queue
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from datetime import date
 from multiprocessing.connection import Connection
 from typing import Any
@@ -20,10 +20,11 @@ from typing import Any
 import structlog
 
 from monitor.extract.listpage import extract_list
-from monitor.model import EmptyReason, ListResult
+from monitor.model import EmptyReason, Item, ListResult
 
 log = structlog.get_logger()
 _CONTEXT = multiprocessing.get_context("spawn")
+_UNREADABLE = ListResult(None, (), EmptyReason.NO_LIST)
 
 
 def _serve(conn: Connection) -> None:
@@ -34,17 +35,57 @@ def _serve(conn: Connection) -> None:
         except EOFError:
             return
         try:
-            conn.send(("ok", extract_list(*args)))
+            conn.send(("ok", _pack(extract_list(*args))))
         except Exception as exc:  # a bug in the extractor costs one page, never the worker
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 class _Worker:
-    def __init__(self) -> None:
+    """One parser process; at most one page in flight."""
+
+    def __init__(self, pool: ExtractPool) -> None:
+        self.pool = pool
         self.conn, child = _CONTEXT.Pipe()
         self.process = _CONTEXT.Process(target=_serve, args=(child,), daemon=True, name="govwatch-extract")
         self.process.start()
         child.close()
+        self.waiter: asyncio.Future[ListResult] | None = None
+        self.url = ""
+        self.deadline: asyncio.TimerHandle | None = None
+
+    def submit(self, loop: asyncio.AbstractEventLoop, args: tuple[Any, ...], limit_s: float) -> asyncio.Future:
+        self.waiter, self.url = loop.create_future(), args[1]
+        loop.add_reader(self.conn.fileno(), self._answer)
+        self.deadline = loop.call_later(limit_s, self._overrun, limit_s, len(args[0]))
+        self.conn.send(args)
+        return self.waiter
+
+    def _finish(self, result: ListResult) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self.conn.fileno())
+        if self.deadline:
+            self.deadline.cancel()
+        if self.waiter and not self.waiter.done():
+            self.waiter.set_result(result)
+        self.waiter = None
+
+    def _answer(self) -> None:
+        try:
+            status, value = self.conn.recv()
+        except (OSError, EOFError):
+            log.exception("extract_worker_died", url=self.url)
+            self._finish(_UNREADABLE)
+            self.pool.replace(self)
+            return
+        if status != "ok":
+            log.error("extract_failed", url=self.url, error=value)
+        self._finish(_unpack(value) if status == "ok" else _UNREADABLE)
+        self.pool.release(self)
+
+    def _overrun(self, limit_s: float, chars: int) -> None:
+        log.warning("extract_timeout", url=self.url, limit_s=limit_s, chars=chars)
+        self._finish(_UNREADABLE)
+        self.pool.replace(self)
 
     def kill(self) -> None:
         self.process.kill()
@@ -56,55 +97,54 @@ class ExtractPool:
     def __init__(self, workers: int = 2, time_limit_s: float = 10.0) -> None:
         self.time_limit_s = time_limit_s
         self.size = workers
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
-        self._all: list[_Worker] = []
-        self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") if workers else None
-        for _ in range(workers):
-            self._add_worker()
-
-    def _add_worker(self) -> None:
-        worker = _Worker()
-        self._all.append(worker)
-        self._idle.put(worker)
+        self.workers = [_Worker(self) for _ in range(workers)]
+        self._idle: deque[_Worker] = deque(self.workers)
+        self._waiting: deque[asyncio.Future[_Worker]] = deque()
 
     async def extract(self, text: str, url: str, today: date, content_type: str | None) -> ListResult:
         args = (text, url, today, content_type)
-        if self._threads is None:
+        if not self.size:
             return _guarded(args)
-        return await asyncio.get_running_loop().run_in_executor(self._threads, self._run, args)
+        worker = self._idle.popleft() if self._idle else await self._wait_for_worker()
+        return await worker.submit(asyncio.get_running_loop(), args, self.time_limit_s)
 
-    def _run(self, args: tuple[Any, ...]) -> ListResult:
-        """Blocking call on a pool thread: hand the page to an idle worker and wait for its answer."""
-        worker = self._idle.get()
-        try:
-            worker.conn.send(args)
-            if worker.conn.poll(self.time_limit_s):
-                status, value = worker.conn.recv()
-                self._idle.put(worker)
-                if status == "ok":
-                    return value
-                log.error("extract_failed", url=args[1], error=value)
-                return ListResult(None, (), EmptyReason.NO_LIST)
-            log.warning("extract_timeout", url=args[1], limit_s=self.time_limit_s, chars=len(args[0]))
-        except (OSError, EOFError):
-            log.exception("extract_worker_died", url=args[1])
-        self._replace(worker)
-        return ListResult(None, (), EmptyReason.NO_LIST)
+    async def _wait_for_worker(self) -> _Worker:
+        future: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        return await future
 
-    def _replace(self, worker: _Worker) -> None:
+    def release(self, worker: _Worker) -> None:
+        while self._waiting:
+            future = self._waiting.popleft()
+            if not future.done():
+                future.set_result(worker)
+                return
+        self._idle.append(worker)
+
+    def replace(self, worker: _Worker) -> None:
         worker.kill()
-        self._all.remove(worker)
-        self._add_worker()
+        fresh = _Worker(self)
+        self.workers[self.workers.index(worker)] = fresh
+        self.release(fresh)
 
     def close(self) -> None:
-        if self._threads is not None:
-            self._threads.shutdown(wait=True, cancel_futures=True)
-        for worker in self._all:
+        for worker in self.workers:
             worker.conn.close()
             worker.process.join(timeout=2)
             if worker.process.is_alive():
                 worker.process.kill()
-        self._all.clear()
+        self.workers.clear()
+
+
+def _pack(result: ListResult) -> tuple[Any, ...]:
+    """Plain tuples cross the pipe several times faster than slotted dataclasses."""
+    items = tuple((i.title, i.url, i.date, i.pinned) for i in result.items)
+    return result.newest_date, items, result.reason, result.signature
+
+
+def _unpack(packed: tuple[Any, ...]) -> ListResult:
+    newest, items, reason, signature = packed
+    return ListResult(newest, tuple(Item(*i) for i in items), reason, signature)
 
 
 def _guarded(args: tuple[Any, ...]) -> ListResult:
@@ -112,4 +152,4 @@ def _guarded(args: tuple[Any, ...]) -> ListResult:
         return extract_list(*args)
     except Exception:
         log.exception("extract_failed", url=args[1])
-        return ListResult(None, (), EmptyReason.NO_LIST)
+        return _UNREADABLE

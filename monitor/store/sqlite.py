@@ -3,17 +3,21 @@
 WAL with ``synchronous=NORMAL`` keeps the file consistent when the process is killed at any
 moment (a commit is atomic; at worst the last batch is lost and re-probed). Times are stored as
 UTC unix seconds, dates as ISO text.
+
+All database work runs on one dedicated thread with the standard library's sqlite3: a whole
+batch is one hop off the event loop, not one per statement.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-
-import aiosqlite
 
 from monitor.config import Target
 from monitor.evaluate import History, Verdict
@@ -77,47 +81,50 @@ def _day(text: str | None) -> date | None:
 class SQLiteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._db: aiosqlite.Connection | None = None
+        self._db: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
 
     @property
-    def db(self) -> aiosqlite.Connection:
+    def db(self) -> sqlite3.Connection:
         if self._db is None:
             raise RuntimeError("store is not open")
         return self._db
 
-    async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
-            await self.db.execute(f"PRAGMA {pragma}")
-        await self._migrate()
+    async def _run(self, work: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
 
-    async def _migrate(self) -> None:
-        (version,) = await (await self.db.execute("PRAGMA user_version")).fetchone()
+    async def open(self) -> None:
+        await self._run(self._open)
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
+            self.db.execute(f"PRAGMA {pragma}")
+        (version,) = self.db.execute("PRAGMA user_version").fetchone()
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             statements = [s for s in script.split(";") if s.strip()]
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
+
+            def migrate(statements: list[str] = statements, number: int = number) -> None:
                 for statement in statements:
-                    await self.db.execute(statement)
-                await self.db.execute(f"PRAGMA user_version = {number}")
-                await self.db.execute("COMMIT")
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+            self._transaction(migrate)
 
     async def close(self) -> None:
         if self._db is not None:
-            await self._db.close()
+            await self._run(self.db.close)
             self._db = None
+        self._thread.shutdown(wait=True)
 
-    async def _transaction(self, work: Any) -> None:
-        await self.db.execute("BEGIN IMMEDIATE")
+    def _transaction(self, work: Any, *args: Any) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
         try:
-            await work()
-            await self.db.execute("COMMIT")
+            work(*args)
+            self.db.execute("COMMIT")
         except BaseException:
-            await self.db.execute("ROLLBACK")
+            self.db.execute("ROLLBACK")
             raise
 
     async def sync_targets(self, targets: Sequence[Target], now: datetime) -> None:
@@ -125,9 +132,9 @@ class SQLiteStore:
         rows = [(t.id, t.kind, t.name, t.url, t.site_id, t.site_name, t.unit_id, t.unit_name, t.rule.category,
                  now.timestamp()) for t in targets]
 
-        async def work() -> None:
-            await self.db.execute("UPDATE targets SET active = 0")
-            await self.db.executemany(
+        def work() -> None:
+            self.db.execute("UPDATE targets SET active = 0")
+            self.db.executemany(
                 """INSERT INTO targets (id, kind, name, url, site_id, site_name, unit_id, unit_name, category,
                                         active, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
@@ -138,19 +145,19 @@ class SQLiteStore:
                 rows,
             )
 
-        await self._transaction(work)
+        await self._run(self._transaction, work)
 
     async def write(self, records: Sequence[ProbeRecord | VerdictRecord]) -> None:
         if records:
-            await self._transaction(lambda: self._write(records))
+            await self._run(self._transaction, self._write, records)
 
-    async def _write(self, records: Sequence[ProbeRecord | VerdictRecord]) -> None:
+    def _write(self, records: Sequence[ProbeRecord | VerdictRecord]) -> None:
         for record in records:
             if isinstance(record, VerdictRecord):
-                await self._verdict(record.target_id, record.at, record.verdict, changed=True)
+                self._verdict(record.target_id, record.at, record.verdict, changed=True)
                 continue
             obs = record.observation
-            cursor = await self.db.execute(
+            cursor = self.db.execute(
                 f"INSERT INTO observations ({_OBS_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (obs.target_id, obs.at.timestamp(), obs.fetch_ms, obs.http_status, obs.error, obs.detail,
                  int(obs.not_modified), _iso(obs.newest_date), obs.reason, obs.signature, obs.content_hash,
@@ -158,29 +165,29 @@ class SQLiteStore:
             )
             if obs.items and record.items_changed:
                 at = obs.at.timestamp()
-                await self.db.executemany(
+                self.db.executemany(
                     """INSERT INTO items (target_id, url, title, date, first_seen, last_seen)
                        VALUES (?, ?, ?, ?, ?, ?)
                        ON CONFLICT (target_id, url) DO UPDATE SET title=excluded.title, date=excluded.date,
                          last_seen=excluded.last_seen""",
                     [(obs.target_id, i.url, i.title, _iso(i.date), at, at) for i in obs.items],
                 )
-            await self._verdict(obs.target_id, obs.at, record.verdict, record.changed, cursor.lastrowid, record)
+            self._verdict(obs.target_id, obs.at, record.verdict, record.changed, cursor.lastrowid, record)
 
-    async def _verdict(
+    def _verdict(
         self, target_id: str, at: datetime, v: Verdict, changed: bool,
         obs_id: int | None = None, probe: ProbeRecord | None = None,
     ) -> None:
         reasons = json.dumps(v.reasons)
         if changed:
-            await self.db.execute(
+            self.db.execute(
                 "INSERT INTO verdicts (target_id, at, state, reasons, newest_date, deadline, detail)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (target_id, at.timestamp(), v.state, reasons, _iso(v.newest_date), _ts(v.deadline), v.detail),
             )
         obs = probe.observation if probe else None
         good = obs is not None and obs.newest_date is not None
-        await self.db.execute(
+        self.db.execute(
             """INSERT INTO current (target_id, state, reasons, newest_date, yellow_at, deadline, next_change, detail,
                                     since, last_obs, last_good_obs, newest_first_seen, etag, last_modified)
                VALUES (:id, :state, :reasons, :newest, :yellow, :deadline, :next, :detail, :at, :obs,
@@ -205,59 +212,63 @@ class SQLiteStore:
 
     async def load_states(self) -> dict[str, TargetState]:
         """Each target's resumable state: its last and last good observation and current verdict."""
-        cursor = await self.db.execute(
+        return await self._run(self._load_states)
+
+    def _load_states(self) -> dict[str, TargetState]:
+        rows = self.db.execute(
             "SELECT target_id, state, reasons, newest_date, yellow_at, deadline, next_change, detail, "
             "last_obs, last_good_obs, newest_first_seen, etag, last_modified FROM current"
-        )
-        rows = await cursor.fetchall()
-        ids = {r[8] for r in rows if r[8]} | {r[9] for r in rows if r[9]}
-        observations = await self._observations_by_id(ids)
+        ).fetchall()
+        observations = self._observations_by_id({r[8] for r in rows if r[8]} | {r[9] for r in rows if r[9]})
         states = {}
         for (tid, state, reasons, newest, yellow, deadline, nxt, detail, last, good, first, etag, lm) in rows:
             latest = observations.get(last)
             last_good = observations.get(good) if good != last else None
             verdict = Verdict(State(state), tuple(json.loads(reasons)), _day(newest), _dt(yellow), _dt(deadline),
                               _dt(nxt), detail)
-            states[tid] = TargetState(
-                History(latest, last_good, _dt(first)), verdict, etag, lm, latest.content_hash if latest else None
-            )
+            content = latest.content_hash if latest else None
+            states[tid] = TargetState(History(latest, last_good, _dt(first)), verdict, etag, lm, content)
         return states
 
-    async def _observations_by_id(self, ids: set[int]) -> dict[int, Observation]:
+    def _observations_by_id(self, ids: set[int]) -> dict[int, Observation]:
         found: dict[int, Observation] = {}
         id_list = sorted(ids)
         for start in range(0, len(id_list), 500):
             chunk = id_list[start:start + 500]
-            cursor = await self.db.execute(
-                f"SELECT {_OBS_COLUMNS} FROM observations WHERE id IN ({','.join('?' * len(chunk))})", chunk
-            )
-            for row in await cursor.fetchall():
+            query = f"SELECT {_OBS_COLUMNS} FROM observations WHERE id IN ({','.join('?' * len(chunk))})"
+            for row in self.db.execute(query, chunk):
                 found[row[0]] = _observation(row)
         return found
 
     async def verdict_history(self, target_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        cursor = await self.db.execute(
-            "SELECT at, state, reasons, newest_date, deadline, detail FROM verdicts WHERE target_id = ?"
-            " ORDER BY at DESC, id DESC LIMIT ?", (target_id, limit),
-        )
-        return [
-            {"at": _dt(at), "state": state, "reasons": json.loads(reasons), "newest_date": newest,
-             "deadline": _dt(deadline), "detail": detail}
-            for at, state, reasons, newest, deadline, detail in await cursor.fetchall()
-        ]
+        def query() -> list[dict[str, Any]]:
+            rows = self.db.execute(
+                "SELECT at, state, reasons, newest_date, deadline, detail FROM verdicts WHERE target_id = ?"
+                " ORDER BY at DESC, id DESC LIMIT ?", (target_id, limit),
+            )
+            return [
+                {"at": _dt(at), "state": state, "reasons": json.loads(reasons), "newest_date": newest,
+                 "deadline": _dt(deadline), "detail": detail}
+                for at, state, reasons, newest, deadline, detail in rows
+            ]
+
+        return await self._run(query)
 
     async def observations(self, target_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        cursor = await self.db.execute(
-            f"SELECT {_OBS_COLUMNS} FROM observations WHERE target_id = ? ORDER BY at DESC, id DESC LIMIT ?",
-            (target_id, limit),
-        )
-        return [
-            {"at": o.at, "http_status": o.http_status, "error": o.error, "detail": o.detail,
-             "not_modified": o.not_modified, "newest_date": _iso(o.newest_date), "reason": o.reason,
-             "fetch_ms": o.fetch_ms, "item_count": row[12]}
-            for row in await cursor.fetchall()
-            for o in (_observation(row),)
-        ]
+        def query() -> list[dict[str, Any]]:
+            rows = self.db.execute(
+                f"SELECT {_OBS_COLUMNS} FROM observations WHERE target_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+                (target_id, limit),
+            )
+            return [
+                {"at": o.at, "http_status": o.http_status, "error": o.error, "detail": o.detail,
+                 "not_modified": o.not_modified, "newest_date": _iso(o.newest_date), "reason": o.reason,
+                 "fetch_ms": o.fetch_ms, "item_count": row[12]}
+                for row in rows
+                for o in (_observation(row),)
+            ]
+
+        return await self._run(query)
 
 
 def _observation(row: Sequence[Any]) -> Observation:
