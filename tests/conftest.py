@@ -16,6 +16,8 @@ class PageServer:
     base: str = ""
     pages: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
+    etags: dict[str, str] = field(default_factory=dict)  # paths that answer conditional GETs
+    not_modified: int = 0
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -33,7 +35,12 @@ async def page_server() -> AsyncIterator[PageServer]:
         if request.path not in server.pages:
             return web.Response(status=404, text="not found")
         status, body, ctype = server.pages[request.path]
-        return web.Response(status=status, body=body, headers={"Content-Type": ctype})
+        etag = server.etags.get(request.path)
+        if etag and request.headers.get("If-None-Match") == etag:
+            server.not_modified += 1
+            return web.Response(status=304, headers={"ETag": etag})
+        headers = {"Content-Type": ctype, **({"ETag": etag} if etag else {})}
+        return web.Response(status=status, body=body, headers=headers)
 
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", handle)

@@ -113,6 +113,25 @@ async def test_page_that_loses_its_list_is_page_changed(tmp_path: Path, page_ser
     assert verdict.newest_date == TODAY - timedelta(days=2)
 
 
+async def test_conditional_get_keeps_the_verdict(tmp_path: Path, page_server: PageServer) -> None:
+    page_server.set("/col/", list_page(dated(12)))
+    page_server.etags["/col/"] = '"v1"'
+    inv = write_inventory(tmp_path / "inv.yaml", page_server, [
+        {"id": "c1", "name": "工作动态", "url": page_server.url("/col/"), "category": "动态要闻"},
+    ])
+    async with monitoring(inv) as monitor:
+        await monitor.sweep_once()
+        first = monitor.tracked["c1"].verdict
+        await monitor.sweep_once()
+        second = monitor.tracked["c1"].verdict
+        latest = monitor.tracked["c1"].history.latest
+    assert page_server.not_modified == 1 and latest.not_modified and latest.http_status == 304
+    assert first.state is State.YELLOW and second.same_as(first)
+    db = sqlite3.connect(tmp_path / "govwatch.sqlite3")
+    assert db.execute("SELECT not_modified FROM observations ORDER BY id").fetchall() == [(0,), (1,)]
+    assert db.execute("SELECT etag FROM current").fetchone() == ('"v1"',)
+
+
 async def test_hostile_pages_never_crash_the_daemon(tmp_path: Path, page_server: PageServer) -> None:
     hostile = {
         "/binary/": (os.urandom(200_000), "application/octet-stream"),

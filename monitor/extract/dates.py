@@ -1,0 +1,140 @@
+"""Regex date reader for Chinese government pages.
+
+Handles 2023年5月31日, 2023-05-31, 2023/5/31, 2023.05.31 (with or without a time),
+full-width digits and brackets, year-less 05-31 / 5月31日 (year inferred from ``today``),
+二〇二三年五月三十一日, and the dates that CMSs put into article URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+# One-to-one character mapping, so match offsets stay valid for the original string.
+_FULLWIDTH = str.maketrans("０１２３４５６７８９－／．：　", "0123456789-/.: ")
+
+_FULL = re.compile(
+    r"(?<![\d.])((?:19|20)\d{2})\s*(?:"
+    r"年\s*(\d{1,2})\s*月\s*(\d{1,2})(?!\d)\s*日?"
+    r"|([-/.])\s*(\d{1,2})\s*\4\s*(\d{1,2})(?![\d.]))"
+)
+# Year-less month-day: 5月31日, 05-31, 05/31. Neighbouring digits or separators would make
+# it part of a phone number, an ID or a full date, so they are excluded.
+_SHORT = re.compile(r"(?<![\d\-/.年])(\d{1,2})\s*(?:月\s*(\d{1,2})\s*日|([-/])(\d{1,2})(?![\d\-/.]))")
+_CN_NUM = "〇零一二三四五六七八九十"
+_CN = re.compile(rf"([{_CN_NUM}○Ｏ]{{4}})\s*年\s*([{_CN_NUM}]{{1,3}})\s*月\s*([{_CN_NUM}]{{1,3}})\s*日")
+# A day and a year-month split across elements: "12 2023-10" or "2023-10 12".
+_DAY_YM = re.compile(r"(?<![\d\-/.])(\d{1,2})\s+((?:19|20)\d{2})\s*[-./年]\s*(\d{1,2})(?![\d\-/.])")
+_YM_DAY = re.compile(r"(?<![\d\-/.])((?:19|20)\d{2})\s*[-./年]\s*(\d{1,2})\s*月?\s+(\d{1,2})(?![\d\-/.:])")
+# A publish label; 截止时间/结束日期/有效期 and the like label other dates.
+_LABEL = re.compile(r"(?:(?:发布|发文|成文|更新|印发|公开)|(?<![止至束始效]))(?:时间|日期)\s*[:：]")
+
+_URL_PATTERNS = (
+    re.compile(r"[/_]t((?:19|20)\d{2})(\d{2})(\d{2})_\d+"),  # TRS t20231012_123.html
+    re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/"),  # Hanweb /art/2023/10/12/art_...
+    re.compile(r"/((?:19|20)\d{2})-(\d{1,2})/(\d{1,2})/"),  # /2023-10/12/
+    re.compile(r"/((?:19|20)\d{2})(\d{2})/(\d{2})/"),  # /202310/12/
+    re.compile(r"/((?:19|20)\d{2})-(\d{2})-(\d{2})/"),  # /2023-10-12/
+    re.compile(r"(?<![\d])((?:19|20)\d{2})(\d{2})(\d{2})(?:\d{4,6})?(?![\d])"),  # c_20231012, 20231012103000
+)
+
+
+def _make(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def infer_year(month: int, day: int, today: date) -> date | None:
+    """The most recent month-day not later than tomorrow (a list is never dated ahead)."""
+    limit = today + timedelta(days=1)
+    for year in (today.year, today.year - 1, today.year - 2, today.year - 3, today.year - 4):
+        found = _make(year, month, day)
+        if found and found <= limit:
+            return found
+    return None
+
+
+_CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0, "Ｏ": 0}
+
+
+def _cn_int(text: str) -> int:
+    """Value of a Chinese numeral: digit strings (二〇二三) or tens (三十一); -1 when malformed."""
+    tens, ten, units = text.partition("十")
+    if not ten:
+        return int("".join(str(_CN_DIGITS[c]) for c in text))
+    if len(tens) > 1 or len(units) > 1 or "十" in units:
+        return -1
+    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[units] if units else 0)
+
+
+def find_dates(text: str, today: date) -> list[tuple[date, int, int]]:
+    """All dates in ``text`` as (date, start, end), in order; year-less ones get an inferred year."""
+    norm = text.translate(_FULLWIDTH)
+    found: list[tuple[date, int, int]] = []
+    taken: list[tuple[int, int]] = []
+    for m in _FULL.finditer(norm):
+        month, day = (m.group(2), m.group(3)) if m.group(2) else (m.group(5), m.group(6))
+        d = _make(int(m.group(1)), int(month), int(day))
+        taken.append(m.span())
+        if d:
+            found.append((d, m.start(), m.end()))
+    if "〇" in norm or "○" in norm or "零" in norm:
+        for m in _CN.finditer(norm):
+            d = _make(_cn_int(m.group(1)), _cn_int(m.group(2)), _cn_int(m.group(3)))
+            taken.append(m.span())
+            if d:
+                found.append((d, m.start(), m.end()))
+    for m in _SHORT.finditer(norm):
+        if any(s <= m.start() < e for s, e in taken):
+            continue
+        month, day = m.group(1), m.group(2) or m.group(4)
+        d = infer_year(int(month), int(day), today)
+        if d:
+            found.append((d, m.start(), m.end()))
+    found.sort(key=lambda t: t[1])
+    return found
+
+
+def _split_date(text: str) -> date | None:
+    for pattern, order in ((_DAY_YM, (2, 3, 1)), (_YM_DAY, (1, 2, 3))):
+        m = pattern.search(text)
+        if m:
+            d = _make(*(int(m.group(i)) for i in order))
+            if d:
+                return d
+    return None
+
+
+def parse_date(text: str, today: date) -> date | None:
+    """The single best date of a short string such as an item's date cell.
+
+    A labelled date (发布时间：…) wins, then the first date carrying a year, then a
+    year-less one, then a day and year-month split across elements.
+    """
+    found = find_dates(text, today)
+    if found:
+        label = _LABEL.search(text)
+        if label:
+            for d, start, _ in found:
+                if start >= label.end():
+                    return d
+        return found[0][0]
+    return _split_date(text.translate(_FULLWIDTH))
+
+
+def date_from_url(url: str) -> date | None:
+    """The publication date a CMS encoded into an article URL, if any."""
+    path = url.split("?", 1)[0]
+    path = path.split("://", 1)[-1]
+    slash = path.find("/")
+    if slash < 0:
+        return None
+    path = path[slash:]
+    for pattern in _URL_PATTERNS:
+        for m in pattern.finditer(path):
+            d = _make(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            if d:
+                return d
+    return None

@@ -1,0 +1,584 @@
+"""Find the main list of a column page and the date of its newest item.
+
+The page is read as a set of candidate lists: every link with a title-like text is
+lifted to its "row" (the highest ancestor holding no other title link), and rows that
+share a parent form one candidate. Candidates inside sidebars, hot lists, navigation
+and footers are set aside (a last resort only); the rest are scored by dated rows (on a
+log scale), title length, a heading naming the column, pagination and URLs under the
+column's directory, so neither "first item" nor "longest list" decides. The newest date
+is the maximum over the chosen list, so old pinned (置顶) items cannot hide newer ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from monitor.extract.dates import date_from_url, parse_date
+from monitor.model import EmptyReason, Item, ListResult
+
+MAX_ANCHORS = 1200  # links examined per page
+MAX_ROWS = 300  # rows kept per candidate list (long archives)
+MAX_CLIMB = 7  # ancestor levels examined above a link
+MAX_TEXT = 3_000_000  # characters parsed; the rest of a huge page is ignored
+MIN_TITLE = 5
+NESTING_LIMIT = 5000  # unclosed tags tolerated before the page is cut (see _defuse)
+
+_SHANGHAI = timezone(timedelta(hours=8))
+_SIDE = re.compile(
+    r"side|aside|hot|rank|paihang|phb|remen|redian|tuijian|recommend|latest|newest|zxwj|zxxx|"
+    r"footer|foot|header|head|nav|menu|link|yqlj|friend|banner|focus|slide|tab-?title|crumb|weizhi|location",
+    re.I,
+)
+_MAIN = re.compile(r"list|main|content|con\b|article|news|column|lanmu|lm|xxgk|wjlb|doc", re.I)
+_SIDE_HEADING = re.compile(r"热点|热门|排行|推荐|最新|相关|友情链接|专题|点击")
+_PAGER = re.compile(
+    r"createPageHTML|下一页|上一页|尾页|末页|共\s*\d+\s*页|第\s*\d+\s*页|共\s*\d+\s*条|pagination|page-?nav"
+)
+_PINNED = re.compile(
+    r"置顶|\[顶\]|【顶】|class=['\"]?[^'\">]*(?<![a-z])(?:top|zd|zhiding|istop|sticky)(?![a-z])|"
+    r"src=['\"]?[^'\">]*(?:top|zd|zhiding|ding)[^'\">]*\.(?:gif|png|jpe?g|svg)",
+    re.I,
+)
+_EMPTY = re.compile(r"暂无(?:信息|数据|内容|记录|相关|文章|新闻)|没有(?:记录|数据|找到|相关)|无相关(?:信息|记录|数据)")
+# Case-sensitive on purpose: these scan the whole page and re.I makes them several times slower.
+_JS = re.compile(
+    r"v-for=|v-if=|ng-repeat|\{\{\s*[#/$]?[A-Za-z_][\w.$ ]*\}\}|document\.write\s*\(\s*['\"][^'\"]*<(?:li|a|tr)|"
+    r"type=['\"]text/(?:html|template|x-[\w-]+)['\"]|请(?:开启|启用|打开)\s*(?:浏览器的?)?\s*JavaScript"
+)
+_JS_FETCH = re.compile(r"ajax|getJSON|\$\.get|\$\.post|fetch\(|\.load\(|axios|XMLHttpRequest")
+_EMPTY_CONTAINER = re.compile(
+    r"<(ul|ol|tbody|div)\b[^>]*(?:id|class)=['\"][^'\"]*(?:list|news|content|data)[^'\"]*['\"][^>]*>\s*</\1>",
+    re.I,
+)
+_DATASTORE_HINT = re.compile(r"<datastore>", re.I)  # a cheap pre-check: the full pattern is slow
+_DATASTORE = re.compile(r"<script[^>]*>\s*<datastore>(.*?)</datastore>\s*</script>", re.I | re.S)
+_RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S)
+_SKIP_HREF = ("javascript:", "#", "mailto:", "tel:")
+_STOP_TAGS = frozenset({"a", "br", "li", "tr", "dt", "p", "div", "table", "ul"})
+_TOP = frozenset({"body", "html", "-document"})  # where a link's climb to its row stops
+_SIDE_TAGS = frozenset({"aside", "nav", "header", "footer"})
+# Lowercased substrings that every _PINNED match contains. re.I also folds ı, ſ and İ (lowered
+# to "i\u0307") into i and s, so a row holding one of those goes to the full regex as well.
+_PIN_HINTS = ("顶", "top", "zd", "ding", "sticky", "ı", "ſ", "i\u0307")
+
+
+@dataclass(slots=True)
+class _Row:
+    title: str
+    href: str  # as written in the page; resolved only for the chosen list
+    anchor: LexborNode
+    anchor_text: str  # anchor.text(separator=" "), kept from the link scan
+    node: LexborNode
+    title_from_attr: bool
+    date: date | None = None
+
+
+@dataclass(slots=True)
+class _Candidate:
+    container: LexborNode
+    rows: list[_Row] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
+    dates_read: bool = False
+
+    @property
+    def dated(self) -> int:
+        return sum(1 for r in self.rows if r.date)
+
+
+@dataclass(slots=True)
+class _Page:
+    """What candidate scoring needs to know about the page."""
+
+    url: str
+    today: date
+    title: str  # <title> and <meta name="ColumnName">: where the column's own name appears
+    link_counts: dict[int, int]  # title links below each node (by mem_id)
+    # Per-node caches by mem_id: lexbor builds a new Python object on every .parent.
+    idents: dict[int, str] = field(default_factory=dict)
+    sides: dict[int, bool] = field(default_factory=dict)
+
+
+def extract_list(text: str, url: str, today: date, content_type: str | None = None) -> ListResult:
+    """Read a column page (HTML or a JSON list API) into its items and newest date. Never raises."""
+    try:
+        if not isinstance(text, str) or not text.strip():
+            return ListResult(None, reason=EmptyReason.NO_LIST)
+        head = text.lstrip()[:1]
+        if (content_type and "json" in content_type.lower()) or head in ("{", "["):
+            result = _extract_json(text, url, today)
+            if result is not None:
+                return result
+        return _extract_html(text[:MAX_TEXT], url, today)
+    except Exception:  # hostile input must degrade to "no list", never crash the probe
+        return ListResult(None, reason=EmptyReason.NO_LIST)
+
+
+# --- HTML -------------------------------------------------------------------------------
+
+
+def _defuse(text: str) -> str:
+    """Cut pages whose tags are almost never closed: deep nesting makes parsing quadratic.
+
+    Normal pages close most tags (void elements and stray <li>/<p> aside), so a page
+    with thousands of unclosed tags making up most of its markup is malformed or hostile.
+    """
+    opens = text.count("<")
+    if opens <= NESTING_LIMIT:
+        return text
+    unclosed = opens - 2 * text.count("</")
+    if unclosed > NESTING_LIMIT and unclosed * 10 > opens * 7:
+        return text[: NESTING_LIMIT * 4]
+    return text
+
+
+def _extract_html(text: str, url: str, today: date) -> ListResult:
+    text = _defuse(text)
+    if _DATASTORE_HINT.search(text):
+        text = _DATASTORE.sub(_inline_datastore, text)
+    tree = LexborHTMLParser(text)
+    candidates, counts = _candidates(tree)
+    page = _Page(url, today, _column_names(tree), counts)
+    mains, sides = [], []
+    for cand in candidates:
+        (sides if _is_side(cand.container, page) else mains).append(cand)
+    main = _best(mains, page)
+    if main is not None and main.dated:
+        return _result(main, page)
+    if _JS.search(text) or (_JS_FETCH.search(text) and _EMPTY_CONTAINER.search(text)):
+        return ListResult(None, reason=EmptyReason.JS_RENDERED)
+    if _EMPTY.search(_body_text(tree)) or _EMPTY_CONTAINER.search(text):
+        return ListResult(None, reason=EmptyReason.EMPTY)
+    if main is not None and _mean_title(main) >= 8:
+        return ListResult(None, _items(main, url), EmptyReason.NO_DATES, _signature(main.container, page.idents))
+    side = _best(sides, page)  # a last resort: a page whose only dated list is a sidebar
+    if side is not None and side.dated:
+        return _result(side, page)
+    return ListResult(None, reason=EmptyReason.NO_LIST)
+
+
+def _column_names(tree: LexborHTMLParser) -> str:
+    title = tree.css_first("title")
+    meta = tree.css_first('meta[name="ColumnName"]')
+    names = [title.text() if title is not None else "", (meta.attributes.get("content") or "") if meta else ""]
+    return " ".join(names)
+
+
+def _best(candidates: list[_Candidate], page: _Page) -> _Candidate | None:
+    """The highest-scoring candidate; dates are read only for the candidates scored."""
+    best, best_score = None, 0.0
+    for cand in candidates:
+        _read_dates(cand, page)
+        if len(cand.rows) < 2 and not cand.dated:
+            continue
+        score = _score(cand, page)
+        if score > best_score:
+            best, best_score = cand, score
+    return best
+
+
+def _inline_datastore(m: re.Match[str]) -> str:
+    """Turn a Hanweb jpage data island into a plain list the generic reader can see."""
+    records = _RECORD.findall(m.group(1))
+    return '<ul class="govwatch-datastore">' + "".join(records[:MAX_ROWS]) + "</ul>"
+
+
+def _body_text(tree: LexborHTMLParser) -> str:
+    body = tree.body
+    return body.text(separator=" ") if body is not None else ""
+
+
+def _items(cand: _Candidate, url: str) -> tuple[Item, ...]:
+    return tuple(Item(r.title, _absolute(url, r.href), r.date, _is_pinned(r.node)) for r in cand.rows)
+
+
+def _result(cand: _Candidate, page: _Page) -> ListResult:
+    items = _items(cand, page.url)
+    limit = page.today + timedelta(days=1)
+    dates = [i.date for i in items if i.date and i.date <= limit]
+    reason = None if dates else EmptyReason.NO_DATES
+    return ListResult(max(dates) if dates else None, items, reason, _signature(cand.container, page.idents))
+
+
+def _title_anchors(tree: LexborHTMLParser) -> list[tuple[LexborNode, str, str, str, bool]]:
+    """Links that look like item titles: (node, its raw text, title, href, title taken from the title attribute)."""
+    found = []
+    for a in tree.css("a[href]")[:MAX_ANCHORS]:
+        attrs = a.attributes
+        href = (attrs.get("href") or "").strip()
+        if not href or href[:11].lower().startswith(_SKIP_HREF):  # 11: len("javascript:")
+            continue
+        raw = a.text(separator=" ")
+        text = " ".join(raw.split())
+        attr = attrs.get("title")
+        attr = " ".join(attr.split()) if attr else ""
+        from_attr = len(attr) > len(text.rstrip(".…"))
+        title = attr if from_attr else text
+        if len(title.strip("[]【】()（） ")) >= MIN_TITLE:
+            found.append((a, raw, title, href, from_attr))
+    return found
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _absolute(base: str, href: str) -> str:
+    """urljoin, with fast paths for the two shapes nearly every list uses (/x/y.html, ./x.html)."""
+    if href.startswith(("http://", "https://")):
+        return href
+    if href.startswith("/") and not href.startswith("//"):
+        scheme, netloc = urlsplit(base)[:2]
+        return f"{scheme}://{netloc}{href}"
+    rel = href[2:] if href.startswith("./") else href
+    if rel and rel[0] not in "?#./" and ":" not in rel.split("/", 1)[0] and base.count("/") >= 3:
+        return base.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[0] + "/" + rel
+    return urljoin(base, href)
+
+
+_Link = tuple[int, LexborNode]  # (mem_id, node)
+
+
+def _chain(anchor: LexborNode, up: dict[int, _Link | None]) -> list[_Link]:
+    """The link and up to MAX_CLIMB ancestors below <body>; ``up`` memoises each node's parent."""
+    link: _Link | None = (anchor.mem_id, anchor)
+    chain = [link]
+    for _ in range(MAX_CLIMB):
+        mem_id, node = link
+        if mem_id in up:
+            link = up[mem_id]
+        else:
+            parent = node.parent
+            link = up[mem_id] = None if parent is None or parent.tag in _TOP else (parent.mem_id, parent)
+        if link is None:
+            break
+        chain.append(link)
+    return chain
+
+
+def _candidates(tree: LexborHTMLParser) -> tuple[list[_Candidate], dict[int, int]]:
+    """Group title links by list: each link's row is its highest ancestor holding no other title link."""
+    anchors = _title_anchors(tree)
+    up: dict[int, _Link | None] = {}
+    chains = [_chain(anchor[0], up) for anchor in anchors]
+    counts: dict[int, int] = {}
+    for chain in chains:
+        for mem_id, _ in chain:
+            counts[mem_id] = counts.get(mem_id, 0) + 1
+    groups: dict[int, _Candidate] = {}
+    for (anchor, raw, title, href, from_attr), chain in zip(anchors, chains, strict=True):
+        level = 0
+        while level + 1 < len(chain) and counts[chain[level + 1][0]] == 1:
+            level += 1
+        if level + 1 >= len(chain):
+            continue
+        (row_id, row), (container_id, container) = chain[level], chain[level + 1]
+        cand = groups.get(container_id)
+        if cand is None:
+            cand = groups[container_id] = _Candidate(container)
+        if len(cand.rows) >= MAX_ROWS or row_id in cand.seen:
+            continue
+        cand.seen.add(row_id)
+        cand.rows.append(_Row(title, href, anchor, raw, row, from_attr))
+    return list(groups.values()), counts
+
+
+def _read_dates(cand: _Candidate, page: _Page) -> None:
+    if cand.dates_read:
+        return
+    cand.dates_read = True
+    for row in cand.rows:
+        segment = _title_segment(row.anchor, row.anchor_text, page.today)
+        if not row.title_from_attr:
+            row.title = _squash(segment) or row.title
+        row_text = row.anchor_text if row.node is row.anchor else row.node.text(separator=" ")
+        row.date = _row_date(row.node, row_text, segment, row.href, page.today, page.link_counts)
+
+
+def _row_date(
+    row: LexborNode, row_text: str, title_text: str, href: str, today: date, counts: dict[int, int]
+) -> date | None:
+    """Date from the row's text outside the title, then from trailing siblings, then the URL."""
+    rest = row_text.replace(title_text, " ", 1) if title_text else row_text
+    found = parse_date(rest, today)
+    if found is None:
+        found = parse_date(_trailing_text(row, counts), today)
+    return found or date_from_url(href)
+
+
+def _title_segment(anchor: LexborNode, whole: str, today: date) -> str:
+    """The part of the link's text ``whole`` that is the title (a link may also wrap its date span)."""
+    best = ""
+    for child in anchor.iter(include_text=False):
+        text = child.text(separator=" ")
+        if len(text.strip()) > len(best.strip()):
+            best = text
+    if best and parse_date(whole.replace(best, " ", 1), today) is not None:
+        return best
+    return whole
+
+
+def _trailing_text(row: LexborNode, counts: dict[int, int]) -> str:
+    """Text after the row up to the next row: dates kept in a following <dd> or after a <br>."""
+    parts = []
+    node = row.next
+    for _ in range(4):
+        if node is None or node.mem_id in counts:
+            break
+        if node.tag == "-text":
+            parts.append(node.text_content or "")
+        elif node.tag in _STOP_TAGS:
+            break
+        else:
+            parts.append(node.text(separator=" "))
+        node = node.next
+    return " ".join(parts)
+
+
+def _is_pinned(row: LexborNode) -> bool:
+    """置顶 marks: the word, a top/zd class, or a top.gif-like icon."""
+    html = row.html or ""
+    lowered = html.lower()
+    return any(hint in lowered for hint in _PIN_HINTS) and bool(_PINNED.search(html))
+
+
+def _ancestors(node: LexborNode) -> Iterator[LexborNode]:
+    while node is not None and node.tag not in ("html", "-document"):
+        yield node
+        node = node.parent
+
+
+def _score(cand: _Candidate, page: _Page) -> float:
+    """Score a candidate list: dated rows, long titles, pagination, column URLs, main-ish classes."""
+    rows = cand.rows
+    n = len(rows)
+    dated = cand.dated
+    # Logarithmic, so that a longer sidebar does not beat the column's own list by length alone.
+    score = 10 * math.log2(1 + n) + 20 * math.log2(1 + dated)
+    if _mean_title(cand) < 8:
+        score *= 0.2
+    heading = _heading(cand.container)
+    if 2 <= len(heading) <= 20 and heading in page.title:
+        score += 40
+    classes = " ".join(_ident(a, page.idents) for a in _ancestors(cand.container))
+    if _MAIN.search(classes):
+        score += 5
+    if "govwatch-datastore" in classes:
+        score += 60
+    if _has_pager(cand.container):
+        score += 20
+    if _share_directory(rows, page.url):
+        score += 25
+    return score
+
+
+def _has_pager(container: LexborNode) -> bool:
+    """Pagination (createPageHTML, 下一页, 共N页) right after the list or after its wrapper."""
+    for start in (container, container.parent):
+        node = start.next if start is not None else None
+        for _ in range(4):
+            if node is None:
+                break
+            if node.tag != "-text" and _PAGER.search(node.html or ""):
+                return True
+            node = node.next
+    return False
+
+
+def _mean_title(cand: _Candidate) -> float:
+    return sum(len(r.title) for r in cand.rows) / max(len(cand.rows), 1)
+
+
+def _ident(node: LexborNode, cache: dict[int, str]) -> str:
+    """The node's id and class; ``cache`` (by mem_id) spares re-reading ancestors shared by many lists."""
+    mem_id = node.mem_id
+    ident = cache.get(mem_id)
+    if ident is None:
+        attrs = node.attributes
+        ident = cache[mem_id] = f"{attrs.get('id') or ''} {attrs.get('class') or ''}".strip()
+    return ident
+
+
+def _is_side(container: LexborNode, page: _Page) -> bool:
+    if _in_side_block(container, page):
+        return True
+    text = _heading(container)
+    # "最新政策" may be the column's own name; a hot-list heading is not in the page title.
+    return len(text) < 40 and bool(_SIDE_HEADING.search(text)) and text not in page.title
+
+
+def _in_side_block(node: LexborNode, page: _Page) -> bool:
+    """Whether the node or an ancestor is an aside/nav/header/footer or has a sidebar-like id or class.
+
+    The answer is cached for every node on the way up, so lists sharing ancestors climb once.
+    """
+    path: list[int] = []
+    found = False
+    while node is not None and node.tag not in ("html", "-document"):
+        mem_id = node.mem_id
+        if mem_id in page.sides:
+            found = page.sides[mem_id]
+            break
+        path.append(mem_id)
+        if node.tag in _SIDE_TAGS or _SIDE.search(_ident(node, page.idents)):
+            found = True
+            break
+        node = node.parent
+    for mem_id in path:
+        page.sides[mem_id] = found
+    return found
+
+
+def _heading(container: LexborNode) -> str:
+    """The text of the element just before the list, or before its wrapper (its title bar)."""
+    for start in (container, container.parent):
+        node = start.prev if start is not None else None
+        while node is not None and node.tag in ("-text", "-comment"):
+            node = node.prev
+        if node is not None:
+            return _squash(node.text())
+    return ""
+
+
+def _share_directory(rows: list[_Row], url: str) -> bool:
+    """Whether most items live under the column's own directory (TRS, Hanweb)."""
+    base = urlsplit(url)
+    directory = base.path.rsplit("/", 1)[0] + "/"
+    if directory == "/":
+        return False
+    prefix = f"{base.scheme}://{base.netloc}{directory}"
+    inside = sum(1 for r in rows if _under(r.href, directory, prefix))
+    return inside * 10 >= len(rows) * 6
+
+
+def _under(href: str, directory: str, prefix: str) -> bool:
+    if href.startswith(("http://", "https://")):
+        return href.startswith(prefix)
+    if href.startswith("/"):
+        return href.startswith(directory)
+    return not href.startswith("..")
+
+
+def _signature(container: LexborNode, idents: dict[int, str]) -> str:
+    """Tag path with ids and classes of the container's ancestors, hashed: stable across items."""
+    path = []
+    for node in _ancestors(container):
+        ident = _ident(node, idents).replace(" ", ".")
+        path.append(f"{node.tag}#{ident}" if ident else node.tag)
+    joined = ">".join(reversed(path))
+    return f"{container.tag}:" + hashlib.sha1(joined.encode()).hexdigest()[:12]
+
+
+# --- JSON -------------------------------------------------------------------------------
+
+# Hints in order of preference: an exact key name wins over a key merely containing a hint.
+_TITLE_KEYS = ("title", "subject", "biaoti", "bt", "name")
+_DATE_KEYS = ("pubdate", "publishtime", "publish", "release", "pub", "date", "time", "rq", "sj", "created", "modified")
+_URL_KEYS = ("url", "link", "href", "path")
+_NOT_URL = ("img", "pic", "thumb", "cover", "icon", "logo", "video", "file")
+
+
+def _extract_json(text: str, url: str, today: date) -> ListResult | None:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    best: tuple[int, str, list[dict]] | None = None
+    for key_path, array in _arrays(data):
+        flat = [_flatten(o) for o in array[:MAX_ROWS] if isinstance(o, dict)]
+        score = sum(1 for o in flat if _pick(o, _TITLE_KEYS) and _pick(o, _DATE_KEYS))
+        if score and (best is None or score > best[0]):
+            best = (score, key_path, flat)
+    signature = None
+    if best is None:
+        return ListResult(None, reason=EmptyReason.EMPTY if _has_empty_array(data) else EmptyReason.NO_LIST)
+    _, key_path, flat = best
+    signature = "json:" + hashlib.sha1(key_path.encode()).hexdigest()[:12]
+    items = tuple(_json_item(o, url, today) for o in flat)
+    limit = today + timedelta(days=1)
+    dates = [i.date for i in items if i.date and i.date <= limit]
+    if not dates:
+        return ListResult(None, items, EmptyReason.NO_DATES, signature)
+    return ListResult(max(dates), items, None, signature)
+
+
+def _arrays(data: object) -> Iterator[tuple[str, list]]:
+    """Every list of objects in the document with its key path, breadth-first, bounded."""
+    queue: list[tuple[str, object, int]] = [("$", data, 0)]
+    visited = 0
+    while queue and visited < 5000:
+        path, node, depth = queue.pop(0)
+        visited += 1
+        if isinstance(node, list):
+            if node and isinstance(node[0], dict):
+                yield path, node
+            children = [(f"{path}[]", v) for v in node[:3]]
+        elif isinstance(node, dict):
+            children = [(f"{path}.{k}", v) for k, v in node.items()]
+        else:
+            continue
+        if depth < 6:
+            queue.extend((p, v, depth + 1) for p, v in children if isinstance(v, dict | list))
+
+
+def _has_empty_array(data: object) -> bool:
+    if isinstance(data, list):
+        return not data
+    if isinstance(data, dict):
+        return any(_has_empty_array(v) for v in data.values() if isinstance(v, list | dict))
+    return False
+
+
+def _flatten(obj: dict, prefix: str = "", depth: int = 0) -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in obj.items():
+        if isinstance(value, dict) and depth < 2:
+            flat.update(_flatten(value, f"{prefix}{key}.", depth + 1))
+        elif not isinstance(value, list | dict):
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _pick(obj: dict[str, object], hints: tuple[str, ...], avoid: tuple[str, ...] = ()) -> object:
+    """The value of the best-matching key: exact names first, then names containing a hint."""
+    leaves = [
+        (key.rsplit(".", 1)[-1].lower(), value)
+        for key, value in obj.items()
+        if value not in (None, "") and not any(a in key.lower() for a in avoid)
+    ]
+    for exact in (True, False):
+        for hint in hints:
+            for leaf, value in leaves:
+                if leaf == hint if exact else hint in leaf:
+                    return value
+    return None
+
+
+def _json_item(obj: dict[str, object], url: str, today: date) -> Item:
+    title = _squash(str(_pick(obj, _TITLE_KEYS) or ""))
+    link = _pick(obj, _URL_KEYS, _NOT_URL)
+    href = urljoin(url, str(link)) if link else url
+    return Item(title, href, _json_date(_pick(obj, _DATE_KEYS), today) or date_from_url(href))
+
+
+def _json_date(value: object, today: date) -> date | None:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 1e11 else value
+        if not 0 < seconds < 4e9:
+            return None
+        return datetime.fromtimestamp(seconds, _SHANGHAI).date()
+    if isinstance(value, str):
+        return parse_date(value, today)
+    return None

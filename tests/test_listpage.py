@@ -1,0 +1,357 @@
+import json
+import random
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from monitor.extract.listpage import extract_list
+from monitor.model import EmptyReason, ListResult
+
+PAGES = Path(__file__).parent / "fixtures" / "pages"
+MANIFEST: dict[str, dict] = json.loads((PAGES / "expected.json").read_text(encoding="utf-8"))
+TODAY = date(2026, 11, 25)
+URL = "http://127.0.0.1:8080/col/tzgg/index.html"
+
+
+def decode(raw: bytes) -> str:
+    """Decode a fixture as the fetcher does: strict UTF-8, else GB18030."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030")
+
+
+def run_fixture(name: str) -> ListResult:
+    spec = MANIFEST[name]
+    text = decode((PAGES / name).read_bytes())
+    ctype = "application/json" if name.endswith(".json") else "text/html"
+    return extract_list(text, spec["url"], date.fromisoformat(spec["today"]), ctype)
+
+
+def page(main: str, side: str = "", head: str = "今天是2026年11月25日 星期三") -> str:
+    return (
+        f"<html><head><title>通知公告_某市</title></head><body><div class='top'>{head}</div>"
+        f"<div class='main'><div class='crumb'>当前位置：<a href='/'>首页</a></div>{main}</div>"
+        f"<div class='side'>{side}</div>"
+        "<div class='footer'>Copyright © 2003-2026 京ICP备05070218号 电话：010-12345678</div></body></html>"
+    )
+
+
+def ul(rows: list[tuple[str, str]], cls: str = "list", prefix: str = "/a/") -> str:
+    lis = "".join(f"<li><a href='{prefix}{i}.html'>{t}</a><span>{d}</span></li>" for i, (t, d) in enumerate(rows))
+    return f"<ul class='{cls}'>{lis}</ul>"
+
+
+def titled(dates: list[str], stem: str = "关于开展政府网站检查工作的通知") -> list[tuple[str, str]]:
+    return [(f"{stem}{i}", d) for i, d in enumerate(dates)]
+
+
+# --- the corpus -------------------------------------------------------------------------
+
+
+def test_corpus_is_large_and_varied() -> None:
+    assert len(MANIFEST) >= 45
+    assert all((PAGES / name).is_file() for name in MANIFEST)
+    gbk = [n for n in MANIFEST if n.endswith(".html") and b'charset="gb2312"' in (PAGES / n).read_bytes()]
+    assert any(_not_utf8(PAGES / n) for n in gbk)
+
+
+def _not_utf8(path: Path) -> bool:
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_fixture(name: str) -> None:
+    spec = MANIFEST[name]
+    result = run_fixture(name)
+    expected = date.fromisoformat(spec["newest_date"]) if spec["newest_date"] else None
+    assert result.newest_date == expected, spec["trap"]
+    if spec["reason"]:
+        assert result.reason == EmptyReason(spec["reason"])
+    else:
+        assert result.reason is None
+    assert len(result.items) >= spec["min_items"]
+    assert all(item.url.startswith(("http://", "https://")) for item in result.items)
+    if expected:
+        assert result.signature
+
+
+# --- traps ------------------------------------------------------------------------------
+
+
+def test_header_today_date_is_ignored() -> None:
+    result = extract_list(page(ul(titled(["2026-10-01", "2026-09-30"]))), URL, TODAY)
+    assert result.newest_date == date(2026, 10, 1)
+
+
+def test_fresher_sidebar_loses_even_when_longer() -> None:
+    main = ul(titled(["2026-10-01", "2026-09-28", "2026-09-20"]), prefix="/col/tzgg/")
+    side = "<h3>热点排行</h3>" + ul(titled(["2026-11-24"] * 12, "全市经济运行情况新闻发布会"), cls="hot", prefix="/rd/")
+    result = extract_list(page(main, side), URL, TODAY)
+    assert result.newest_date == date(2026, 10, 1)
+    assert len(result.items) == 3
+
+
+def test_fresh_sidebar_box_titled_latest_inside_main_area_loses() -> None:
+    box = (
+        "<div class='box'><h3>最新文件</h3>"
+        + ul(titled(["2026-11-24"] * 5, "某市最新政策文件"), prefix="/wj/")
+        + "</div>"
+    )
+    main = ul(titled(["2026-08-01", "2026-07-01", "2026-06-01", "2026-05-01"]), prefix="/col/tzgg/")
+    result = extract_list(page(box + main), URL, TODAY)
+    assert result.newest_date == date(2026, 8, 1)
+
+
+def test_old_pinned_items_do_not_hide_newer_ones() -> None:
+    pinned = "<li><img src='/images/top.gif'><a href='/p.html'>关于公布举报电话的公告</a><span>2019-01-01</span></li>"
+    rows = "".join(
+        f"<li><a href='/a/{i}.html'>关于开展检查工作的通知{i}</a><span>2026-11-0{i + 1}</span></li>" for i in range(5)
+    )
+    result = extract_list(page(f"<ul class='list'>{pinned}{rows}</ul>"), URL, TODAY)
+    assert result.newest_date == date(2026, 11, 5)
+    assert result.items[0].pinned
+    assert not result.items[1].pinned
+
+
+def test_pinned_item_can_be_the_newest() -> None:
+    pinned = "<li class='zd'><a href='/p.html'>关于春节放假安排的通知</a><span>2026-11-20</span></li>"
+    rows = "".join(
+        f"<li><a href='/a/{i}.html'>关于开展检查工作的通知{i}</a><span>2026-10-0{i + 1}</span></li>" for i in range(3)
+    )
+    result = extract_list(page(f"<ul class='list'>{pinned}{rows}</ul>"), URL, TODAY)
+    assert result.newest_date == date(2026, 11, 20)
+    assert [i.pinned for i in result.items] == [True, False, False, False]
+
+
+def test_deadline_in_title_is_not_the_publish_date() -> None:
+    rows = [
+        ("关于征集意见的公告（截至2026年12月31日）", "2026-11-02"),
+        ("关于2027年1月1日起实施新规的通知", "2026-10-30"),
+    ]
+    result = extract_list(page(ul(rows)), URL, TODAY)
+    assert result.newest_date == date(2026, 11, 2)
+    assert [i.date for i in result.items] == [date(2026, 11, 2), date(2026, 10, 30)]
+
+
+def test_yearless_dates_across_year_boundary() -> None:
+    rows = titled(["01-04", "12-28", "12-20"])
+    result = extract_list(page(ul(rows)), URL, date(2026, 1, 5))
+    assert [i.date for i in result.items] == [date(2026, 1, 4), date(2025, 12, 28), date(2025, 12, 20)]
+    assert result.newest_date == date(2026, 1, 4)
+
+
+def test_future_dates_are_not_newest() -> None:
+    result = extract_list(page(ul(titled(["2029-11-20", "2026-11-26", "2026-11-10"]))), URL, TODAY)
+    assert result.newest_date == date(2026, 11, 26)  # tomorrow is tolerated, 2029 is not
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<li><div class='date'><span class='day'>12</span><span class='ym'>2026-10</span></div>"
+        "<a href='/a/{i}.html'>关于开展检查工作的通知{i}</a></li>",
+        "<li><a href='/a/{i}.html'><em>12</em>2026.10<h5>关于开展检查工作的通知{i}</h5></a></li>",
+    ],
+)
+def test_day_and_year_month_split_across_elements(markup: str) -> None:
+    rows = "".join(markup.format(i=i) for i in range(3))
+    result = extract_list(page(f"<ul class='list'>{rows}</ul>"), URL, TODAY)
+    assert result.newest_date == date(2026, 10, 12)
+
+
+def test_dates_only_in_article_urls() -> None:
+    trs = "".join(
+        f"<li><a href='./202610/t202610{10 + i}_{i}.html'>关于开展检查工作的通知{i}</a></li>" for i in range(3)
+    )
+    hanweb = "".join(
+        f"<li><a href='/art/2026/9/{1 + i}/art_1229_{i}.html'>关于开展检查工作的通知{i}</a></li>" for i in range(3)
+    )
+    assert extract_list(page(f"<ul>{trs}</ul>"), URL, TODAY).newest_date == date(2026, 10, 12)
+    assert extract_list(page(f"<ul>{hanweb}</ul>"), URL, TODAY).newest_date == date(2026, 9, 3)
+
+
+def test_hanweb_datastore() -> None:
+    records = "".join(
+        f"<record><![CDATA[<li><a href='/art/{i}.html'>关于开展检查的通知{i}</a><span>2026-10-1{i}</span></li>]]>"
+        "</record>"
+        for i in range(4)
+    )
+    main = f"<div id='1'><script type='text/xml'><datastore><recordset>{records}</recordset></datastore></script></div>"
+    result = extract_list(page(main), URL, TODAY)
+    assert result.newest_date == date(2026, 10, 13)
+    assert result.items[0].url == "http://127.0.0.1:8080/art/0.html"
+
+
+def test_table_rows_and_dl() -> None:
+    rows = "".join(
+        f"<tr><td><a href='/t/{i}.html'>关于开展检查工作的通知{i}</a></td><td>2026/9/{i + 1}</td></tr>"
+        for i in range(3)
+    )
+    dl = "".join(
+        f"<dt><a href='/d/{i}.html'>关于开展检查工作的通知{i}</a></dt><dd>2026年8月{i + 1}日</dd>" for i in range(3)
+    )
+    assert extract_list(page(f"<table>{rows}</table>"), URL, TODAY).newest_date == date(2026, 9, 3)
+    assert extract_list(page(f"<dl>{dl}</dl>"), URL, TODAY).newest_date == date(2026, 8, 3)
+
+
+def test_footer_numbers_are_not_dates() -> None:
+    result = extract_list(page(ul(titled(["", "", ""]))), URL, TODAY)
+    assert result.newest_date is None
+    assert result.reason == EmptyReason.NO_DATES
+
+
+def test_long_archive_is_capped() -> None:
+    rows = titled([f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(10_000)])
+    result = extract_list(page(ul(rows)), URL, TODAY)
+    assert result.newest_date is not None
+    assert 100 <= len(result.items) <= 1000
+
+
+def test_json_api_nested_and_epoch_millis() -> None:
+    doc = {
+        "data": {
+            "list": [
+                {"title": "关于开展检查工作的通知", "url": "/c/1.html", "publishTime": "2026-10-12 10:00:00"},
+                {"title": "关于公布名单的公告", "url": "/c/2.html", "publishTime": "2026-10-10 10:00:00"},
+            ]
+        }
+    }
+    result = extract_list(json.dumps(doc, ensure_ascii=False), "http://127.0.0.1:8080/api/list", TODAY)
+    assert result.newest_date == date(2026, 10, 12)
+    assert result.items[0].url == "http://127.0.0.1:8080/c/1.html"
+    rows = {"rows": [{"docTitle": "关于开展检查工作的通知", "pubDate": 1697040000000}]}  # 2023-10-12 00:00 +08:00
+    result = extract_list(json.dumps(rows), "http://127.0.0.1:8080/api/rows", TODAY, "application/json")
+    assert result.newest_date == date(2023, 10, 12)
+
+
+def test_json_empty_list() -> None:
+    result = extract_list('{"data": {"list": [], "total": 0}}', URL, TODAY, "application/json;charset=utf-8")
+    assert result == ListResult(None, (), EmptyReason.EMPTY, None)
+
+
+def test_empty_column_with_fresh_sidebar() -> None:
+    side = "<h3>热点信息</h3>" + ul(titled(["2026-11-24"] * 6), cls="hot")
+    result = extract_list(page("<ul class='list'></ul><p>暂无信息</p>", side), URL, TODAY)
+    assert result.newest_date is None
+    assert result.reason == EmptyReason.EMPTY
+
+
+@pytest.mark.parametrize(
+    "main",
+    [
+        "<ul id='list'><li v-for='x in list'><a :href='x.url'>{{ x.title }}</a></li></ul>",
+        "<ul class='list' id='newsList'></ul><script>$.ajax({url:'/api',success:function(r){}})</script>",
+        "<ul><script>document.write('<li><a href=\"/a.html\">标题标题标题</a>2026-11-20</li>');</script></ul>",
+        "<div id='app'><noscript>请开启JavaScript</noscript></div>",
+        "<script type='text/html' id='tpl'>{{each list}}<li>{{$value.title}}</li>{{/each}}</script><div id='c'></div>",
+    ],
+)
+def test_js_rendered_never_guesses(main: str) -> None:
+    side = "<h3>热点信息</h3>" + ul(titled(["2026-11-24"] * 6), cls="hot")
+    result = extract_list(page(main, side), URL, TODAY)
+    assert result.newest_date is None
+    assert result.reason == EmptyReason.JS_RENDERED
+
+
+def test_no_list() -> None:
+    result = extract_list(page("<p>页面不存在</p>"), URL, TODAY)
+    assert result == ListResult(None, (), EmptyReason.NO_LIST, None)
+
+
+# --- signature --------------------------------------------------------------------------
+
+
+def test_signature_stable_across_items() -> None:
+    first = extract_list(page(ul(titled(["2026-11-01", "2026-10-01", "2026-09-01"]))), URL, TODAY)
+    second = extract_list(page(ul(titled(["2026-11-20"] * 7, "关于公布名单的公告"))), URL, TODAY)
+    assert first.signature is not None
+    assert first.signature == second.signature
+    assert len(first.signature) <= 32
+
+
+def test_signature_changes_with_template() -> None:
+    rows = titled(["2026-11-01", "2026-10-01", "2026-09-01"])
+    before = extract_list(page(ul(rows)), URL, TODAY)
+    table = "".join(f"<tr><td><a href='/a/{i}.html'>{t}</a></td><td>{d}</td></tr>" for i, (t, d) in enumerate(rows))
+    after = extract_list(page(f"<div class='news'><table>{table}</table></div>"), URL, TODAY)
+    renamed = extract_list(page(ul(rows, cls="news-list")), URL, TODAY)
+    assert before.newest_date == after.newest_date == renamed.newest_date == date(2026, 11, 1)
+    assert len({before.signature, after.signature, renamed.signature}) == 3
+
+
+def test_corpus_signatures_are_distinct() -> None:
+    signatures = [run_fixture(n).signature for n in MANIFEST if MANIFEST[n]["newest_date"]]
+    assert len(set(signatures)) >= len(signatures) - 5
+
+
+# --- hostile input ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n",
+        "<div>" * 400_000,
+        "<b><font>x" * 200_000,
+        random.Random(7).randbytes(200_000).decode("latin-1"),
+        "\x00" * 1000,
+        "[" * 100_000,
+        '{"data": ',
+        "<" * 100_000,
+    ],
+    ids=["empty", "blank", "nested-divs", "nested-inline", "random-bytes", "nul", "deep-json", "bad-json", "lt"],
+)
+def test_hostile_input_never_raises(text: str) -> None:
+    result = extract_list(text, URL, TODAY)
+    assert result.newest_date is None
+    assert result.reason == EmptyReason.NO_LIST
+
+
+def test_script_in_title_stays_plain_text() -> None:
+    rows = [
+        ("&lt;script&gt;alert(1)&lt;/script&gt;关于开展检查的通知", "2026-11-01"),
+        ("关于公布名单的公告", "2026-10-01"),
+    ]
+    result = extract_list(page(ul(rows)), URL, TODAY)
+    assert result.items[0].title == "<script>alert(1)</script>关于开展检查的通知"
+    assert result.newest_date == date(2026, 11, 1)
+
+
+def test_relative_urls_are_absolute() -> None:
+    rows = "".join(
+        f"<li><a href='../../art/{i}.html'>关于开展检查工作的通知{i}</a><span>2026-10-0{i + 1}</span></li>"
+        for i in range(3)
+    )
+    result = extract_list(page(f"<ul>{rows}</ul>"), "http://127.0.0.1:8080/col/a/b/index.html", TODAY)
+    assert result.items[0].url == "http://127.0.0.1:8080/col/art/0.html"
+
+
+def test_json_prefers_exact_keys_over_lookalikes() -> None:
+    doc = {
+        "rows": [
+            {
+                "sourceName": "办公室",
+                "title": "关于开展检查工作的通知",
+                "imgUrl": "/img/1.jpg",
+                "url": "/c/1.html",
+                "updateTime": "2026-11-20 08:00:00",
+                "pubDate": "2026-10-12",
+            }
+        ]
+    }
+    [item] = extract_list(json.dumps(doc, ensure_ascii=False), "http://127.0.0.1:8080/api", TODAY).items
+    assert item.title == "关于开展检查工作的通知"
+    assert item.url == "http://127.0.0.1:8080/c/1.html"
+    assert item.date == date(2026, 10, 12)
+
+
+def test_html_error_page_served_as_json_is_read_as_html() -> None:
+    result = extract_list(page(ul(titled(["2026-11-01", "2026-10-01"]))), URL, TODAY, "application/json")
+    assert result.newest_date == date(2026, 11, 1)
