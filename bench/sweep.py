@@ -19,8 +19,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ruamel.yaml import YAML
-
 from monitor import config, logs
 from monitor.service import monitoring
 
@@ -48,11 +46,10 @@ def start_fleet(args: argparse.Namespace, inventory: Path) -> subprocess.Popen[s
 
 def tune(path: Path, store: Path, workers: int) -> config.Inventory:
     """The fleet's inventory with the benchmark's settings: no politeness delay, a fresh store."""
-    yaml = YAML()
-    data = yaml.load(path.read_text(encoding="utf-8"))
+    data = json.loads(path.read_text(encoding="utf-8"))
     data["settings"] = {"store": str(store), "extract_workers": workers,
                         "fetch": {"per_host_interval": "0s", "timeout": "30s", "connections": 256}}
-    yaml.dump(data, path)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return config.load(path)
 
 
@@ -76,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     logs.setup("warning")
     with tempfile.TemporaryDirectory(prefix="govwatch-sweep-") as folder:
-        inventory_path = Path(folder) / "inventory.yaml"
+        inventory_path = Path(folder) / "inventory.json"
         fleet = start_fleet(args, inventory_path)
         try:
             inventory = tune(inventory_path, Path(folder) / "sweep.sqlite3", args.workers)

@@ -996,12 +996,19 @@ class Fleet:
         return {"units": units, "sites": sites}
 
     def write_inventory(self, path: pathlib.Path, **settings: Any) -> None:
-        """Write the inventory YAML (ruamel.yaml safe dump, allow_unicode), with optional ``settings:``.
+        """Write the inventory as YAML (ruamel.yaml safe dump, allow_unicode) or, for a ``.json`` path, as
+        JSON, with optional ``settings:``.
 
         ruamel's pure-Python emitter needs ~8 s for 30,000 columns, so big inventories (the benchmarks)
         have their fixed-schema part emitted directly (JSON-quoted scalars are valid YAML); ``settings``
         always go through ruamel.  Both forms load to the same data.
         """
+        if pathlib.Path(path).suffix == ".json":
+            inv = self.inventory()
+            if settings:
+                inv = {"settings": dict(settings), **inv}
+            pathlib.Path(path).write_text(json.dumps(inv, ensure_ascii=False), encoding="utf-8")
+            return
         from ruamel.yaml import YAML
 
         yaml = YAML(typ="safe", pure=True)
@@ -1269,7 +1276,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m monitor.fleet", description="Serve a loopback fleet of gov sites.")
     ap.add_argument("--sites", type=int, default=6)
     ap.add_argument("--columns", type=int, default=5, help="columns per site")
-    ap.add_argument("--inventory", help="write the govwatch inventory YAML here")
+    ap.add_argument("--inventory", help="write the govwatch inventory here (YAML, or JSON for a .json path)")
     ap.add_argument("--today", help="the fleet's today, YYYY-MM-DD (default: the real today)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--host", default="127.0.0.1")

@@ -175,3 +175,23 @@ def test_check_config_command(tmp_path: Path) -> None:
     refused = subprocess.run([sys.executable, "-m", "monitor.cli", "run", "--config", str(path)],
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "refusing to start" in refused.stderr
+
+
+def test_json_inventory_reports_lines_on_errors(tmp_path: Path) -> None:
+    path = tmp_path / "inv.json"
+    path.write_text(
+        '{"units": [{"id": "u1", "name": "县政府办"}],\n'
+        ' "sites": [{"id": "s1", "name": "站点", "unit": "u1", "homepage": "http://127.0.0.1:9/",\n'
+        '            "columns": [{"name": "动态", "url": "http://127.0.0.1:9/a/", "category": "动态要闻"},\n'
+        '                        {"name": "坏", "url": "http://127.0.0.1:9/b/", "category": "不存在"}]}]}\n',
+        encoding="utf-8",
+    )
+    assert problems_of(path) == [
+        f"{path}:4: sites[0].columns[1].category: unknown category '不存在'; use one of 动态要闻, 通知公告, 政策文件, "
+        "人事信息, 规划计划, 首页 or define it under categories:"
+    ]
+    path.write_text(path.read_text(encoding="utf-8").replace('"不存在"', '"人事"'), encoding="utf-8")
+    assert len(load(path).targets) == 3
+    path.write_text('{"units": [', encoding="utf-8")
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:1: JSON syntax")

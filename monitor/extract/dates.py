@@ -12,6 +12,9 @@ from datetime import date, timedelta
 
 # One-to-one character mapping, so match offsets stay valid for the original string.
 _FULLWIDTH = str.maketrans("０１２３４５６７８９－／．：　", "0123456789-/.: ")
+_HAS_FULLWIDTH = re.compile("[０-９－／．：　]")  # translate() is slow on non-ASCII text; most has nothing to map
+# Every date form needs a digit (\d includes full-width ones) or a Chinese zero (see find_dates).
+_MAY_HAVE_DATE = re.compile(r"[\d〇○零]")
 
 _FULL = re.compile(
     r"(?<![\d.])((?:19|20)\d{2})\s*(?:"
@@ -29,6 +32,7 @@ _YM_DAY = re.compile(r"(?<![\d\-/.])((?:19|20)\d{2})\s*[-./年]\s*(\d{1,2})\s*�
 # A publish label; 截止时间/结束日期/有效期 and the like label other dates.
 _LABEL = re.compile(r"(?:(?:发布|发文|成文|更新|印发|公开)|(?<![止至束始效]))(?:时间|日期)\s*[:：]")
 
+_MAY_HAVE_YEAR = re.compile(r"(?:19|20)\d{2}")  # in every URL pattern
 _URL_PATTERNS = (
     re.compile(r"[/_]t((?:19|20)\d{2})(\d{2})(\d{2})_\d+"),  # TRS t20231012_123.html
     re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})/"),  # Hanweb /art/2023/10/12/art_...
@@ -71,7 +75,7 @@ def _cn_int(text: str) -> int:
 
 def find_dates(text: str, today: date) -> list[tuple[date, int, int]]:
     """All dates in ``text`` as (date, start, end), in order; year-less ones get an inferred year."""
-    norm = text.translate(_FULLWIDTH)
+    norm = text.translate(_FULLWIDTH) if _HAS_FULLWIDTH.search(text) else text
     found: list[tuple[date, int, int]] = []
     taken: list[tuple[int, int]] = []
     for m in _FULL.finditer(norm):
@@ -93,7 +97,8 @@ def find_dates(text: str, today: date) -> list[tuple[date, int, int]]:
         d = infer_year(int(month), int(day), today)
         if d:
             found.append((d, m.start(), m.end()))
-    found.sort(key=lambda t: t[1])
+    if len(found) > 1:
+        found.sort(key=lambda t: t[1])
     return found
 
 
@@ -113,7 +118,11 @@ def parse_date(text: str, today: date) -> date | None:
     A labelled date (发布时间：…) wins, then the first date carrying a year, then a
     year-less one, then a day and year-month split across elements.
     """
+    if not _MAY_HAVE_DATE.search(text):
+        return None
     found = find_dates(text, today)
+    if len(found) == 1:  # a label could only pick a later date
+        return found[0][0]
     if found:
         label = _LABEL.search(text)
         if label:
@@ -132,6 +141,8 @@ def date_from_url(url: str) -> date | None:
     if slash < 0:
         return None
     path = path[slash:]
+    if not _MAY_HAVE_YEAR.search(path):
+        return None
     for pattern in _URL_PATTERNS:
         for m in pattern.finditer(path):
             d = _make(int(m.group(1)), int(m.group(2)), int(m.group(3)))

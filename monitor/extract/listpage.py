@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -63,6 +64,7 @@ _DATASTORE_HINT = re.compile(r"<datastore>", re.I)  # a cheap pre-check: the ful
 _DATASTORE = re.compile(r"<script[^>]*>\s*<datastore>(.*?)</datastore>\s*</script>", re.I | re.S)
 _RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S)
 _SKIP_HREF = ("javascript:", "#", "mailto:", "tel:")
+_SKIP_FIRST = frozenset("jJ#mMtT")  # first characters of _SKIP_HREF; no other character lowers to these
 _STOP_TAGS = frozenset({"a", "br", "li", "tr", "dt", "p", "div", "table", "ul"})
 _TOP = frozenset({"body", "html", "-document"})  # where a link's climb to its row stops
 _SIDE_TAGS = frozenset({"aside", "nav", "header", "footer"})
@@ -145,8 +147,9 @@ def _extract_html(text: str, url: str, today: date) -> ListResult:
     if _DATASTORE_HINT.search(text):
         text = _DATASTORE.sub(_inline_datastore, text)
     tree = LexborHTMLParser(text)
-    candidates, counts = _candidates(tree)
-    page = _Page(url, today, _column_names(tree), counts)
+    links, column_names = _scan(tree)
+    candidates, counts = _candidates(links)
+    page = _Page(url, today, column_names, counts)
     mains, sides = [], []
     for cand in candidates:
         (sides if _is_side(cand.container, page) else mains).append(cand)
@@ -165,11 +168,22 @@ def _extract_html(text: str, url: str, today: date) -> ListResult:
     return ListResult(None, reason=EmptyReason.NO_LIST)
 
 
-def _column_names(tree: LexborHTMLParser) -> str:
-    title = tree.css_first("title")
-    meta = tree.css_first('meta[name="ColumnName"]')
+def _scan(tree: LexborHTMLParser) -> tuple[list[LexborNode], str]:
+    """The page's links, and its <title> and <meta name="ColumnName"> joined (the column's own name).
+
+    One selector walks the tree once; a separate search for a missing meta would walk it all again.
+    """
+    links, title, meta = [], None, None
+    for node in tree.css('a[href], title, meta[name="ColumnName"]'):
+        tag = node.tag
+        if tag == "title":
+            title = node if title is None else title
+        elif tag == "meta":
+            meta = node if meta is None else meta
+        else:
+            links.append(node)
     names = [title.text() if title is not None else "", (meta.attributes.get("content") or "") if meta else ""]
-    return " ".join(names)
+    return links, " ".join(names)
 
 
 def _best(candidates: list[_Candidate], page: _Page) -> _Candidate | None:
@@ -208,17 +222,19 @@ def _result(cand: _Candidate, page: _Page) -> ListResult:
     return ListResult(max(dates) if dates else None, items, reason, _signature(cand.container, page.idents))
 
 
-def _title_anchors(tree: LexborHTMLParser) -> list[tuple[LexborNode, str, str, str, bool]]:
+def _title_anchors(links: list[LexborNode]) -> list[tuple[LexborNode, str, str, str, bool]]:
     """Links that look like item titles: (node, its raw text, title, href, title taken from the title attribute)."""
     found = []
-    for a in tree.css("a[href]")[:MAX_ANCHORS]:
+    for a in links[:MAX_ANCHORS]:
         attrs = a.attributes
         href = (attrs.get("href") or "").strip()
-        if not href or href[:11].lower().startswith(_SKIP_HREF):  # 11: len("javascript:")
+        if not href or (href[0] in _SKIP_FIRST and href[:11].lower().startswith(_SKIP_HREF)):
             continue
         raw = a.text(separator=" ")
-        text = " ".join(raw.split())
         attr = attrs.get("title")
+        if len(raw) < MIN_TITLE and not attr:  # nav links: too short whatever squashing does
+            continue
+        text = " ".join(raw.split())
         attr = " ".join(attr.split()) if attr else ""
         from_attr = len(attr) > len(text.rstrip(".…"))
         title = attr if from_attr else text
@@ -244,43 +260,50 @@ def _absolute(base: str, href: str) -> str:
     return urljoin(base, href)
 
 
-_Link = tuple[int, LexborNode]  # (mem_id, node)
+_Chain = tuple[tuple[int, ...], tuple[LexborNode, ...]]  # mem_ids and nodes, the node itself first
 
 
-def _chain(anchor: LexborNode, up: dict[int, _Link | None]) -> list[_Link]:
-    """The link and up to MAX_CLIMB ancestors below <body>; ``up`` memoises each node's parent."""
-    link: _Link | None = (anchor.mem_id, anchor)
-    chain = [link]
-    for _ in range(MAX_CLIMB):
-        mem_id, node = link
-        if mem_id in up:
-            link = up[mem_id]
-        else:
-            parent = node.parent
-            link = up[mem_id] = None if parent is None or parent.tag in _TOP else (parent.mem_id, parent)
-        if link is None:
+def _chain(node: LexborNode, memo: dict[int, _Chain]) -> _Chain:
+    """The node and up to MAX_CLIMB ancestors below <body>.
+
+    A node's chain is itself plus its parent's chain, cut. ``memo`` keeps every chain built, so links of
+    one list climb their shared ancestors once (lexbor makes a new Python object on every .parent).
+    """
+    pending = []
+    while True:
+        mem_id = node.mem_id
+        known = memo.get(mem_id)
+        if known is not None:
             break
-        chain.append(link)
-    return chain
+        pending.append((mem_id, node))
+        parent = node.parent
+        if parent is None or parent.tag in _TOP:
+            known = ((), ())
+            break
+        node = parent
+    ids, nodes = known
+    for mem_id, node in reversed(pending):
+        ids, nodes = (mem_id, *ids[:MAX_CLIMB]), (node, *nodes[:MAX_CLIMB])
+        memo[mem_id] = (ids, nodes)
+    return ids, nodes
 
 
-def _candidates(tree: LexborHTMLParser) -> tuple[list[_Candidate], dict[int, int]]:
+def _candidates(links: list[LexborNode]) -> tuple[list[_Candidate], dict[int, int]]:
     """Group title links by list: each link's row is its highest ancestor holding no other title link."""
-    anchors = _title_anchors(tree)
-    up: dict[int, _Link | None] = {}
-    chains = [_chain(anchor[0], up) for anchor in anchors]
-    counts: dict[int, int] = {}
-    for chain in chains:
-        for mem_id, _ in chain:
-            counts[mem_id] = counts.get(mem_id, 0) + 1
+    anchors = _title_anchors(links)
+    memo: dict[int, _Chain] = {}
+    chains = [_chain(anchor[0], memo) for anchor in anchors]
+    counts: Counter[int] = Counter()
+    for ids, _ in chains:
+        counts.update(ids)
     groups: dict[int, _Candidate] = {}
-    for (anchor, raw, title, href, from_attr), chain in zip(anchors, chains, strict=True):
-        level = 0
-        while level + 1 < len(chain) and counts[chain[level + 1][0]] == 1:
+    for (anchor, raw, title, href, from_attr), (ids, nodes) in zip(anchors, chains, strict=True):
+        level, top = 0, len(ids) - 1
+        while level < top and counts[ids[level + 1]] == 1:
             level += 1
-        if level + 1 >= len(chain):
+        if level >= top:
             continue
-        (row_id, row), (container_id, container) = chain[level], chain[level + 1]
+        row_id, row, container_id, container = ids[level], nodes[level], ids[level + 1], nodes[level + 1]
         cand = groups.get(container_id)
         if cand is None:
             cand = groups[container_id] = _Candidate(container)
