@@ -66,10 +66,59 @@ class Contact(_Strict):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
+EVENT_KINDS = ("yellow", "red", "recovered", "repeat", "escalation", "ladder")
+_CHAT_EVENTS = ("yellow", "red", "recovered", "repeat")
+_DEFAULT_EVENTS = {"chat": _CHAT_EVENTS, "webhook": _CHAT_EVENTS, "email": _CHAT_EVENTS, "sms": ("red",)}
+_QUIET = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
+
+
+class ReceiverModel(_Strict):
+    """Where a unit's alerts go: an apprise URL (wecombot://, dingtalk://, feishu://, json://, form://, mailto://)."""
+
+    id: str = Field(pattern=_ID)
+    url: str = Field(min_length=3)
+    kind: str = Field(default="chat", pattern=r"^(chat|sms|email|webhook)$")
+    on: tuple[str, ...] | None = None  # event kinds; default by kind (sms: red only)
+    quiet_hours: str | None = Field(default=None, pattern=_QUIET)  # e.g. "22:00-08:00": held, sent after
+
+    @field_validator("url")
+    @classmethod
+    def _apprise_url(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme == "wecom":
+            raise ValueError("wecom:// is apprise's alias for the third-party Pushplus service, not WeCom; "
+                             "use wecombot://KEY for a 企业微信群机器人 or wechat://… for a WeCom app")
+        if not scheme:
+            raise ValueError(f"not an apprise URL: {value!r} (e.g. wecombot://KEY, dingtalk://TOKEN, json://host/path)")
+        return value
+
+    @field_validator("on")
+    @classmethod
+    def _known_events(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        unknown = [v for v in value or () if v not in EVENT_KINDS]
+        if unknown:
+            raise ValueError(f"unknown event kinds {unknown}; use {', '.join(EVENT_KINDS)}")
+        return value
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        return self.on if self.on is not None else _DEFAULT_EVENTS[self.kind]
+
+
 class UnitModel(_Strict):
     id: str = Field(pattern=_ID)
     name: str = Field(min_length=1)
     contacts: tuple[Contact, ...] = ()
+    receivers: tuple[ReceiverModel, ...] = ()
+
+
+class LadderStep(_Strict):
+    """On the given age of a column's newest item, tell these receivers of the column's own unit."""
+
+    after: Duration
+    to: tuple[str, ...] = Field(min_length=1)
+
+    _parse = field_validator("after", mode="before")(_duration)
 
 
 class Overrides(_Strict):
@@ -122,6 +171,28 @@ class FetchModel(_Strict):
     _parse = field_validator("timeout", "per_host_interval", mode="before")(_duration)
 
 
+class AlertSettings(_Strict):
+    group_window: Duration = Duration(seconds=30)  # crossings of one receiver within it go out as one message
+    escalate_after: Duration | None = Duration(seconds=3 * 86400)  # red this long → the supervising office
+    supervisor: str | None = None  # unit id of the supervising office (政务公开办)
+    repeat_at: str | None = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # working-day reminder
+    send_timeout: Duration = Duration(seconds=20)
+    max_backoff: Duration = Duration(seconds=600)
+
+    _parse = field_validator("group_window", "escalate_after", "send_timeout", "max_backoff", mode="before")(
+        _duration)
+
+
+class MqttModel(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    client_id: str = "govwatch"
+    prefix: str = Field(default="govwatch", pattern=r"^[A-Za-z0-9_/-]+$")
+    keepalive: int = Field(default=30, ge=5, le=3600)
+
+
 class SettingsModel(_Strict):
     store: str = "govwatch.sqlite3"
     listen: str = Field(default="127.0.0.1:8470", pattern=r"^[^:\s]+:\d{1,5}$")
@@ -129,6 +200,8 @@ class SettingsModel(_Strict):
     jitter: float = Field(default=0.1, ge=0, le=0.5)
     extract_workers: int = Field(default=2, ge=0, le=64)  # processes parsing pages; 0 parses inline
     extract_time_limit: Duration = Duration(seconds=10)  # a page taking longer is unreadable
+    alerts: AlertSettings = AlertSettings()
+    mqtt: MqttModel | None = None  # no broker configured: the daemon runs the same without MQTT
 
     _parse = field_validator("extract_time_limit", mode="before")(_duration)
     fetch: FetchModel = FetchModel()
@@ -137,6 +210,7 @@ class SettingsModel(_Strict):
 class InventoryModel(_Strict):
     settings: SettingsModel = SettingsModel()
     categories: dict[str, CategoryModel] = {}
+    ladders: dict[str, tuple[LadderStep, ...]] = {}  # per category: who is told on which day
     units: tuple[UnitModel, ...] = ()
     sites: tuple[SiteModel, ...] = ()
 
@@ -302,8 +376,8 @@ class _Builder:
 
     def build(self, data: dict[str, Any]) -> Inventory:
         for key in sorted(set(data) - set(InventoryModel.model_fields)):
-            self.problem((key,), "unknown section; the sections are settings, categories, units, sites")
-        head = self.check(InventoryModel, {k: data[k] for k in ("settings", "categories") if k in data}, ())
+            self.problem((key,), "unknown section; the sections are settings, categories, ladders, units, sites")
+        head = self.check(InventoryModel, {k: data[k] for k in ("settings", "categories", "ladders") if k in data}, ())
         if head is None:
             raise ConfigError(self.problems)
         rules = self.rules(head)
@@ -320,10 +394,31 @@ class _Builder:
             site = self.site(raw, ("sites", i), rules, units, targets)
             if site is not None:
                 sites.append(site)
+        self.alert_references(head, units, rules)
         if self.problems:
             raise ConfigError(self.problems)
         model = head.model_copy(update={"units": tuple(units.values()), "sites": tuple(sites)})
         return Inventory(self.source, model, rules, tuple(targets.values()))
+
+    def alert_references(self, head: InventoryModel, units: dict[str, UnitModel], rules: dict[str, Rule]) -> None:
+        """Receivers named by ladders and the supervisor must exist; receiver ids are unique per unit."""
+        for unit in units.values():
+            ids = [r.id for r in unit.receivers]
+            for dup in sorted({i for i in ids if ids.count(i) > 1}):
+                self.problem(("units",), f"unit {unit.id!r} has two receivers with id {dup!r}; rename one")
+        supervisor = head.settings.alerts.supervisor
+        if supervisor is not None and supervisor not in units:
+            self.problem(("settings", "alerts", "supervisor"),
+                         f"unknown unit {supervisor!r}; name the supervising office's unit id from units:")
+        known = {r.id for u in units.values() for r in u.receivers}
+        for category, steps in head.ladders.items():
+            if (canonical_category(category) or category) not in rules:
+                self.problem(("ladders", category), f"unknown category {category!r}; use one of {', '.join(rules)}")
+            for n, step in enumerate(steps):
+                for receiver in step.to:
+                    if receiver not in known:
+                        self.problem(("ladders", category, n, "to"),
+                                     f"no unit has a receiver with id {receiver!r}; add it under a unit's receivers:")
 
     def rules(self, head: InventoryModel) -> dict[str, Rule]:
         rules = dict(DEFAULT_RULES)

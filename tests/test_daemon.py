@@ -18,7 +18,7 @@ from monitor import config
 from monitor.evaluate import TZ, Reason
 from monitor.model import State
 from monitor.service import monitoring
-from monitor.store.sqlite import SQLiteStore
+from monitor.store.sqlite import MIGRATIONS, SQLiteStore
 from tests.conftest import PageServer, list_page
 
 TODAY = datetime.now(TZ).date()
@@ -189,7 +189,7 @@ from monitor.evaluate import TZ, History, advance, evaluate
 from monitor.model import Observation, Item
 from monitor.rules import DEFAULT_RULES
 from monitor.store import ProbeRecord
-from monitor.store.sqlite import SQLiteStore
+from monitor.store.sqlite import MIGRATIONS, SQLiteStore
 
 async def main():
     store = SQLiteStore(sys.argv[1])
@@ -251,7 +251,27 @@ def test_migrations_are_versioned(tmp_path: Path) -> None:
 
     asyncio.run(open_twice())
     db = sqlite3.connect(tmp_path / "m.sqlite3")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
     assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {
-        "targets", "observations", "items", "verdicts", "current"}
+        "targets", "observations", "items", "verdicts", "current", "outbox", "silences"}
+
+
+def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.execute("INSERT INTO verdicts (target_id, at, state, reasons, detail) VALUES ('t', 1, 'red', '[]', 'x')")
+    db.commit()
+    db.close()
+
+    async def reopen() -> None:
+        store = SQLiteStore(path)
+        await store.open()
+        await store.close()
+
+    asyncio.run(reopen())
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("SELECT state FROM verdicts").fetchall() == [("red",)]
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
 

@@ -22,7 +22,16 @@ from typing import Any
 from monitor.config import Target
 from monitor.evaluate import History, Verdict
 from monitor.model import EmptyReason, FetchError, Observation, State
-from monitor.store import ProbeRecord, TargetState, VerdictRecord
+from monitor.store import (
+    OutboxItem,
+    OutboxRecord,
+    OutboxRow,
+    ProbeRecord,
+    Record,
+    Silence,
+    TargetState,
+    VerdictRecord,
+)
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: targets, observations, items with first-seen times, verdict history, current state
@@ -52,6 +61,19 @@ MIGRATIONS: tuple[str, ...] = (
         yellow_at REAL, deadline REAL, next_change REAL, detail TEXT NOT NULL, since REAL NOT NULL,
         last_obs INTEGER, last_good_obs INTEGER, newest_first_seen REAL,
         etag TEXT, last_modified TEXT
+    );
+    """,
+    # 2: the durable outbox (notifications and MQTT events) and silences
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, channel TEXT NOT NULL, created_at REAL NOT NULL,
+        not_before REAL NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, next_attempt_at REAL, sent_at REAL
+    );
+    CREATE INDEX outbox_channel_pending ON outbox (channel, status, id);
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY, scope TEXT NOT NULL, scope_id TEXT NOT NULL, ends_at REAL NOT NULL,
+        reason TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL, removed_at REAL
     );
     """,
 )
@@ -147,12 +169,15 @@ class SQLiteStore:
 
         await self._run(self._transaction, work)
 
-    async def write(self, records: Sequence[ProbeRecord | VerdictRecord]) -> None:
+    async def write(self, records: Sequence[Record]) -> None:
         if records:
             await self._run(self._transaction, self._write, records)
 
-    def _write(self, records: Sequence[ProbeRecord | VerdictRecord]) -> None:
+    def _write(self, records: Sequence[Record]) -> None:
         for record in records:
+            self._outbox(record.items if isinstance(record, OutboxRecord) else record.outbox)
+            if isinstance(record, OutboxRecord):
+                continue
             if isinstance(record, VerdictRecord):
                 self._verdict(record.target_id, record.at, record.verdict, changed=True)
                 continue
@@ -209,6 +234,133 @@ class SQLiteStore:
                 "etag": probe.etag if probe else None, "lm": probe.last_modified if probe else None,
             },
         )
+
+    def _outbox(self, items: Sequence[OutboxItem]) -> None:
+        if items:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO outbox (key, channel, created_at, not_before, payload, status, reason)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(i.key, i.channel, i.created_at.timestamp(), i.not_before.timestamp(),
+                  json.dumps(i.payload, ensure_ascii=False), "suppressed" if i.suppressed else "pending", i.suppressed)
+                 for i in items],
+            )
+
+    async def outbox_due(self, channel: str, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        """Pending items of one channel that may go now, oldest first, stopping at the first that may not.
+
+        Order per channel is kept: an item waiting for its retry (or its quiet hours) holds back the
+        items behind it.
+        """
+        def query() -> list[OutboxRow]:
+            rows = self.db.execute(
+                "SELECT id, key, channel, created_at, payload, attempts, not_before, next_attempt_at FROM outbox"
+                " WHERE channel = ? AND status = 'pending' ORDER BY id LIMIT ?", (channel, limit),
+            ).fetchall()
+            due = []
+            for rid, key, chan, created, payload, attempts, not_before, retry_at in rows:
+                if not_before > now.timestamp() or (retry_at or 0) > now.timestamp():
+                    break
+                due.append(OutboxRow(rid, key, chan, _dt(created), json.loads(payload), attempts))
+            return due
+
+        return await self._run(query)
+
+    async def outbox_next(self) -> dict[str, datetime]:
+        """For every channel with pending items, when its oldest pending item may be sent."""
+        def query() -> dict[str, datetime]:
+            rows = self.db.execute(
+                "SELECT channel, MAX(not_before, COALESCE(next_attempt_at, 0)) FROM outbox AS o"
+                " WHERE status = 'pending' AND id = (SELECT MIN(id) FROM outbox WHERE channel = o.channel"
+                " AND status = 'pending')"
+            ).fetchall()
+            return {channel: _dt(when) for channel, when in rows}
+
+        return await self._run(query)
+
+    async def outbox_sent(self, ids: Sequence[int], at: datetime) -> None:
+        await self._run(self._transaction, lambda: self.db.executemany(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+            [(at.timestamp(), i) for i in ids]))
+
+    async def outbox_failed(self, ids: Sequence[int], error: str, retry_at: datetime) -> None:
+        await self._run(self._transaction, lambda: self.db.executemany(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+            " WHERE id = ? AND status = 'pending'", [(error[:500], retry_at.timestamp(), i) for i in ids]))
+
+    async def outbox_drop(self, ids: Sequence[int], by: str) -> int:
+        def work() -> int:
+            self.db.execute("BEGIN IMMEDIATE")
+            cursor = self.db.executemany(
+                "UPDATE outbox SET status = 'dropped', reason = ? WHERE id = ? AND status = 'pending'",
+                [(f"dropped by {by}", i) for i in ids])
+            self.db.execute("COMMIT")
+            return cursor.rowcount
+
+        return await self._run(work)
+
+    async def outbox_pending(self, ids: Sequence[int]) -> set[int]:
+        def query() -> set[int]:
+            marks = ",".join("?" * len(ids))
+            rows = self.db.execute(f"SELECT id FROM outbox WHERE status = 'pending' AND id IN ({marks})", list(ids))
+            return {r[0] for r in rows}
+
+        return await self._run(query) if ids else set()
+
+    async def outbox_stats(self) -> dict[str, dict[str, Any]]:
+        """Per channel: pending count, oldest pending time, attempts and last error of the head item."""
+        def query() -> dict[str, dict[str, Any]]:
+            rows = self.db.execute(
+                "SELECT channel, COUNT(*), MIN(created_at), MAX(attempts),"
+                " (SELECT last_error FROM outbox AS h WHERE h.channel = o.channel AND h.status = 'pending'"
+                "  ORDER BY id LIMIT 1) FROM outbox AS o WHERE status = 'pending' GROUP BY channel"
+            ).fetchall()
+            return {c: {"pending": n, "oldest": _dt(oldest), "attempts": a, "last_error": err}
+                    for c, n, oldest, a, err in rows}
+
+        return await self._run(query)
+
+    async def outbox_list(self, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        def query() -> list[dict[str, Any]]:
+            where, args = ("WHERE status = ?", [status]) if status else ("", [])
+            rows = self.db.execute(
+                f"SELECT id, key, channel, created_at, status, reason, attempts, last_error, sent_at, payload"
+                f" FROM outbox {where} ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
+            return [{"id": r[0], "key": r[1], "channel": r[2], "created_at": _dt(r[3]), "status": r[4],
+                     "reason": r[5], "attempts": r[6], "last_error": r[7], "sent_at": _dt(r[8]),
+                     "payload": json.loads(r[9])} for r in rows]
+
+        return await self._run(query)
+
+    async def silence_add(self, scope: str, scope_id: str, ends_at: datetime, reason: str, by: str,
+                          now: datetime) -> int:
+        def work() -> int:
+            self.db.execute("BEGIN IMMEDIATE")
+            cursor = self.db.execute(
+                "INSERT INTO silences (scope, scope_id, ends_at, reason, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (scope, scope_id, ends_at.timestamp(), reason, by, now.timestamp()))
+            self.db.execute("COMMIT")
+            return int(cursor.lastrowid or 0)
+
+        return await self._run(work)
+
+    async def silence_remove(self, silence_id: int) -> bool:
+        def work() -> bool:
+            self.db.execute("BEGIN IMMEDIATE")
+            cursor = self.db.execute("UPDATE silences SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
+                                     (datetime.now(UTC).timestamp(), silence_id))
+            self.db.execute("COMMIT")
+            return cursor.rowcount > 0
+
+        return await self._run(work)
+
+    async def silences(self, now: datetime) -> list[Silence]:
+        def query() -> list[Silence]:
+            rows = self.db.execute(
+                "SELECT id, scope, scope_id, ends_at, reason, created_by, created_at FROM silences"
+                " WHERE removed_at IS NULL AND ends_at > ? ORDER BY id", (now.timestamp(),)).fetchall()
+            return [Silence(r[0], r[1], r[2], _dt(r[3]), r[4], r[5], _dt(r[6])) for r in rows]
+
+        return await self._run(query)
 
     async def load_states(self) -> dict[str, TargetState]:
         """Each target's resumable state: its last and last good observation and current verdict."""
