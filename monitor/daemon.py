@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -26,21 +27,29 @@ from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.model import Observation
 from monitor.probe import probe
-from monitor.store import ProbeRecord, Store, VerdictRecord
+from monitor.store import OutboxItem, ProbeRecord, Record, Store, VerdictRecord
 
 log = structlog.get_logger()
 
 Listener = Callable[[Target, Verdict, Verdict | None], Awaitable[None] | None]
+Router = Callable[[Target, Verdict, Verdict | None, datetime], tuple[OutboxItem, ...]]
 RETRY_FAILED_AFTER = timedelta(minutes=10)
 WRITE_BATCH = 1000
 WRITE_GATHER_S = 0.05
+# Settings read once at start: a reload that changes them logs "needs restart" and keeps the old values.
+RESTART_SETTINGS = ("store", "listen", "fetch", "extract_workers", "extract_time_limit")
 
 
-async def _sleep_or_wake(wake: asyncio.Event, delay: float) -> None:
-    """Sleep ``delay`` seconds, or less when ``wake`` is set (an earlier entry was scheduled)."""
-    wake.clear()
+async def sleep_or_wake(wake: asyncio.Event, delay: float) -> None:
+    """Sleep ``delay`` seconds, or less when ``wake`` is set. Callers clear ``wake`` before they look
+    at what is due, so a wake-up that comes while they look is not lost.
+
+    ``asyncio.timeout`` rather than ``wait_for``: on Python 3.11 ``wait_for`` swallows a
+    cancellation that arrives as the event is set, and the task would then not stop.
+    """
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(wake.wait(), timeout=max(delay, 0.0))
+        async with asyncio.timeout(max(delay, 0.0)):
+            await wake.wait()
 
 
 def now_shanghai() -> datetime:
@@ -80,6 +89,12 @@ class Monitor:
         self.clock = clock
         self.tracked: dict[str, Tracked] = {}
         self.listeners: list[Listener] = []
+        # Turns a verdict change into outbox items written in the same transaction (the alert engine).
+        self.router: Router | None = None
+        self.after_write: list[Callable[[], None]] = []  # called after each committed batch
+        self.on_reload: list[Callable[[Inventory], None]] = []  # called with a new inventory before it applies
+        self.alerts: Any = None  # the alert engine, when the service shell attached one (alerts.engine.Alerter)
+        self.probe_listeners: list[Callable[[Target, Observation], None]] = []  # e.g. metrics; must not raise
         self._lanes: dict[str, deque[Tracked]] = {}
         self._lane_workers: dict[str, int] = {}
         self._in_flight = asyncio.Semaphore(inventory.settings.fetch.connections)
@@ -89,9 +104,10 @@ class Monitor:
         self._due: list[tuple[float, int, str]] = []
         self._timers: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
+        self._due_seq: dict[str, int] = {}  # each target's live entry in _due; older ones are skipped
         self._wake_due = asyncio.Event()
         self._wake_timers = asyncio.Event()
-        self._writes: asyncio.Queue[ProbeRecord | VerdictRecord] = asyncio.Queue()
+        self._writes: asyncio.Queue[Record] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._workers: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -116,7 +132,7 @@ class Monitor:
             self._arm_timer(tracked, verdict)
             if state and not verdict.same_as(state.verdict):
                 # The verdict moved by time alone while the daemon was down.
-                self._apply_verdict(tracked, verdict, now, None)
+                self._apply_verdict(tracked, verdict, now, state.verdict)
 
     def start(self) -> None:
         """Start the writer, the deadline timers and the probe dispatcher."""
@@ -156,6 +172,65 @@ class Monitor:
         await self._idle.wait()
         await self._writes.join()
 
+    def alive(self) -> bool:
+        """True while the writer, the deadline timers and the dispatcher all run (the watchdog pings only then)."""
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    async def reload(self, inventory: Inventory) -> dict[str, int]:
+        """Switch to a new inventory in place; return the counts of added, removed and changed targets.
+
+        New targets start with a fresh history and are probed now. Removed ones leave ``tracked``; their
+        queued probes, schedule and timer entries are then skipped. A target whose rule or URL changed keeps
+        its history (same id) and is re-evaluated at once; a new URL drops the validators and is probed now.
+        Settings read only at start are logged as needing a restart and kept as they were.
+        """
+        old = self.inventory.settings
+        kept = {k: getattr(old, k) for k in RESTART_SETTINGS if getattr(old, k) != getattr(inventory.settings, k)}
+        if kept:
+            log.warning("reload_needs_restart", settings=sorted(kept))
+            settings = inventory.settings.model_copy(update=kept)
+            inventory = replace(inventory, model=inventory.model.model_copy(update={"settings": settings}))
+        for hook in self.on_reload:
+            hook(inventory)
+        now = self.clock()
+        await self.store.sync_targets(inventory.targets, now)
+        started = any(task.get_name() == "dispatch" for task in self._tasks)
+        previous = dict(self.tracked)
+        self.tracked.clear()
+        counts = {"added": 0, "removed": 0, "changed": 0}
+        for target in inventory.targets:
+            kept_tracked = previous.pop(target.id, None)
+            tracked = self.tracked[target.id] = kept_tracked or Tracked(
+                target, History(), evaluate(target.rule, History(), now))
+            if kept_tracked is None:
+                counts["added"] += 1
+                self._arm_timer(tracked, tracked.verdict)
+                if started:
+                    self._schedule(tracked, now.timestamp())
+                continue
+            if tracked.target == target:
+                continue
+            counts["changed"] += 1
+            was, tracked.target = tracked.target, target
+            if was.url != target.url:
+                tracked.etag = tracked.last_modified = tracked.content_hash = None
+                if started:
+                    self._schedule(tracked, now.timestamp())
+            elif was.rule.interval != target.rule.interval and started:
+                self._schedule(tracked, self._first_due(tracked, now))
+            if was.rule != target.rule:
+                verdict = evaluate(target.rule, tracked.history, now)
+                if verdict.same_as(tracked.verdict):
+                    tracked.verdict = verdict
+                    self._arm_timer(tracked, verdict)
+                else:
+                    self._apply_verdict(tracked, verdict, now, tracked.verdict)
+        for tid in previous:
+            self._due_seq.pop(tid, None)
+        counts["removed"] = len(previous)
+        self.inventory = inventory
+        return counts
+
     # ------------------------------------------------------------ probes
 
     def _first_due(self, tracked: Tracked, now: datetime) -> float:
@@ -172,18 +247,20 @@ class Monitor:
         return obs.at.timestamp() + interval * (1 + self._rng.uniform(-jitter, jitter))
 
     def _schedule(self, tracked: Tracked, due: float) -> None:
-        heapq.heappush(self._due, (due, next(self._seq), tracked.target.id))
+        seq = self._due_seq[tracked.target.id] = next(self._seq)
+        heapq.heappush(self._due, (due, seq, tracked.target.id))
         if self._due[0][2] == tracked.target.id:
             self._wake_due.set()
 
     async def _dispatch_loop(self) -> None:
         while True:
+            self._wake_due.clear()
             now = self.clock().timestamp()
             while self._due and self._due[0][0] <= now:
-                _, _, tid = heapq.heappop(self._due)
-                if tid in self.tracked:
+                _, seq, tid = heapq.heappop(self._due)
+                if tid in self.tracked and self._due_seq.get(tid) == seq:
                     self._enqueue(self.tracked[tid])
-            await _sleep_or_wake(self._wake_due, self._due[0][0] - now if self._due else 3600.0)
+            await sleep_or_wake(self._wake_due, self._due[0][0] - now if self._due else 3600.0)
 
     def _enqueue(self, tracked: Tracked) -> None:
         if self._stopping:
@@ -220,8 +297,12 @@ class Monitor:
 
     async def _probe(self, tracked: Tracked) -> None:
         target = tracked.target
+        if self.tracked.get(target.id) is not tracked:
+            return  # removed by a reload while queued
         obs, result = await probe(self.fetcher, self.pool, target.id, target.url, self.clock(), tracked.etag,
                                   tracked.last_modified)
+        if self.tracked.get(target.id) is not tracked or tracked.target.url != target.url:
+            return  # removed or moved by a reload while in flight
         if result.ok and not result.not_modified:
             tracked.etag, tracked.last_modified = result.etag, result.last_modified
         self.apply_observation(tracked, obs)
@@ -233,6 +314,8 @@ class Monitor:
 
         The items go to the store only: kept in memory they would cost ~200 MB at 30,000 columns.
         """
+        for hook in self.probe_listeners:
+            hook(tracked.target, obs)
         tracked.history = advance(tracked.history, replace(obs, items=()))
         verdict = evaluate(tracked.target.rule, tracked.history, obs.at)
         previous = tracked.verdict
@@ -241,9 +324,10 @@ class Monitor:
         if obs.content_hash is not None:
             tracked.content_hash = obs.content_hash
         tracked.verdict = verdict
+        outbox = self.router(tracked.target, verdict, previous, obs.at) if changed and self.router else ()
         self._writes.put_nowait(ProbeRecord(
             obs, verdict, changed, tracked.history.newest_first_seen, tracked.etag, tracked.last_modified,
-            items_changed,
+            items_changed, outbox,
         ))
         self._arm_timer(tracked, verdict)
         if changed:
@@ -262,6 +346,7 @@ class Monitor:
 
     async def _timer_loop(self) -> None:
         while True:
+            self._wake_timers.clear()
             now = self.clock()
             while self._timers and self._timers[0][0] <= now.timestamp():
                 when, _, tid = heapq.heappop(self._timers)
@@ -270,11 +355,12 @@ class Monitor:
                 if tracked and tracked.verdict.next_change and tracked.verdict.next_change.timestamp() == when:
                     verdict = evaluate(tracked.target.rule, tracked.history, now)
                     self._apply_verdict(tracked, verdict, now, tracked.verdict)
-            await _sleep_or_wake(self._wake_timers, self._timers[0][0] - now.timestamp() if self._timers else 3600.0)
+            await sleep_or_wake(self._wake_timers, self._timers[0][0] - now.timestamp() if self._timers else 3600.0)
 
     def _apply_verdict(self, tracked: Tracked, verdict: Verdict, now: datetime, previous: Verdict | None) -> None:
+        outbox = self.router(tracked.target, verdict, previous, now) if self.router else ()
         tracked.verdict = verdict
-        self._writes.put_nowait(VerdictRecord(tracked.target.id, now, verdict))
+        self._writes.put_nowait(VerdictRecord(tracked.target.id, now, verdict, outbox))
         self._arm_timer(tracked, verdict)
         self._notify(tracked.target, verdict, previous)
 
@@ -308,7 +394,8 @@ class Monitor:
             until = loop.time() + WRITE_GATHER_S
             while len(batch) < WRITE_BATCH and (remaining := until - loop.time()) > 0:
                 try:
-                    batch.append(await asyncio.wait_for(self._writes.get(), remaining))
+                    async with asyncio.timeout(remaining):
+                        batch.append(await self._writes.get())
                 except TimeoutError:
                     break
             delay = 0.5
@@ -320,5 +407,11 @@ class Monitor:
                     log.exception("store_write_failed", records=len(batch), retry_in=delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
+            for hook in self.after_write:
+                hook()
             for _ in batch:
                 self._writes.task_done()
+
+    def enqueue(self, record: Record) -> None:
+        """Queue a record for the store's next batch (outbox items from the alert engine's timers)."""
+        self._writes.put_nowait(record)

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
 
+from alerts.deliver import Sender
+from alerts.engine import Alerter
+from monitor import config, sdnotify
 from monitor.config import Inventory
 from monitor.daemon import Monitor, fetch_settings
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher
+from monitor.metrics import Metrics
+from monitor.mqtt import MqttPublisher
 from monitor.store.sqlite import SQLiteStore
 from monitor.web.app import serve
 
 log = structlog.get_logger()
 STOP_GRACE_S = 10.0
+STATUS_EVERY_S = 30.0
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -25,8 +34,10 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 
 @asynccontextmanager
-async def monitoring(inventory: Inventory, store_path: str | None = None) -> AsyncIterator[Monitor]:
-    """A loaded monitor with its store and fetcher open; closed in order on exit."""
+async def monitoring(
+    inventory: Inventory, store_path: str | None = None, metrics: Metrics | None = None,
+) -> AsyncIterator[Monitor]:
+    """A loaded monitor with its store and fetcher open (and ``metrics`` attached); closed in order on exit."""
     settings = inventory.settings
     store = SQLiteStore(store_path or settings.store)
     await store.open()
@@ -34,11 +45,31 @@ async def monitoring(inventory: Inventory, store_path: str | None = None) -> Asy
     try:
         async with Fetcher(fetch_settings(inventory)) as fetcher:
             monitor = Monitor(inventory, store, fetcher, pool)
+            if metrics is not None:
+                metrics.attach(monitor)
+            alerter = Alerter(monitor, inventory)  # before load: crossings while the daemon was down alert too
+            monitor.on_reload.append(alerter.configure)
             await monitor.load()
+            await alerter.refresh_silences()
+            alerter.schedule_all()
+            sender = Sender(store, alerter, monitor.clock, metrics.notified if metrics else None,
+                            metrics.outbox_pending.set if metrics else None)
+            delivery = [asyncio.create_task(alerter.run(), name="alert-timers"),
+                        asyncio.create_task(sender.run(), name="sender")]
+            if settings.mqtt is not None:
+                mqtt_wake = asyncio.Event()
+                monitor.after_write.append(mqtt_wake.set)
+                publisher = MqttPublisher(store, settings.mqtt, mqtt_wake,
+                                          metrics.set_mqtt_connected if metrics else None)
+                delivery.append(asyncio.create_task(publisher.run(), name="mqtt"))
             try:
                 yield monitor
             finally:
                 await monitor.stop(STOP_GRACE_S)
+                await sender.drain(STOP_GRACE_S)
+                for task in delivery:
+                    task.cancel()
+                await asyncio.gather(*delivery, return_exceptions=True)
     finally:
         pool.close()
         await store.close()
@@ -48,19 +79,76 @@ async def run_service(
     inventory: Inventory, store_path: str | None = None, listen: str | None = None,
     stop: asyncio.Event | None = None,
 ) -> int:
-    """Run until SIGTERM/SIGINT (or ``stop``): probes, timers and the board."""
+    """Run until SIGTERM/SIGINT (or ``stop``): probes, timers and the board; SIGHUP re-reads the inventory."""
     from monitor.cli import wait_for_signal
 
     stop = stop or wait_for_signal()
     host, port = split_listen(listen or inventory.settings.listen)
-    async with monitoring(inventory, store_path) as monitor:
-        runner = await serve(monitor, host, port)
+    metrics = Metrics()
+    async with monitoring(inventory, store_path, metrics) as monitor:
+        runner = await serve(monitor, host, port, metrics)
         monitor.start()
+        port = runner.addresses[0][1] if runner.addresses else port
+        background = _background(monitor, inventory.source)
         log.info("started", targets=len(monitor.tracked), board=f"http://{host}:{port}/")
+        sdnotify.notify(READY=1, STATUS=f"运行中 running, 看板 board http://{host}:{port}/ — {status_text(monitor)}")
         try:
             await stop.wait()
             log.info("stopping")
+            sdnotify.notify(STOPPING=1, STATUS="正在停止 stopping")
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            with contextlib.suppress(ValueError, RuntimeError):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await runner.cleanup()
     log.info("stopped")
     return 0
+
+
+def status_text(monitor: Monitor) -> str:
+    """The systemd STATUS line, e.g. ``监测 120 项：红 3 黄 5 绿 110 未知 2``."""
+    n = Counter(t.verdict.state.value for t in monitor.tracked.values())
+    return f"监测 {len(monitor.tracked)} 项：红 {n['red']} 黄 {n['yellow']} 绿 {n['green']} 未知 {n['unknown']}"
+
+
+async def reload_inventory(monitor: Monitor, path: str) -> bool:
+    """Re-read ``path`` and switch the monitor to it; on any problem log them all and keep the old inventory."""
+    sdnotify.reloading(STATUS="重新加载清单 reloading inventory")
+    ok = False
+    try:
+        inventory = await asyncio.to_thread(config.load, path)  # a large inventory must not stall the loop
+        counts = await monitor.reload(inventory)
+    except config.ConfigError as exc:
+        log.error("reload_rejected", config=path, problems=[str(p) for p in exc.problems])
+    except Exception:
+        log.exception("reload_failed", config=path)
+    else:
+        ok = True
+        log.info("reloaded", config=path, targets=len(monitor.tracked), **counts)
+    sdnotify.notify(READY=1, STATUS=status_text(monitor))
+    return ok
+
+
+def _background(monitor: Monitor, config_path: str) -> list[asyncio.Task[None]]:
+    """SIGHUP reloads, periodic STATUS and, when systemd asks for one, the watchdog."""
+    hup = asyncio.Event()
+    with contextlib.suppress(ValueError, RuntimeError):  # signal handlers only in the main thread
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hup.set)
+
+    async def reloads() -> None:
+        while True:
+            await hup.wait()
+            hup.clear()
+            await reload_inventory(monitor, config_path)
+
+    async def statuses() -> None:
+        while True:
+            await asyncio.sleep(STATUS_EVERY_S)
+            sdnotify.notify(STATUS=status_text(monitor))
+
+    tasks = [asyncio.create_task(reloads(), name="sighup"), asyncio.create_task(statuses(), name="status")]
+    if (interval := sdnotify.watchdog_interval()) is not None:
+        tasks.append(asyncio.create_task(sdnotify.watchdog(interval, monitor.alive), name="watchdog"))
+    return tasks

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from aiohttp import web
 
 from monitor.daemon import Monitor
 from monitor.web import views
+from monitor.web.events import EventHub, stream
+
+if TYPE_CHECKING:
+    from monitor.metrics import Metrics
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("monitor.web", "templates"),
@@ -19,6 +25,8 @@ _TEMPLATES = jinja2.Environment(
 )
 
 MONITOR_KEY = web.AppKey("monitor", Monitor)
+EVENTS_KEY = web.AppKey("events", EventHub)
+STATIC_DIR = Path(__file__).parent / "static"
 FILTERS = ("state", "unit_id", "site_id", "category", "kind")
 
 
@@ -54,22 +62,81 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
+def _page(name: str, status: int = 200, **context: Any) -> web.Response:
+    html = _TEMPLATES.get_template(name).render(labels=views.STATE_LABELS, kinds=views.KIND_LABELS, **context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def _not_found(what: str, ident: str) -> web.Response:
+    return _page("404.html", status=404, what=what, ident=ident)
+
+
+async def unit_page(request: web.Request) -> web.Response:
+    monitor = request.app[MONITOR_KEY]
+    unit_id = request.match_info["unit_id"]
+    unit = next((u for u in monitor.inventory.model.units if u.id == unit_id), None)
+    if unit is None:
+        return _not_found("责任单位", unit_id)
+    rows = [r for r in views.rows(monitor.tracked.values(), monitor.clock()) if r["unit_id"] == unit_id]
+    return _page("unit.html", unit=unit.name, unit_id=unit_id, sites=views.unit_sites(rows),
+                 counts=views.counts(rows), total=len(rows), now=views.local_time(monitor.clock()))
+
+
+async def target_page(request: web.Request) -> web.Response:
+    monitor = request.app[MONITOR_KEY]
+    target_id = request.match_info["target_id"]
+    tracked = monitor.tracked.get(target_id)
+    if tracked is None:
+        return _not_found("监测栏目", target_id)
+    now = monitor.clock()
+    history = await monitor.store.verdict_history(target_id)
+    observations = await monitor.store.observations(target_id, limit=30)
+    return _page("target.html", r=views.row(tracked, now), reasons=views.reason_text(tracked.verdict.reasons),
+                 deadline=views.local_time(tracked.verdict.deadline), now=views.local_time(now),
+                 last_probe=views.local_time(tracked.history.latest.at if tracked.history.latest else None),
+                 history=views.history_rows(history), observations=views.observation_rows(observations))
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    return await stream(request, request.app[EVENTS_KEY])
+
+
+async def _events_start(app: web.Application) -> None:
+    app[MONITOR_KEY].listeners.append(app[EVENTS_KEY].listener)
+
+
+async def _events_stop(app: web.Application) -> None:
+    """Remove the listener and end every open stream, so shutdown does not wait on browsers."""
+    with contextlib.suppress(ValueError):
+        app[MONITOR_KEY].listeners.remove(app[EVENTS_KEY].listener)
+    app[EVENTS_KEY].close()
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def make_app(monitor: Monitor) -> web.Application:
+def make_app(monitor: Monitor, metrics: Metrics | None = None) -> web.Application:
     app = web.Application()
     app[MONITOR_KEY] = monitor
+    if metrics is not None:
+        app.router.add_get("/metrics", metrics.handler)
     app.router.add_get("/", board)
     app.router.add_get("/api/columns", api_columns)
     app.router.add_get("/api/summary", api_summary)
     app.router.add_get("/healthz", healthz)
+    app[EVENTS_KEY] = EventHub()
+    app.router.add_get("/unit/{unit_id}", unit_page)
+    app.router.add_get("/target/{target_id}", target_page)
+    app.router.add_get("/events", events)
+    app.router.add_static("/static/", STATIC_DIR)
+    app.on_startup.append(_events_start)
+    app.on_shutdown.append(_events_stop)
     return app
 
 
-async def serve(monitor: Monitor, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(make_app(monitor), access_log=None)
+async def serve(monitor: Monitor, host: str, port: int, metrics: Metrics | None = None) -> web.AppRunner:
+    runner = web.AppRunner(make_app(monitor, metrics), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

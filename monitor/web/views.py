@@ -53,3 +53,54 @@ def rows(tracked: Iterable[Tracked], now: datetime) -> list[dict[str, Any]]:
 def counts(all_rows: Iterable[dict[str, Any]]) -> dict[str, int]:
     tally = Counter(r["state"] for r in all_rows)
     return {str(s): tally.get(str(s), 0) for s in STATE_ORDER}
+
+
+REASON_LABELS = {
+    "fresh": "按期更新", "near_deadline": "临近期限", "stale": "超期未更新", "empty": "空白栏目",
+    "not_probed": "尚未检测", "fetch_failed": "页面无法访问", "js_rendered": "栏目列表由脚本生成",
+    "unreadable": "无法读取栏目列表", "page_changed": "页面结构变化",
+    "no_list": "未找到栏目列表", "no_dates": "列表无日期",
+}
+FETCH_ERROR_LABELS = {
+    "timeout": "超时", "dns": "域名解析失败", "connect": "连接失败", "tls": "证书错误", "http_status": "HTTP 错误",
+    "too_large": "页面过大", "too_many_redirects": "重定向过多", "decode": "编码错误", "invalid_url": "地址无效",
+}
+
+
+def reason_text(reasons: Iterable[str]) -> str:
+    return "、".join(REASON_LABELS.get(r, r) for r in reasons)
+
+
+def local_time(when: datetime | None) -> str:
+    return when.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S") if when else "—"
+
+
+def unit_sites(unit_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A unit's rows grouped by site, each site's rows worst first, the worst site first."""
+    sites: dict[str, dict[str, Any]] = {}
+    for r in unit_rows:  # already worst first
+        site = sites.setdefault(r["site_id"], {"id": r["site_id"], "name": r["site"], "rows": []})
+        site["rows"].append(r)
+    for site in sites.values():
+        site["counts"] = counts(site["rows"])
+    return list(sites.values())
+
+
+def history_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"at": local_time(h["at"]), "state": h["state"], "state_label": STATE_LABELS[State(h["state"])],
+         "reasons": reason_text(h["reasons"]), "newest_date": h["newest_date"] or "—",
+         "deadline": local_time(h["deadline"]), "detail": h["detail"] or ""}
+        for h in records
+    ]
+
+
+def observation_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"at": local_time(o["at"]), "http_status": o["http_status"] or "—",
+         "error": FETCH_ERROR_LABELS.get(o["error"], o["error"]) if o["error"] else "",
+         "not_modified": o["not_modified"], "newest_date": o["newest_date"] or "—",
+         "reason": REASON_LABELS.get(o["reason"], o["reason"]) if o["reason"] else "",
+         "detail": o["detail"] or "", "fetch_ms": o["fetch_ms"], "item_count": o["item_count"]}
+        for o in records
+    ]

@@ -1,0 +1,1 @@
+"""Alerts: what to tell (policy), to whom (routing), in Chinese (messages), through apprise (deliver)."""

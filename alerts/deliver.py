@@ -1,0 +1,164 @@
+"""Deliver outbox items through apprise: one worker per receiver, in order, with retries.
+
+Each receiver (channel ``unit/receiver``) has its own worker, so a dead or slow endpoint delays
+only its own messages. A worker takes the receiver's due items, waits out the grouping window
+after the oldest, renders them as one message and sends it; on failure it records the error and
+retries with exponential backoff (tenacity) until it succeeds or an operator drops the items.
+An item is marked sent only after the endpoint accepted it, so a crash in between sends it again
+once (at most one duplicate per crash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import apprise
+import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_random_exponential
+
+from alerts import messages
+from monitor.config import AlertSettings, ReceiverModel
+from monitor.daemon import sleep_or_wake
+from monitor.store import OutboxRow, Store
+
+log = structlog.get_logger()
+IDLE_POLL_S = 30.0
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+async def notify(url: str, title: str, body: str, timeout_s: float) -> None:
+    """Send one message through apprise; raise DeliveryFailed with the endpoint's error."""
+    sender = apprise.Apprise()
+    if not sender.add(url):
+        raise DeliveryFailed("apprise cannot use this URL; check the receiver's url")
+    try:
+        result = await asyncio.wait_for(sender.async_notify(body=body, title=title), timeout_s)
+    except TimeoutError:
+        raise DeliveryFailed(f"no answer within {timeout_s:g} s") from None
+    if not result:
+        logs = [str(line) for line in result.logs()]
+        detail = logs[-1].split(" - ", 2)[-1] if logs else f"status {result.status}"
+        raise DeliveryFailed(detail)
+
+
+def render(receiver: ReceiverModel, rows: list[OutboxRow], board_url: str | None) -> tuple[str, str]:
+    facts = [row.payload for row in rows]
+    if receiver.kind == "sms":
+        return "", messages.sms(facts, board_url)
+    return messages.grouped(facts, board_url)
+
+
+class Routes(Protocol):
+    """What the sender reads from the alert engine (which may be reconfigured by a reload)."""
+
+    receivers: dict[str, ReceiverModel]
+    settings: AlertSettings
+    board_url: str | None
+    wake: asyncio.Event
+
+
+class Sender:
+    def __init__(
+        self, store: Store, routes: Routes, clock: Callable[[], datetime],
+        on_result: Callable[[str, bool], None] | None = None,
+        on_pending: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.routes = routes
+        self.clock = clock
+        self.on_result = on_result
+        self.on_pending = on_pending
+        self._workers: dict[str, asyncio.Task[None]] = {}
+
+    async def run(self) -> None:
+        """Start a worker for every receiver with pending items, whenever new items are committed."""
+        try:
+            while True:
+                self.routes.wake.clear()
+                pending = await self.store.outbox_next()
+                for channel in pending:
+                    if channel in self.routes.receivers and not self._running(channel):
+                        self._workers[channel] = asyncio.create_task(self._drain(channel), name=f"send:{channel}")
+                if self.on_pending:
+                    stats = await self.store.outbox_stats()
+                    self.on_pending(sum(s["pending"] for s in stats.values()))
+                await sleep_or_wake(self.routes.wake, IDLE_POLL_S)
+        finally:
+            for task in self._workers.values():
+                task.cancel()
+            await asyncio.gather(*self._workers.values(), return_exceptions=True)
+
+    def _running(self, channel: str) -> bool:
+        task = self._workers.get(channel)
+        return task is not None and not task.done()
+
+    async def drain(self, grace_s: float) -> None:
+        """On shutdown: let due notifications go out, for at most ``grace_s``; the rest stay pending."""
+        self.routes.wake.set()
+        await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + grace_s
+        while loop.time() < until:
+            due = [c for c, when in (await self.store.outbox_next()).items()
+                   if c in self.routes.receivers and when <= self.clock()]
+            if not due:
+                return
+            await asyncio.sleep(0.05)
+
+    async def _drain(self, channel: str) -> None:
+        receiver = self.routes.receivers[channel]
+        window = self.routes.settings.group_window.seconds
+        while True:
+            rows = await self.store.outbox_due(channel, self.clock())
+            if not rows:
+                waits = await self.store.outbox_next()
+                if channel not in waits:
+                    return
+                await asyncio.sleep(max((waits[channel] - self.clock()).total_seconds(), 0.05))
+                continue
+            group_until = rows[0].created_at + timedelta(seconds=window)
+            if window and self.clock() < group_until:
+                await asyncio.sleep((group_until - self.clock()).total_seconds())
+                rows = await self.store.outbox_due(channel, self.clock())
+            batch = [r for r in rows if r.created_at <= group_until]
+            await self._deliver(channel, receiver, batch)
+
+    async def _deliver(self, channel: str, receiver: ReceiverModel, rows: list[OutboxRow]) -> None:
+        ids = [r.id for r in rows]
+        title, body = render(receiver, rows, self.routes.board_url)
+        retrying = AsyncRetrying(
+            wait=wait_random_exponential(multiplier=0.5, max=self.routes.settings.max_backoff.seconds),
+            retry=retry_if_exception_type(DeliveryFailed),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                still = await self.store.outbox_pending(ids)
+                if not still:
+                    return  # an operator dropped them meanwhile
+                if len(still) != len(ids):
+                    rows = [r for r in rows if r.id in still]
+                    ids = [r.id for r in rows]
+                    title, body = render(receiver, rows, self.routes.board_url)
+                try:
+                    await notify(receiver.url, title, body, self.routes.settings.send_timeout.seconds)
+                except DeliveryFailed as exc:
+                    await self._failed(channel, ids, str(exc), attempt.retry_state.attempt_number)
+                    raise
+        await self.store.outbox_sent(ids, self.clock())
+        log.info("notification_sent", channel=channel, items=len(ids))
+        if self.on_result:
+            self.on_result(channel, True)
+
+    async def _failed(self, channel: str, ids: list[int], error: str, attempt: int) -> None:
+        log.warning("notification_failed", channel=channel, items=len(ids), attempt=attempt, error=error)
+        # The retry time recorded is for the trail and for a restart; this worker retries on its own.
+        await self.store.outbox_failed(ids, error, self.clock())
+        if self.on_result:
+            self.on_result(channel, False)

@@ -1,0 +1,174 @@
+"""The alert engine: the daemon's verdict changes and alert timers, turned into outbox items.
+
+``outbox_for`` is called by the monitor inside ``apply_observation`` and the deadline timers, so
+a verdict change and the notifications and MQTT events it causes are written in one transaction.
+Time-based alerts (ladder steps, escalation, working-day reminders) have timers of their own here
+and are written the instant they are due. Silences and inhibition (the site is down, or govwatch
+itself is cut off) mark items suppressed instead of dropping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from datetime import datetime
+
+import structlog
+
+from alerts.policy import Alert, change_alerts, scheduled_alerts
+from alerts.routing import route
+from monitor.config import Inventory, Target
+from monitor.daemon import Monitor, sleep_or_wake
+from monitor.evaluate import Reason, Verdict
+from monitor.store import OutboxItem, OutboxRecord, Silence
+
+log = structlog.get_logger()
+SILENCE_REFRESH_S = 30.0
+CUT_OFF_SHARE = 0.5  # more than half of all probed targets failing: govwatch itself is cut off
+CUT_OFF_MIN_TARGETS = 10
+
+
+def board_address(inventory: Inventory) -> str:
+    settings = inventory.settings
+    return (settings.board_url or f"http://{settings.listen}/").rstrip("/") + "/"
+
+
+class Alerter:
+    def __init__(self, monitor: Monitor, inventory: Inventory) -> None:
+        self.monitor = monitor
+        self.wake = asyncio.Event()  # set after every commit that may hold new outbox items
+        self.silences: list[Silence] = []
+        self._timers: list[tuple[float, int, Alert]] = []
+        self._seq = itertools.count()
+        self._timer_wake = asyncio.Event()
+        self._cut_off_at = float("-inf")
+        self._cut_off_state = False
+        self.configure(inventory)
+        monitor.router = self.outbox_for
+        monitor.alerts = self
+        monitor.after_write.append(self.wake.set)
+
+    def configure(self, inventory: Inventory) -> None:
+        """Take units, receivers, ladders and settings from a (re)loaded inventory."""
+        self.inventory = inventory
+        self.settings = inventory.settings.alerts
+        self.units = {u.id: u for u in inventory.model.units}
+        self.receivers = {f"{u.id}/{r.id}": r for u in self.units.values() for r in u.receivers}
+        self.ladders = {inventory.rules[c].category if c in inventory.rules else c: steps
+                        for c, steps in inventory.model.ladders.items()}
+        self.board_url = board_address(inventory)
+        self.mqtt_prefix = inventory.settings.mqtt.prefix if inventory.settings.mqtt else None
+
+    # ------------------------------------------------------------ from the monitor
+
+    def outbox_for(self, target: Target, verdict: Verdict, previous: Verdict | None, at: datetime) -> tuple[
+            OutboxItem, ...]:
+        items: list[OutboxItem] = []
+        suppressed = self.suppression(target, at)
+        for alert in change_alerts(target, previous, verdict, at):
+            items += route(alert, self.units, self.settings, self.board_url, at, suppressed)
+        if self.mqtt_prefix:
+            items += self._mqtt(target, verdict, previous, at)
+        self._schedule(target, verdict, at)
+        return tuple(items)
+
+    def suppression(self, target: Target, now: datetime) -> str | None:
+        """Why alerts of this target are not sent now, or None."""
+        for silence in self.silences:
+            scope_id = {"unit": target.unit_id, "site": target.site_id, "target": target.id}[silence.scope]
+            if silence.scope_id == scope_id and silence.ends_at > now:
+                return f"silenced#{silence.id}"
+        if target.kind != "homepage" and self._site_down(target):
+            return "site_down"
+        if self._cut_off():
+            return "govwatch_cut_off"
+        return None
+
+    def _site_down(self, target: Target) -> bool:
+        home = self.monitor.tracked.get(f"{target.site_id}-home")
+        return home is not None and home.verdict.reasons == (Reason.FETCH_FAILED,)
+
+    def _cut_off(self) -> bool:
+        """Most targets failing at once means govwatch lost its own connectivity (computed once a second)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._cut_off_at >= 1.0:
+            probed = failed = 0
+            for tracked in self.monitor.tracked.values():
+                if tracked.history.latest is not None:
+                    probed += 1
+                    failed += tracked.history.latest.error is not None
+            self._cut_off_state = probed >= CUT_OFF_MIN_TARGETS and failed > probed * CUT_OFF_SHARE
+            self._cut_off_at = now
+        return self._cut_off_state
+
+    def _mqtt(self, target: Target, verdict: Verdict, previous: Verdict | None, at: datetime) -> list[OutboxItem]:
+        message = {
+            "id": target.id, "kind": target.kind, "unit": target.unit_name, "unit_id": target.unit_id,
+            "site": target.site_name, "site_id": target.site_id, "name": target.name,
+            "category": target.rule.category, "url": target.url, "state": str(verdict.state),
+            "previous": str(previous.state) if previous else None,
+            "deadline": verdict.deadline.isoformat() if verdict.deadline else None,
+            "newest_date": verdict.newest_date.isoformat() if verdict.newest_date else None,
+            "reasons": list(verdict.reasons), "detail": verdict.detail, "at": at.isoformat(),
+        }
+        stamp = f"{int(at.timestamp() * 1000)}|{verdict.state}"
+        state_topic = f"{self.mqtt_prefix}/{target.unit_id}/{target.kind}/{target.id}/state"
+        return [
+            OutboxItem(f"{target.id}|mqtt-state|{stamp}", "mqtt", at, at,
+                       {"topic": state_topic, "message": message, "retain": True}),
+            OutboxItem(f"{target.id}|mqtt-event|{stamp}", "mqtt", at, at,
+                       {"topic": f"{self.mqtt_prefix}/events", "message": message, "retain": False}),
+        ]
+
+    # ------------------------------------------------------------ alert timers
+
+    def _schedule(self, target: Target, verdict: Verdict, now: datetime) -> None:
+        ladder = self.ladders.get(target.rule.category, ()) if target.kind == "column" else ()
+        for when, alert in scheduled_alerts(target, verdict, now, self.settings, ladder):
+            heapq.heappush(self._timers, (when.timestamp(), next(self._seq), alert))
+            if self._timers[0][2] is alert:
+                self._timer_wake.set()
+
+    def schedule_all(self) -> None:
+        """Arm the timers of every tracked target (at start, after the monitor loaded its state)."""
+        now = self.monitor.clock()
+        for tracked in self.monitor.tracked.values():
+            self._schedule(tracked.target, tracked.verdict, now)
+
+    def _still_applies(self, alert: Alert) -> bool:
+        tracked = self.monitor.tracked.get(alert.target.id)
+        if tracked is None:
+            return False
+        now_v, then_v = tracked.verdict, alert.verdict
+        return (now_v.state, now_v.deadline, now_v.newest_date) == (then_v.state, then_v.deadline, then_v.newest_date)
+
+    async def run(self) -> None:
+        """Fire time-based alerts when due; refresh silences now and then."""
+        loop = asyncio.get_running_loop()
+        next_refresh = 0.0
+        while True:
+            self._timer_wake.clear()
+            if loop.time() >= next_refresh:
+                await self.refresh_silences()
+                next_refresh = loop.time() + SILENCE_REFRESH_S
+            now = self.monitor.clock()
+            due: list[OutboxItem] = []
+            while self._timers and self._timers[0][0] <= now.timestamp():
+                _, _, alert = heapq.heappop(self._timers)
+                if self._still_applies(alert):
+                    due += route(alert, self.units, self.settings, self.board_url, now,
+                                 self.suppression(alert.target, now))
+                    if alert.kind == "repeat":
+                        self._schedule(alert.target, self.monitor.tracked[alert.target.id].verdict, now)
+            if due:
+                self.monitor.enqueue(OutboxRecord(tuple(due)))
+            delay = min(self._timers[0][0] - now.timestamp() if self._timers else SILENCE_REFRESH_S,
+                        max(next_refresh - loop.time(), 0.0))
+            await sleep_or_wake(self._timer_wake, delay)
+
+    async def refresh_silences(self) -> None:
+        try:
+            self.silences = await self.monitor.store.silences(self.monitor.clock())
+        except Exception:
+            log.exception("silences_refresh_failed")

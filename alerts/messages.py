@@ -1,0 +1,111 @@
+"""Alert texts in Chinese that a staff member can act on at once (pure).
+
+A chat message names the unit, site, column, category, newest item date, days without update or
+left, the rule, the page and the board. Several items for one receiver become one message. An SMS
+fits in one message (70 characters) with a link.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+SMS_LIMIT = 70
+BRAND = "政府网站监测"
+
+_HEADLINES = {
+    "yellow": "黄色预警：栏目临近更新期限",
+    "red": "红色预警：栏目超期未更新",
+    "recovered": "已恢复：栏目已更新",
+    "repeat": "每日提醒：栏目仍超期未更新",
+    "escalation": "升级督办：栏目超期未更新",
+    "ladder": "提醒：栏目即将超期",
+}
+_TAGS = {"yellow": "预警", "red": "超期", "recovered": "恢复", "repeat": "超期", "escalation": "督办", "ladder": "提醒"}
+_SEVERITY = ("督办", "超期", "提醒", "预警", "恢复")
+
+
+def _tally(facts: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Counts per tag, most severe first."""
+    counts = Counter(_TAGS[f["kind"]] for f in facts)
+    return [(tag, counts[tag]) for tag in _SEVERITY if counts[tag]]
+
+
+def _headline(fact: dict[str, Any]) -> str:
+    if "empty" in fact["reasons"] and fact["kind"] in ("red", "repeat", "escalation"):
+        return "红色预警：空白栏目（栏目无任何信息）"
+    return _HEADLINES[fact["kind"]]
+
+
+def _status(fact: dict[str, Any]) -> str:
+    """已 N 天未更新，已超期 M 天 / 距期限 N 天."""
+    parts = []
+    if fact["days_since"] is not None:
+        parts.append(f"已 {fact['days_since']} 天未更新")
+    if fact["days_overdue"] is not None:
+        parts.append(f"已超期 {fact['days_overdue']} 天")
+    elif fact["days_left"] is not None and fact["kind"] != "recovered":
+        parts.append(f"距期限 {fact['days_left']} 天")
+    return "，".join(parts)
+
+
+def single(fact: dict[str, Any]) -> tuple[str, str]:
+    title = f"【{BRAND}】{_headline(fact)}"
+    newest = fact["newest_date"] or "无"
+    status = _status(fact)
+    lines = [
+        f"单位：{fact['unit']}",
+        f"网站：{fact['site']}",
+        f"栏目：{fact['column']}（{fact['category']}）",
+        f"最新信息日期：{newest}" + (f"（{status}）" if status else ""),
+        f"规则：{fact['rule']}",
+        f"栏目地址：{fact['url']}",
+    ]
+    if fact["board"]:
+        lines.append(f"看板：{fact['board']}")
+    return title, "\n".join(lines)
+
+
+def grouped(facts: list[dict[str, Any]], board_url: str | None) -> tuple[str, str]:
+    """One message for several alerts of one receiver, worst first."""
+    if len(facts) == 1:
+        return single(facts[0])
+    units = sorted({f["unit"] for f in facts})
+    title = f"【{BRAND}】{'、'.join(units)}：" + "，".join(f"{tag} {n} 项" for tag, n in _tally(facts))
+    order = {"escalation": 0, "red": 1, "repeat": 1, "ladder": 2, "yellow": 3, "recovered": 4}
+    lines = []
+    for fact in sorted(facts, key=lambda f: (order[f["kind"]], -(f["days_overdue"] or 0), f["site"], f["column"])):
+        status = _status(fact)
+        lines.append(f"[{_TAGS[fact['kind']]}] {fact['site']}「{fact['column']}」（{fact['category']}）"
+                     f"最新 {fact['newest_date'] or '无'}" + (f"，{status}" if status else "") + f" {fact['url']}")
+    if board_url:
+        lines.append(f"看板：{board_url}")
+    return title, "\n".join(lines)
+
+
+def _fit(text: str, budget: int) -> str:
+    return text if len(text) <= budget else text[: max(budget - 1, 1)] + "…"
+
+
+def sms(facts: list[dict[str, Any]], board_url: str | None) -> str:
+    """One SMS of at most 70 characters, link included."""
+    first = facts[0]
+    link = (first["board"] if len(facts) == 1 else board_url) or ""
+    budget = SMS_LIMIT - (len(link) + 1 if link else 0)
+    if len(facts) == 1:
+        if first["kind"] == "recovered":
+            what = "已更新，预警解除"
+        elif first["days_overdue"] is not None:
+            what = f"已超期{first['days_overdue']}天未更新，请即处理"
+        else:
+            what = f"距期限{first['days_left']}天，请及时更新"
+        fixed = f"【监测预警】“”{what}"
+        name = _fit(f"{first['site']}{first['column']}", budget - len(fixed))
+        text = f"【监测预警】“{name}”{what}"
+    else:
+        summary = "、".join(f"{n}项{tag}" for tag, n in _tally(facts))
+        fixed = f"【监测预警】：{summary}，请即处理"
+        unit = _fit(first["unit"], budget - len(fixed))
+        text = f"【监测预警】{unit}：{summary}，请即处理"
+    text = _fit(text, budget)
+    return f"{text} {link}" if link else text

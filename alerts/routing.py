@@ -1,0 +1,85 @@
+"""Who hears of an alert, and when (pure): receivers, quiet hours, silences and inhibition.
+
+An alert becomes one outbox item per receiver. The item keeps the alert's facts (the message is
+rendered when it is sent, so several items of one receiver can go out as one message). Quiet hours
+hold an item until they end. A silenced or inhibited alert is still stored, marked suppressed, so
+the trail shows what was not sent and why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from alerts.policy import Alert
+from monitor.config import AlertSettings, ReceiverModel, UnitModel
+from monitor.evaluate import TZ
+from monitor.model import State
+from monitor.store import OutboxItem
+
+
+def quiet_until(quiet_hours: str | None, now: datetime) -> datetime | None:
+    """When the receiver's quiet hours (e.g. "22:00-08:00") end, if ``now`` falls inside them."""
+    if not quiet_hours:
+        return None
+    start_text, end_text = quiet_hours.split("-")
+    start, end = time.fromisoformat(start_text), time.fromisoformat(end_text)
+    local = now.astimezone(TZ)
+    clock = local.time()
+    inside = start <= clock < end if start < end else (clock >= start or clock < end)
+    if not inside:
+        return None
+    day = local.date() if clock < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=TZ)
+
+
+def facts(alert: Alert, board_url: str | None) -> dict[str, Any]:
+    """What a message says about one alert; stored with the outbox item."""
+    t, v, at = alert.target, alert.verdict, alert.at.astimezone(TZ)
+    since = (at.date() - v.newest_date).days if v.newest_date else None
+    overdue = left = None
+    if v.deadline is not None:
+        deadline_day = v.deadline.astimezone(TZ).date()
+        if v.state is State.RED:
+            overdue = (at.date() - deadline_day).days + 1
+        else:
+            left = (deadline_day - at.date()).days
+    return {
+        "kind": alert.kind, "state": str(v.state), "reasons": list(v.reasons), "target_id": t.id,
+        "unit_id": t.unit_id, "unit": t.unit_name, "site": t.site_name, "column": t.name,
+        "category": t.rule.category, "rule": t.rule.text, "url": t.url, "at": at.isoformat(),
+        "newest_date": v.newest_date.isoformat() if v.newest_date else None, "days_since": since,
+        "days_overdue": overdue, "days_left": left,
+        "board": f"{board_url.rstrip('/')}/target/{t.id}" if board_url else None,
+    }
+
+
+def receivers_for(
+    alert: Alert, units: dict[str, UnitModel], settings: AlertSettings
+) -> list[tuple[str, ReceiverModel]]:
+    """(unit id, receiver) pairs that should hear of this alert."""
+    if alert.kind == "escalation":
+        office = units.get(settings.supervisor or "")
+        if office is None:
+            return []
+        return [(office.id, r) for r in office.receivers if r.on is None or "escalation" in r.on]
+    unit = units.get(alert.target.unit_id)
+    if unit is None:
+        return []
+    if alert.kind == "ladder":
+        return [(unit.id, r) for r in unit.receivers if r.id in alert.to]
+    return [(unit.id, r) for r in unit.receivers if alert.kind in r.events]
+
+
+def route(
+    alert: Alert, units: dict[str, UnitModel], settings: AlertSettings, board_url: str | None, now: datetime,
+    suppressed: str | None = None,
+) -> list[OutboxItem]:
+    """One outbox item per receiver; ``suppressed`` (silenced, site_down, …) keeps them for the trail only."""
+    payload = facts(alert, board_url)
+    items = []
+    for unit_id, receiver in receivers_for(alert, units, settings):
+        channel = f"{unit_id}/{receiver.id}"
+        not_before = quiet_until(receiver.quiet_hours, now) or now
+        items.append(OutboxItem(f"{alert.key}>{channel}", channel, now, not_before, payload, suppressed))
+    return items

@@ -1,0 +1,155 @@
+"""The board's pages and live updates, run for real: a Monitor probing a loopback page server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiohttp import ClientSession, StreamReader, web
+from ruamel.yaml import YAML
+
+from monitor import config
+from monitor.daemon import Monitor
+from monitor.service import monitoring
+from monitor.web.app import EVENTS_KEY, serve
+from monitor.web.events import EventHub
+from tests.conftest import PageServer, list_page
+from tests.test_daemon import dated
+
+HOSTILE = "<script>window.pwned=1</script>"
+
+
+def board_inventory(path: Path, server: PageServer, unit: str = "测试县人民政府办公室",
+                    site: str = "测试县人民政府网站") -> config.Inventory:
+    """Three columns: fresh (green), stale (red, a hostile title) and a failing one (unknown)."""
+    server.set("/fresh/", list_page(dated(1)))
+    server.set("/stale/", list_page(dated(30)))
+    server.set("/gone/", "oops", status=503)
+    columns = [
+        {"id": "fresh", "name": "工作动态", "url": server.url("/fresh/"), "category": "动态要闻"},
+        {"id": "stale", "name": f"{HOSTILE}乡镇动态", "url": server.url("/stale/"), "category": "动态要闻"},
+        {"id": "gone", "name": "通知公告", "url": server.url("/gone/"), "category": "通知公告"},
+    ]
+    data = {
+        "settings": {"store": str(path.parent / "govwatch.sqlite3"),
+                     "fetch": {"timeout": "5s", "per_host_interval": "0s"}},
+        "units": [{"id": "u1", "name": unit}, {"id": "u2", "name": "空单位"}],
+        "sites": [{"id": "s1", "name": site, "unit": "u1", "homepage": server.url("/"), "check_homepage": False,
+                   "columns": columns}],
+    }
+    YAML().dump(data, path)
+    return config.load(path)
+
+
+@asynccontextmanager
+async def board(inv: config.Inventory) -> AsyncIterator[tuple[Monitor, web.AppRunner, str]]:
+    async with monitoring(inv) as monitor:
+        await monitor.sweep_once()
+        runner = await serve(monitor, "127.0.0.1", 0)
+        try:
+            yield monitor, runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+        finally:
+            await runner.cleanup()
+
+
+async def test_unit_and_target_pages(tmp_path: Path, page_server: PageServer) -> None:
+    inv = board_inventory(tmp_path / "inv.yaml", page_server, unit=f"{HOSTILE}单位", site=f"{HOSTILE}网站")
+    async with board(inv) as (_, _, base), ClientSession() as http:
+        wall = await (await http.get(base + "/")).text()
+        unit = await http.get(base + "/unit/u1")
+        unit_html = await unit.text()
+        empty = await (await http.get(base + "/unit/u2")).text()
+        target = await http.get(base + "/target/stale")
+        target_html = await target.text()
+        missing = [await http.get(base + p) for p in ("/unit/nope", "/target/nope")]
+        missing_html = [await r.text() for r in missing]
+        js = await http.get(base + "/static/board.js")
+    assert "<script>window" not in wall + unit_html + target_html
+    assert 'http-equiv="refresh"' not in wall and '<script src="/static/board.js">' in wall
+    assert 'href="/target/stale"' in wall and 'href="/unit/u1"' in wall
+    assert js.status == 200 and "EventSource" in await js.text()
+
+    assert unit.status == 200
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;单位" in unit_html
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;网站" in unit_html
+    assert unit_html.index('data-id="stale"') < unit_html.index('data-id="gone"') < unit_html.index('data-id="fresh"')
+    assert "超期 16 天" in unit_html and "剩余 14 天" in unit_html and "页面无法访问" in unit_html
+    assert "该单位暂无监测栏目" in empty
+
+    assert target.status == 200
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;乡镇动态" in target_html
+    for text in (page_server.url("/stale/"), "动态要闻", dated(30)[0][1], "16 天", "超期未更新", 'href="/unit/u1"'):
+        assert text in target_html, text
+    history = target_html.split('id="history"')[1].split("</table>")[0]
+    assert history.count("<tr>") == 2 and "超期" in history  # header + the one verdict so far
+    observations = target_html.split('id="observations"')[1].split("</table>")[0]
+    assert observations.count("<tr>") == 2 and ">200<" in observations and "毫秒" in observations
+
+    assert [r.status for r in missing] == [404, 404]
+    assert "未找到该责任单位" in missing_html[0] and "未找到该监测栏目" in missing_html[1]
+
+
+async def test_target_page_shows_failed_fetches(tmp_path: Path, page_server: PageServer) -> None:
+    async with board(board_inventory(tmp_path / "inv.yaml", page_server)) as (_, _, base), ClientSession() as http:
+        html = await (await http.get(base + "/target/gone")).text()
+    assert "页面无法访问" in html and "HTTP 错误" in html and ">503<" in html
+
+
+async def _next_event(reader: StreamReader) -> dict:
+    while True:
+        line = (await asyncio.wait_for(reader.readline(), 10)).decode()
+        if line.startswith("data: "):
+            return json.loads(line[6:])
+
+
+async def test_events_deliver_a_verdict_change_and_forget_gone_clients(tmp_path: Path,
+                                                                       page_server: PageServer) -> None:
+    async with board(board_inventory(tmp_path / "inv.yaml", page_server)) as (monitor, runner, base):
+        hub = runner.app[EVENTS_KEY]
+        hub.heartbeat_s = 0.1
+        assert hub.listener in monitor.listeners
+        async with ClientSession() as http:
+            response = await http.get(base + "/events")
+            assert response.headers["Content-Type"].startswith("text/event-stream")
+            assert await asyncio.wait_for(response.content.readline(), 5) == b"retry: 3000\n"
+            assert len(hub.clients) == 1
+
+            page_server.set("/fresh/", list_page(dated(40)))  # fresh → stale
+            await monitor.sweep_once()
+            event = await _next_event(response.content)
+            assert event == {"id": "fresh", "unit_id": "u1", "site_id": "s1", "state": "red", "state_label": "超期",
+                             "was": "green"}
+            line = b""
+            while line != b": heartbeat\n":
+                line = await asyncio.wait_for(response.content.readline(), 5)
+
+            response.close()  # the browser goes away
+            deadline = time.monotonic() + 5
+            while hub.clients and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert not hub.clients
+
+            # A client still connected at shutdown is ended, and shutdown does not wait on it.
+            response = await http.get(base + "/events")
+            await response.content.readline()
+            started = time.monotonic()
+            await runner.cleanup()
+            assert time.monotonic() - started < 3
+            assert await asyncio.wait_for(response.content.read(), 5) is not None
+            assert not hub.clients and hub.listener not in monitor.listeners
+
+
+def test_a_slow_client_is_dropped_without_blocking() -> None:
+    hub = EventHub(queue_size=3)
+    slow, fast = hub.subscribe(), hub.subscribe()
+    for i in range(3):
+        hub.publish(str(i))
+    fast.get_nowait()
+    hub.publish("3")  # the slow client's queue is full: it is dropped, the fast one keeps its events
+    assert hub.clients == {fast} and hub.dropped == 1
+    assert slow.get_nowait() is None and slow.empty()
+    assert [fast.get_nowait() for _ in range(3)] == ["1", "2", "3"]
