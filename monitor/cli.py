@@ -7,11 +7,16 @@ import asyncio
 import json
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from monitor import __version__, config
 from monitor.evaluate import TZ
+
+if TYPE_CHECKING:
+    from monitor.store.sqlite import SQLiteStore
 
 
 def _load_or_report(path: str) -> config.Inventory | None:
@@ -113,6 +118,79 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(once=args.once, listen=args.listen, workdir=args.dir))
 
 
+def _with_store(args: argparse.Namespace, work: Callable[[Any, Any], Awaitable[int]]) -> int:
+    """Open the inventory's store (the daemon may be running: SQLite WAL allows it) and run ``work``."""
+    from monitor.store.sqlite import SQLiteStore
+
+    inventory = _load_or_report(args.config)
+    if inventory is None:
+        return 2
+
+    async def go() -> int:
+        store = SQLiteStore(inventory.settings.store)
+        await store.open()
+        try:
+            return await work(store, inventory)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def cmd_silence(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from monitor.web.admin import parse_until
+
+    async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
+        now = datetime.now(TZ)
+        if args.action == "add":
+            scope, ident = next((s, getattr(args, s)) for s in ("unit", "site", "target") if getattr(args, s))
+            known = {"unit": {u.id for u in inventory.model.units}, "site": {s.id for s in inventory.model.sites},
+                     "target": {t.id for t in inventory.targets}}[scope]
+            if ident not in known:
+                print(f"unknown {scope} id {ident!r}; known: {', '.join(sorted(known)[:20])}", file=sys.stderr)
+                return 2
+            until = parse_until(args.until)
+            if until <= now:
+                print("--until must be in the future", file=sys.stderr)
+                return 2
+            silence_id = await store.silence_add(scope, ident, until, args.reason, args.by, now)
+            print(f"silence #{silence_id}: {scope} {ident} until {until.isoformat()} "
+                  "(the daemon applies it within 30 s)")
+        elif args.action == "rm":
+            if not await store.silence_remove(args.id):
+                print(f"no active silence #{args.id}", file=sys.stderr)
+                return 1
+            print(f"silence #{args.id} removed")
+        else:
+            for s in await store.silences(now):
+                print(f"#{s.id}  {s.scope} {s.scope_id}  until {s.ends_at.astimezone(TZ):%Y-%m-%d %H:%M}  "
+                      f"{s.reason}  ({s.created_by})")
+        return 0
+
+    return _with_store(args, work)
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
+        if args.drop:
+            dropped = await store.outbox_drop(args.drop, args.by)
+            print(f"dropped {dropped} pending item(s)")
+            return 0 if dropped else 1
+        for channel, stat in (await store.outbox_stats()).items():
+            print(f"{channel}: {stat['pending']} pending since {stat['oldest']:%Y-%m-%d %H:%M:%S}, "
+                  f"{stat['attempts']} attempts, last error: {stat['last_error'] or '—'}")
+        for item in await store.outbox_list(args.status, args.limit):
+            payload = item["payload"]
+            what = payload.get("topic") or f"{payload.get('kind')} {payload.get('site')} {payload.get('column')}"
+            print(f"#{item['id']}  {item['status']:<10} {item['channel']:<20} {what}  "
+                  f"attempts={item['attempts']} {item['last_error'] or ''}")
+        return 0
+
+    return _with_store(args, work)
+
+
 def wait_for_signal() -> asyncio.Event:
     """An event set on SIGTERM or SIGINT."""
     stop = asyncio.Event()
@@ -150,6 +228,27 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--user-agent")
     pr.add_argument("--today", help="YYYY-MM-DD: the date used to infer years of year-less dates")
     pr.set_defaults(func=cmd_probe)
+
+    sil = sub.add_parser("silence", help="silence alerts of a unit, site or column until a time (maintenance)")
+    sil.add_argument("action", choices=("add", "list", "rm"))
+    sil.add_argument("--config", required=True)
+    scope = sil.add_mutually_exclusive_group()
+    scope.add_argument("--unit")
+    scope.add_argument("--site")
+    scope.add_argument("--target", help="a column or homepage target id")
+    sil.add_argument("--until", help="end time, e.g. 2026-12-01T18:00 (Asia/Shanghai)")
+    sil.add_argument("--reason", default="")
+    sil.add_argument("--by", default="cli")
+    sil.add_argument("--id", type=int, help="silence id for rm")
+    sil.set_defaults(func=cmd_silence)
+
+    box = sub.add_parser("outbox", help="pending notifications and events; drop what an operator gives up on")
+    box.add_argument("--config", required=True)
+    box.add_argument("--status", choices=("pending", "sent", "dropped", "suppressed"))
+    box.add_argument("--limit", type=int, default=50)
+    box.add_argument("--drop", type=int, nargs="+", metavar="ID")
+    box.add_argument("--by", default="cli")
+    box.set_defaults(func=cmd_outbox)
 
     demo = sub.add_parser("demo", help="a loopback fleet of sites watched by the daemon, with its board")
     demo.add_argument("--once", action="store_true", help="one sweep, print the state table, exit")

@@ -11,7 +11,7 @@ import jinja2
 from aiohttp import web
 
 from monitor.daemon import Monitor
-from monitor.web import views
+from monitor.web import admin, views
 from monitor.web.events import EventHub, stream
 
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ def make_app(monitor: Monitor, metrics: Metrics | None = None) -> web.Applicatio
     app.router.add_get("/unit/{unit_id}", unit_page)
     app.router.add_get("/target/{target_id}", target_page)
     app.router.add_get("/events", events)
+    admin.register(app)
     app.router.add_static("/static/", STATIC_DIR)
     app.on_startup.append(_events_start)
     app.on_shutdown.append(_events_stop)
