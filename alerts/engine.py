@@ -116,9 +116,10 @@ class Alerter:
         state_topic = f"{self.mqtt_prefix}/{target.unit_id}/{target.kind}/{target.id}/state"
         return [
             OutboxItem(f"{target.id}|mqtt-state|{stamp}", "mqtt", at, at,
-                       {"topic": state_topic, "message": message, "retain": True}),
+                       {"topic": state_topic, "message": message, "retain": True}, target_id=target.id),
             OutboxItem(f"{target.id}|mqtt-event|{stamp}", "mqtt", at, at,
-                       {"topic": f"{self.mqtt_prefix}/events", "message": message, "retain": False}),
+                       {"topic": f"{self.mqtt_prefix}/events", "message": message, "retain": False},
+                       target_id=target.id),
         ]
 
     # ------------------------------------------------------------ alert timers

@@ -81,5 +81,6 @@ def route(
     for unit_id, receiver in receivers_for(alert, units, settings):
         channel = f"{unit_id}/{receiver.id}"
         not_before = quiet_until(receiver.quiet_hours, now) or now
-        items.append(OutboxItem(f"{alert.key}>{channel}", channel, now, not_before, payload, suppressed))
+        items.append(OutboxItem(f"{alert.key}>{channel}", channel, now, not_before, payload, suppressed,
+                                alert.target.id))
     return items

@@ -58,6 +58,10 @@ async def test_api_writes_need_the_token_and_silences_apply_at_once(
                 await asyncio.sleep(0.3)
                 box = await (await http.get(f"{base}/api/outbox?status=suppressed")).json()
                 assert box["items"] and all(i["reason"] == f"silenced#{silence_id}" for i in box["items"])
+                page = await (await http.get(f"{base}/silences")).text()
+                assert f"#{silence_id}" in page and "青溪县人民政府网站" in page and "网站改版" in page
+                column = await (await http.get(f"{base}/target/c0")).text()
+                assert "通知记录" in column and "未发送（抑制）" in column and f"silenced#{silence_id}" in column
                 gone = await http.delete(f"{base}/api/silences/{silence_id}", headers=auth)
                 assert gone.status == 200 and monitor.alerts.silences == []
         finally:

@@ -67,10 +67,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE outbox (
         id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, channel TEXT NOT NULL, created_at REAL NOT NULL,
-        not_before REAL NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
+        not_before REAL NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, target_id TEXT,
         attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, next_attempt_at REAL, sent_at REAL
     );
     CREATE INDEX outbox_channel_pending ON outbox (channel, status, id);
+    CREATE INDEX outbox_target ON outbox (target_id, id);
     CREATE TABLE silences (
         id INTEGER PRIMARY KEY, scope TEXT NOT NULL, scope_id TEXT NOT NULL, ends_at REAL NOT NULL,
         reason TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL, removed_at REAL
@@ -238,11 +239,11 @@ class SQLiteStore:
     def _outbox(self, items: Sequence[OutboxItem]) -> None:
         if items:
             self.db.executemany(
-                "INSERT OR IGNORE INTO outbox (key, channel, created_at, not_before, payload, status, reason)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO outbox (key, channel, created_at, not_before, payload, status, reason,"
+                " target_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(i.key, i.channel, i.created_at.timestamp(), i.not_before.timestamp(),
-                  json.dumps(i.payload, ensure_ascii=False), "suppressed" if i.suppressed else "pending", i.suppressed)
-                 for i in items],
+                  json.dumps(i.payload, ensure_ascii=False), "suppressed" if i.suppressed else "pending", i.suppressed,
+                  i.target_id) for i in items],
             )
 
     async def outbox_due(self, channel: str, now: datetime, limit: int = 100) -> list[OutboxRow]:
@@ -319,9 +320,13 @@ class SQLiteStore:
 
         return await self._run(query)
 
-    async def outbox_list(self, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    async def outbox_list(self, status: str | None = None, limit: int = 200,
+                          target_id: str | None = None) -> list[dict[str, Any]]:
         def query() -> list[dict[str, Any]]:
-            where, args = ("WHERE status = ?", [status]) if status else ("", [])
+            filters = [(clause, value) for clause, value in (("status = ?", status), ("target_id = ?", target_id))
+                       if value is not None]
+            where = "WHERE " + " AND ".join(c for c, _ in filters) if filters else ""
+            args: list[Any] = [v for _, v in filters]
             rows = self.db.execute(
                 f"SELECT id, key, channel, created_at, status, reason, attempts, last_error, sent_at, payload"
                 f" FROM outbox {where} ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()

@@ -39,6 +39,12 @@ def _selected(request: web.Request) -> list[dict[str, Any]]:
     return rows
 
 
+async def silences_page(request: web.Request) -> web.Response:
+    monitor = request.app[MONITOR_KEY]
+    silences = await monitor.store.silences(monitor.clock())
+    return _page("silences.html", silences=views.silence_rows(silences, monitor), now=views.local_time(monitor.clock()))
+
+
 async def board(request: web.Request) -> web.Response:
     monitor = request.app[MONITOR_KEY]
     rows = _selected(request)
@@ -91,7 +97,9 @@ async def target_page(request: web.Request) -> web.Response:
     now = monitor.clock()
     history = await monitor.store.verdict_history(target_id)
     observations = await monitor.store.observations(target_id, limit=30)
+    notifications = [n for n in await monitor.store.outbox_list(None, 50, target_id) if n["channel"] != "mqtt"]
     return _page("target.html", r=views.row(tracked, now), reasons=views.reason_text(tracked.verdict.reasons),
+                 notifications=views.notification_rows(notifications),
                  deadline=views.local_time(tracked.verdict.deadline), now=views.local_time(now),
                  last_probe=views.local_time(tracked.history.latest.at if tracked.history.latest else None),
                  history=views.history_rows(history), observations=views.observation_rows(observations))
@@ -129,6 +137,7 @@ def make_app(monitor: Monitor, metrics: Metrics | None = None) -> web.Applicatio
     app.router.add_get("/unit/{unit_id}", unit_page)
     app.router.add_get("/target/{target_id}", target_page)
     app.router.add_get("/events", events)
+    app.router.add_get("/silences", silences_page)
     admin.register(app)
     app.router.add_static("/static/", STATIC_DIR)
     app.on_startup.append(_events_start)

@@ -104,3 +104,34 @@ def observation_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
          "detail": o["detail"] or "", "fetch_ms": o["fetch_ms"], "item_count": o["item_count"]}
         for o in records
     ]
+
+
+NOTIFICATION_STATUS = {"pending": "待发送", "sent": "已发送", "dropped": "已放弃", "suppressed": "未发送（抑制）"}
+ALERT_KIND_LABELS = {"yellow": "黄色预警", "red": "红色预警", "recovered": "恢复", "repeat": "每日提醒",
+                     "escalation": "升级督办", "ladder": "提醒"}
+
+
+def notification_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A column's notifications, newest first, as its page shows them."""
+    return [
+        {"created_at": local_time(r["created_at"]), "sent_at": local_time(r["sent_at"]), "channel": r["channel"],
+         "kind": ALERT_KIND_LABELS.get(r["payload"].get("kind", ""), r["payload"].get("kind", "")),
+         "status": NOTIFICATION_STATUS.get(r["status"], r["status"]), "attempts": r["attempts"],
+         "note": r["reason"] or r["last_error"] or ""}
+        for r in records
+    ]
+
+
+SCOPE_LABELS = {"unit": "单位", "site": "网站", "target": "栏目"}
+
+
+def silence_rows(silences: Iterable[Any], monitor: Any) -> list[dict[str, Any]]:
+    """Active silences with the names of what they cover."""
+    names = {"unit": {u.id: u.name for u in monitor.inventory.model.units},
+             "site": {s.id: s.name for s in monitor.inventory.model.sites},
+             "target": {t.id: f"{t.site_name} · {t.name}" for t in monitor.inventory.targets}}
+    return [
+        {"id": s.id, "scope": SCOPE_LABELS[s.scope], "name": names[s.scope].get(s.scope_id, s.scope_id),
+         "until": local_time(s.ends_at), "reason": s.reason, "by": s.created_by}
+        for s in silences
+    ]
