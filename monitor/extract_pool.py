@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 from collections import deque
 from datetime import date
 from multiprocessing.connection import Connection
@@ -28,7 +29,13 @@ _UNREADABLE = ListResult(None, (), EmptyReason.NO_LIST)
 
 
 def _serve(conn: Connection) -> None:
-    """Worker process main loop: one request, one answer, until the pipe closes."""
+    """Worker process main loop: one request, one answer, until the pipe closes.
+
+    Ctrl-C and SIGTERM reach the whole process group; the daemon decides when its workers stop
+    (it closes their pipes), so they ignore both.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         try:
             args = conn.recv()
