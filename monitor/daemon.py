@@ -158,15 +158,23 @@ class Monitor:
         for task in self._tasks:
             if task.get_name() != "writer":
                 task.cancel()
-        await asyncio.wait_for(self._writes.join(), timeout=grace)
+        self._ensure_writer()
+        try:
+            async with asyncio.timeout(grace):
+                await self._writes.join()
+        except TimeoutError:
+            log.error("store_flush_timeout", unwritten=self._writes.qsize())
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def _ensure_writer(self) -> None:
+        if not any(t.get_name() == "writer" and not t.done() for t in self._tasks):
+            self._tasks.append(asyncio.create_task(self._writer(), name="writer"))
+
     async def sweep_once(self) -> None:
         """Probe every target once, now, and wait until all results are stored."""
-        if not any(t.get_name() == "writer" for t in self._tasks):
-            self._tasks.append(asyncio.create_task(self._writer(), name="writer"))
+        self._ensure_writer()
         for tracked in self.tracked.values():
             self._enqueue(tracked)
         await self._idle.wait()
@@ -300,7 +308,7 @@ class Monitor:
         if self.tracked.get(target.id) is not tracked:
             return  # removed by a reload while queued
         obs, result = await probe(self.fetcher, self.pool, target.id, target.url, self.clock(), tracked.etag,
-                                  tracked.last_modified)
+                                  tracked.last_modified, target.parser)
         if self.tracked.get(target.id) is not tracked or tracked.target.url != target.url:
             return  # removed or moved by a reload while in flight
         if result.ok and not result.not_modified:

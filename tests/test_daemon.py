@@ -275,3 +275,21 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
     assert db.execute("SELECT state FROM verdicts").fetchall() == [("red",)]
     assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
 
+
+
+async def test_restart_after_a_crossing_while_down_stores_it_without_starting(
+        tmp_path: Path, page_server: PageServer) -> None:
+    """A verdict that moved by time while the daemon was down is written even if it only loads and stops."""
+    page_server.set("/col/", list_page(dated(0)))
+    inv = write_inventory(tmp_path / "inv.yaml", page_server, [
+        {"id": "c1", "name": "工作动态", "url": page_server.url("/col/"), "category": "动态要闻",
+         "deadline": "1s", "lead": "0s", "interval": "1h"},
+    ])
+    async with monitoring(inv) as monitor:
+        await monitor.sweep_once()
+        assert monitor.tracked["c1"].verdict.state is State.GREEN
+    await asyncio.sleep(1.2)
+    async with monitoring(inv) as monitor:  # loaded and closed, never started
+        assert monitor.tracked["c1"].verdict.state is State.RED
+    db = sqlite3.connect(tmp_path / "govwatch.sqlite3")
+    assert [r[0] for r in db.execute("SELECT state FROM verdicts ORDER BY id")] == ["green", "red"]
