@@ -14,13 +14,19 @@ SMS_LIMIT = 70
 BRAND = "政府网站监测"
 
 _HEADLINES = {
-    "yellow": "黄色预警：栏目临近更新期限",
-    "red": "红色预警：栏目超期未更新",
-    "recovered": "已恢复：栏目已更新",
-    "repeat": "每日提醒：栏目仍超期未更新",
-    "escalation": "升级督办：栏目超期未更新",
-    "ladder": "提醒：栏目即将超期",
+    "yellow": "黄色预警：{noun}临近更新期限",
+    "red": "红色预警：{noun}超期未更新",
+    "recovered": "已恢复：{noun}已更新",
+    "repeat": "每日提醒：{noun}仍超期未更新",
+    "escalation": "升级督办：{noun}超期未更新",
+    "ladder": "提醒：{noun}即将超期",
 }
+_NOUNS = {"column": "栏目", "homepage": "首页", "account": "账号"}
+
+
+def _noun(fact: dict[str, Any]) -> str:
+    """What the alert is about: 栏目, 首页 or (new-media) 账号."""
+    return _NOUNS.get(fact.get("target_kind", "column"), "栏目")
 _TAGS = {"yellow": "预警", "red": "超期", "recovered": "恢复", "repeat": "超期", "escalation": "督办", "ladder": "提醒"}
 _SEVERITY = ("督办", "超期", "提醒", "预警", "恢复")
 
@@ -34,7 +40,7 @@ def _tally(facts: list[dict[str, Any]]) -> list[tuple[str, int]]:
 def _headline(fact: dict[str, Any]) -> str:
     if "empty" in fact["reasons"] and fact["kind"] in ("red", "repeat", "escalation"):
         return "红色预警：空白栏目（栏目无任何信息）"
-    return _HEADLINES[fact["kind"]]
+    return _HEADLINES[fact["kind"]].format(noun=_noun(fact))
 
 
 def _status(fact: dict[str, Any]) -> str:
@@ -56,10 +62,10 @@ def single(fact: dict[str, Any]) -> tuple[str, str]:
     lines = [
         f"单位：{fact['unit']}",
         f"网站：{fact['site']}",
-        f"栏目：{fact['column']}（{fact['category']}）",
+        f"{_noun(fact)}：{fact['column']}（{fact['category']}）",
         f"最新信息日期：{newest}" + (f"（{status}）" if status else ""),
         f"规则：{fact['rule']}",
-        f"栏目地址：{fact['url']}",
+        f"{'数据源' if fact.get('target_kind') == 'account' else '栏目'}地址：{fact['url']}",
     ]
     if fact["board"]:
         lines.append(f"看板：{fact['board']}")

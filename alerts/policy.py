@@ -11,14 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-import chinese_calendar
+import structlog
 
+from monitor import workdays
 from monitor.config import AlertSettings, LadderStep, Target
 from monitor.evaluate import TZ, Reason, Verdict, start_of_day
 from monitor.model import State
 
 # How many days ahead to look for the next working day (covers the longest holiday).
 _WORKDAY_HORIZON = 14
+
+log = structlog.get_logger()
+_unknown_years_logged: set[int] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +56,19 @@ def change_alerts(target: Target, previous: Verdict | None, verdict: Verdict, at
 
 
 def is_workday(day: date) -> bool:
-    """China's official working days (调休 included) where the calendar package knows the year.
+    """China's official working days (调休 included), from ``monitor.workdays``, for the reminder only.
 
-    For a year it does not know yet, Monday to Friday: a reminder on a holiday costs less than a
-    reminder lost.
+    For a year neither the calendar package nor the override file knows, this logs once and falls
+    back to Monday to Friday. That is the one place govwatch accepts a guess: a reminder on a
+    holiday costs less than the alert timers crashing. Deadlines counted in working days never
+    guess (``monitor.workdays`` raises ``UnknownCalendarYear``).
     """
     try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
+        return workdays.is_workday(day)
+    except workdays.UnknownCalendarYear as exc:
+        if exc.year not in _unknown_years_logged:
+            _unknown_years_logged.add(exc.year)
+            log.warning("calendar_year_unknown", year=exc.year, fallback="monday-friday", detail=str(exc))
         return day.weekday() < 5
 
 

@@ -46,6 +46,7 @@ def facts(alert: Alert, board_url: str | None) -> dict[str, Any]:
             left = (deadline_day - at.date()).days
     return {
         "kind": alert.kind, "state": str(v.state), "reasons": list(v.reasons), "target_id": t.id,
+        "target_kind": t.kind,
         "unit_id": t.unit_id, "unit": t.unit_name, "site": t.site_name, "column": t.name,
         "category": t.rule.category, "rule": t.rule.text, "url": t.url, "at": at.isoformat(),
         "newest_date": v.newest_date.isoformat() if v.newest_date else None, "days_since": since,

@@ -1,4 +1,4 @@
-"""``govwatch`` command line: run, check-config, probe, demo, import-excel."""
+"""``govwatch`` command line: run, check-config, probe, demo, import-excel, import-accounts, check-accounts."""
 
 from __future__ import annotations
 
@@ -33,9 +33,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     inventory = _load_or_report(args.file)
     if inventory is None:
         return 2
-    kinds = {k: sum(1 for t in inventory.targets if t.kind == k) for k in ("column", "homepage")}
+    kinds = {k: sum(1 for t in inventory.targets if t.kind == k) for k in ("column", "homepage", "account")}
     print(f"{args.file}: OK — {len(inventory.model.units)} units, {len(inventory.model.sites)} sites, "
-          f"{kinds['column']} columns, {kinds['homepage']} homepages")
+          f"{kinds['column']} columns, {kinds['homepage']} homepages"
+          + (f", {len(inventory.model.accounts)} accounts ({kinds['account']} probed)" if inventory.model.accounts
+             else ""))
     return 0
 
 
@@ -59,6 +61,50 @@ def cmd_import_excel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_accounts(args: argparse.Namespace) -> int:
+    """An office's list of new-media accounts (序号, 单位名称, 新媒体账号名称, 类型) as inventory YAML."""
+    from ruamel.yaml import YAML
+
+    from monitor.newmedia.registry import read_accounts, to_inventory
+
+    try:
+        data = to_inventory(read_accounts(Path(args.file)), args.status)
+    except config.ConfigError as exc:
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    yaml = YAML()
+    yaml.allow_unicode = True
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            yaml.dump(data, out)
+        print(f"wrote {args.output}: {len(data['accounts'])} 个账号，{len(data['units'])} 个单位")
+    else:
+        yaml.dump(data, sys.stdout)
+    return 0
+
+
+def cmd_check_accounts(args: argparse.Namespace) -> int:
+    """Accounts found (same Excel layout) that the inventory does not register: 未备案, per unit. Exit 1 if any."""
+    from monitor.newmedia.registry import read_accounts, unregistered
+
+    inventory = _load_or_report(args.config)
+    if inventory is None:
+        return 2
+    try:
+        found = read_accounts(Path(args.discovered))
+    except config.ConfigError as exc:
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    findings = unregistered(inventory.model, found)
+    for f in findings:
+        where = f"{args.discovered}:{f.row.row}"
+        print(f"{where}\t{f.unit_id or '—'}\t{f.row.unit}\t{f.row.platform}\t{f.row.name}\t{f.message}")
+    print(f"共核对 {len(found)} 个账号，未备案 {len(findings)} 个")
+    return 1 if findings else 0
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     from datetime import datetime
 
@@ -73,7 +119,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         at = datetime.now(TZ)
         if args.today:
             at = datetime.combine(date.fromisoformat(args.today), at.timetz())
-        listing = await read(ExtractPool(workers=0), result, at)
+        listing = await read(ExtractPool(workers=0), result, at, args.parser)
         out = {
             "url": args.url, "final_url": result.final_url, "status": result.status,
             "fetch_ms": round(result.elapsed_ms, 1), "charset": result.charset,
@@ -96,6 +142,12 @@ def cmd_probe(args: argparse.Namespace) -> int:
         return 0 if result.ok else 1
 
     return asyncio.run(go())
+
+
+def cmd_check_page(args: argparse.Namespace) -> int:
+    from monitor.health.cli import run
+
+    return run(args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -191,6 +243,36 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return _with_store(args, work)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The quarterly score table (xlsx, HTML) and a draft 通报 from the stored verdict history."""
+    import sqlite3
+
+    from monitor.report import Quarter, Scoring, compute, write_all
+
+    inventory = _load_or_report(args.config)
+    if inventory is None:
+        return 2
+    try:
+        quarter = Quarter.parse(args.quarter)
+        scoring = Scoring.load(Path(args.scoring)) if args.scoring else Scoring()
+    except (ValueError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    store = Path(args.store or inventory.settings.store)
+    if not store.exists():
+        print(f"no store at {store}: run the daemon first (govwatch run --config FILE)", file=sys.stderr)
+        return 2
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        report = compute(db, quarter, scoring, [(u.id, u.name) for u in inventory.model.units])
+    finally:
+        db.close()
+    for path in write_all(report, Path(args.out)):
+        print(f"wrote {path}")
+    print(f"{quarter}: {len(report.units)} units, {report.sites_passed}/{len(report.sites)} sites 合格")
+    return 0
+
+
 def wait_for_signal() -> asyncio.Event:
     """An event set on SIGTERM or SIGINT."""
     stop = asyncio.Event()
@@ -221,13 +303,32 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("-o", "--output", required=True)
     imp.set_defaults(func=cmd_import_excel)
 
+    acc = sub.add_parser("import-accounts", help="convert a list of new-media accounts "
+                         "(序号, 单位名称, 新媒体账号名称, 类型) to inventory YAML")
+    acc.add_argument("file")
+    acc.add_argument("-o", "--output", help="write here (default: print)")
+    acc.add_argument("--status", default="已备案", choices=("已备案", "未备案", "已关停"))
+    acc.set_defaults(func=cmd_import_accounts)
+
+    chk = sub.add_parser("check-accounts", help="report accounts found that the inventory does not register (未备案)")
+    chk.add_argument("--config", required=True, help="the inventory")
+    chk.add_argument("--discovered", required=True, help="accounts found, same layout as import-accounts")
+    chk.set_defaults(func=cmd_check_accounts)
+
     pr = sub.add_parser("probe", help="fetch one column list page and print its newest item date")
     pr.add_argument("url")
     pr.add_argument("--json", action="store_true", help="print one JSON object")
     pr.add_argument("--timeout", type=float, default=15.0)
     pr.add_argument("--user-agent")
     pr.add_argument("--today", help="YYYY-MM-DD: the date used to infer years of year-less dates")
+    pr.add_argument("--parser", default="list", help='list (default), feed (RSS/Atom/JSON Feed of an account) or '
+                    'json:{"items":"data.list","title":"title","url":"url","date":"time"}')
     pr.set_defaults(func=cmd_probe)
+
+    from monitor.health.cli import add_parser as add_check_page
+
+    add_check_page(sub)
+    sub.choices["check-page"].set_defaults(func=cmd_check_page)
 
     sil = sub.add_parser("silence", help="silence alerts of a unit, site or column until a time (maintenance)")
     sil.add_argument("action", choices=("add", "list", "rm"))
@@ -249,6 +350,14 @@ def parser() -> argparse.ArgumentParser:
     box.add_argument("--drop", type=int, nargs="+", metavar="ID")
     box.add_argument("--by", default="cli")
     box.set_defaults(func=cmd_outbox)
+
+    rep = sub.add_parser("report", help="quarterly score table (xlsx, HTML) and a draft 通报 from the store")
+    rep.add_argument("--config", required=True)
+    rep.add_argument("--quarter", required=True, help="e.g. 2026Q4")
+    rep.add_argument("--out", default=".", help="directory for score-QUARTER.xlsx/.html and notice-QUARTER.txt")
+    rep.add_argument("--store", help="SQLite file (default: settings.store)")
+    rep.add_argument("--scoring", help="YAML: deductions per category, pass_mark, stale_veto_columns")
+    rep.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="a loopback fleet of sites watched by the daemon, with its board")
     demo.add_argument("--once", action="store_true", help="one sweep, print the state table, exit")

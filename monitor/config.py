@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from monitor.durations import Duration
-from monitor.rules import DEFAULT_RULES, HOMEPAGE, Rule, canonical_category
+from monitor.rules import DEFAULT_RULES, HOMEPAGE, NEW_MEDIA, Rule, canonical_category
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -155,6 +155,68 @@ class SiteModel(_Strict):
     _url = field_validator("homepage")(_check_url)
 
 
+PLATFORMS = ("微信公众号", "微博", "抖音", "今日头条", "快手", "视频号", "其他")
+PLATFORM_ALIASES = {"微信": "微信公众号", "公众号": "微信公众号", "新浪微博": "微博", "头条": "今日头条",
+                    "头条号": "今日头条", "微信视频号": "视频号"}
+ACCOUNT_STATUS = ("已备案", "未备案", "已关停")
+
+
+def canonical_platform(name: str) -> str:
+    """The platform an office's 类型 cell names; anything unknown is 其他."""
+    name = name.strip()
+    return name if name in PLATFORMS else PLATFORM_ALIASES.get(name, "其他")
+
+
+class SourceModel(_Strict):
+    """Where an account's posts are read: a feed (RSSHub, wewe-rss, …) or a JSON API with a field mapping."""
+
+    kind: str = Field(pattern=r"^(rss|atom|jsonfeed|json)$")
+    url: str
+    mapping: dict[str, str] | None = None  # json only: items (dotted path), title, url, date
+
+    _url = field_validator("url")(_check_url)
+
+    @model_validator(mode="after")
+    def _mapping(self) -> SourceModel:
+        if self.kind == "json" and not (self.mapping and "items" in self.mapping and "date" in self.mapping):
+            raise ValueError("a json source needs mapping: {items: data.list, title: title, url: url, date: time}")
+        if self.kind != "json" and self.mapping:
+            raise ValueError("mapping is only for kind: json")
+        return self
+
+    @property
+    def parser(self) -> str:
+        if self.kind != "json":
+            return "feed"
+        return "json:" + json.dumps(self.mapping, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+class AccountModel(Overrides):
+    """A government new-media account (政务新媒体账号), probed like a column under the 政务新媒体 rule."""
+
+    id: str = Field(pattern=_ID)
+    unit: str
+    platform: str
+    name: str = Field(min_length=1)
+    account_id: str | None = None
+    status: str = "已备案"
+    source: SourceModel | None = None  # without one the account is listed (备案) but not probed
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, value: str) -> str:
+        if value.strip() not in PLATFORMS and value.strip() not in PLATFORM_ALIASES:
+            raise ValueError(f"unknown platform {value!r}; use one of {', '.join(PLATFORMS)}")
+        return canonical_platform(value)
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, value: str) -> str:
+        if value not in ACCOUNT_STATUS:
+            raise ValueError(f"unknown status {value!r}; use one of {', '.join(ACCOUNT_STATUS)}")
+        return value
+
+
 class CategoryModel(Overrides):
     text: str | None = None
 
@@ -214,14 +276,19 @@ class InventoryModel(_Strict):
     ladders: dict[str, tuple[LadderStep, ...]] = {}  # per category: who is told on which day
     units: tuple[UnitModel, ...] = ()
     sites: tuple[SiteModel, ...] = ()
+    accounts: tuple[AccountModel, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One thing probed on its own schedule: a column list page or a site's homepage."""
+    """One thing probed on its own schedule: a column list page, a site's homepage or a new-media account.
+
+    An account's ``site_id`` is ``nm-<unit id>`` and its ``site_name`` 政务新媒体: the board, alerts and
+    metrics group a unit's accounts like a site's columns.
+    """
 
     id: str
-    kind: str  # "column" | "homepage"
+    kind: str  # "column" | "homepage" | "account"
     name: str
     url: str
     site_id: str
@@ -229,6 +296,7 @@ class Target:
     unit_id: str
     unit_name: str
     rule: Rule
+    parser: str = "list"  # "list" | "feed" | "json:<mapping>" (see monitor.extract_pool.parse_page)
 
     @property
     def host(self) -> str:
@@ -377,7 +445,8 @@ class _Builder:
 
     def build(self, data: dict[str, Any]) -> Inventory:
         for key in sorted(set(data) - set(InventoryModel.model_fields)):
-            self.problem((key,), "unknown section; the sections are settings, categories, ladders, units, sites")
+            self.problem((key,), "unknown section; the sections are settings, categories, ladders, units, sites, "
+                         "accounts")
         head = self.check(InventoryModel, {k: data[k] for k in ("settings", "categories", "ladders") if k in data}, ())
         if head is None:
             raise ConfigError(self.problems)
@@ -395,11 +464,41 @@ class _Builder:
             site = self.site(raw, ("sites", i), rules, units, targets)
             if site is not None:
                 sites.append(site)
+        accounts = self.accounts(data, rules, units, targets)
         self.alert_references(head, units, rules)
         if self.problems:
             raise ConfigError(self.problems)
-        model = head.model_copy(update={"units": tuple(units.values()), "sites": tuple(sites)})
+        model = head.model_copy(update={"units": tuple(units.values()), "sites": tuple(sites),
+                                        "accounts": tuple(accounts)})
         return Inventory(self.source, model, rules, tuple(targets.values()))
+
+    def accounts(
+        self, data: dict[str, Any], rules: dict[str, Rule], units: dict[str, UnitModel], targets: dict[str, Target],
+    ) -> list[AccountModel]:
+        """Validate each account; those with a source that are not 已关停 become targets of kind "account"."""
+        found: list[AccountModel] = []
+        ids: set[str] = set()
+        for i, raw in self.entries(data, "accounts"):
+            account = self.check(AccountModel, raw, ("accounts", i))
+            if account is None:
+                continue
+            unit = units.get(account.unit)
+            if unit is None:
+                self.problem(("accounts", i, "unit"),
+                             f"unknown unit {account.unit!r}; add it under units: or use one of {sorted(units)}")
+                continue
+            if account.id in ids or account.id in targets:
+                self.problem(("accounts", i, "id"), f"duplicate id {account.id!r}; give the account a unique id:")
+                continue
+            ids.add(account.id)
+            found.append(account)
+            if account.source is None or account.status == "已关停":
+                continue
+            rule = rules[NEW_MEDIA].with_overrides(account.deadline, account.lead, account.interval)
+            targets[account.id] = Target(
+                account.id, "account", f"{account.name}（{account.platform}）", account.source.url,
+                f"nm-{unit.id}", NEW_MEDIA, unit.id, unit.name, rule, account.source.parser)
+        return found
 
     def alert_references(self, head: InventoryModel, units: dict[str, UnitModel], rules: dict[str, Rule]) -> None:
         """Receivers named by ladders and the supervisor must exist; receiver ids are unique per unit."""
@@ -451,10 +550,10 @@ class _Builder:
             col = self.check(ColumnModel, col_raw, (*loc, "columns", j))
             if col is None:
                 continue
-            rule = rules.get(col.category)
+            rule = rules.get(col.category) if col.category != NEW_MEDIA else None
             if rule is None:
                 self.problem((*loc, "columns", j, "category"), f"unknown category {col.category!r}; use one of "
-                             f"{', '.join(rules)} or define it under categories:")
+                             f"{', '.join(r for r in rules if r != NEW_MEDIA)} or define it under categories:")
                 continue
             valid.append((j, col, rule.with_overrides(col.deadline, col.lead, col.interval)))
         if site is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from monitor import config
 from monitor.evaluate import TZ
-from monitor.fleet import Fleet, demo_fleet
+from monitor.fleet import Fleet, demo_accounts, demo_fleet
 from monitor.service import monitoring, run_service
 from monitor.web import views
 
@@ -24,9 +24,10 @@ def _pad(text: str, width: int) -> str:
 
 def state_table(rows: list[dict[str, object]]) -> str:
     """The rows as an aligned plain-text table (CJK characters count double)."""
-    header = ("状态", "责任单位", "网站", "栏目", "类别", "最新信息", "说明")
+    header = ("状态", "类型", "责任单位", "网站/平台", "栏目/账号", "类别", "最新信息", "说明")
     lines = [
-        (str(r["state_label"]), str(r["unit"]), str(r["site"]), str(r["column"]), str(r["category"]),
+        (str(r["state_label"]), views.KIND_LABELS.get(str(r["kind"]), str(r["kind"])), str(r["unit"]),
+         str(r["site"]), str(r["column"]), str(r["category"]),
          str(r["newest_date"] or "—"), str(r["detail"]))
         for r in rows
     ]
@@ -41,7 +42,7 @@ async def run_demo(once: bool, listen: str, workdir: str | None = None) -> int:
     today = datetime.now(TZ).date()
     folder = Path(workdir or tempfile.mkdtemp(prefix="govwatch-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    async with Fleet(demo_fleet(today), today) as fleet:
+    async with Fleet(demo_fleet(today), today, accounts=demo_accounts(today)) as fleet:
         path = folder / "inventory.yaml"
         fleet.write_inventory(path, store=str(folder / "govwatch.sqlite3"), listen=listen,
                               fetch={"timeout": "5s", "per_host_interval": "0s"})

@@ -34,6 +34,7 @@ class Reason:
     JS_RENDERED = "js_rendered"
     UNREADABLE = "unreadable"
     PAGE_CHANGED = "page_changed"
+    SOURCE_FAULT = "source_fault"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,9 @@ def evaluate(rule: Rule, history: History, now: datetime) -> Verdict:
         if known is None:
             return _unknown(Reason.NOT_PROBED, "页面未变化，尚无可用的检测结果", None)
         return freshness(rule, known, history.newest_first_seen, now)
+    if obs.reason is EmptyReason.SOURCE_FAULT:
+        return _unknown(Reason.SOURCE_FAULT, "账号数据源异常：订阅源返回错误页、验证码页、非订阅内容或空内容，"
+                        "请检查 RSSHub/wewe-rss 等数据源", known)
     if obs.newest_date is None:
         return _undated(obs, good, known)
     verdict = freshness(rule, obs.newest_date, history.newest_first_seen, now)

@@ -11,6 +11,7 @@ extractor inline (the one-shot ``govwatch probe``).
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import signal
 from collections import deque
@@ -28,6 +29,22 @@ _CONTEXT = multiprocessing.get_context("spawn")
 _UNREADABLE = ListResult(None, (), EmptyReason.NO_LIST)
 
 
+def parse_page(text: str, url: str, today: date, content_type: str | None, parser: str = "list") -> ListResult:
+    """Read a fetched page with its target's parser: "list" (an HTML or JSON list page), "feed" (RSS, Atom,
+    JSON Feed) or "json:<mapping>" (a JSON API with a field mapping, see monitor.newmedia.jsonapi)."""
+    if parser == "list":
+        return extract_list(text, url, today, content_type)
+    if parser == "feed":
+        from monitor.newmedia import feeds  # lazy: feedparser is imported only where accounts are read
+
+        return feeds.read(text, url, today, content_type)
+    if parser.startswith("json:"):
+        from monitor.newmedia import jsonapi
+
+        return jsonapi.read(text, url, today, json.loads(parser[5:]))
+    raise ValueError(f"unknown parser {parser!r}")
+
+
 def _serve(conn: Connection) -> None:
     """Worker process main loop: one request, one answer, until the pipe closes.
 
@@ -42,7 +59,7 @@ def _serve(conn: Connection) -> None:
         except EOFError:
             return
         try:
-            conn.send(("ok", _pack(extract_list(*args))))
+            conn.send(("ok", _pack(parse_page(*args))))
         except Exception as exc:  # a bug in the extractor costs one page, never the worker
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -108,8 +125,10 @@ class ExtractPool:
         self._idle: deque[_Worker] = deque(self.workers)
         self._waiting: deque[asyncio.Future[_Worker]] = deque()
 
-    async def extract(self, text: str, url: str, today: date, content_type: str | None) -> ListResult:
-        args = (text, url, today, content_type)
+    async def extract(
+        self, text: str, url: str, today: date, content_type: str | None, parser: str = "list",
+    ) -> ListResult:
+        args = (text, url, today, content_type, parser)
         if not self.size:
             return _guarded(args)
         worker = self._idle.popleft() if self._idle else await self._wait_for_worker()
@@ -156,7 +175,7 @@ def _unpack(packed: tuple[Any, ...]) -> ListResult:
 
 def _guarded(args: tuple[Any, ...]) -> ListResult:
     try:
-        return extract_list(*args)
+        return parse_page(*args)
     except Exception:
         log.exception("extract_failed", url=args[1])
         return _UNREADABLE

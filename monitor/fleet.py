@@ -34,7 +34,8 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["CATEGORIES", "TEMPLATES", "ColumnSpec", "Fleet", "SiteSpec", "bench_fleet", "demo_fleet"]
+__all__ = ["CATEGORIES", "TEMPLATES", "AccountSpec", "ColumnSpec", "Fleet", "SiteSpec", "bench_accounts",
+           "bench_fleet", "demo_accounts", "demo_fleet"]
 
 CATEGORIES = ("动态要闻", "通知公告", "政策文件", "人事信息", "规划计划")
 TEMPLATES = ("trs", "hanweb", "table", "gbk_asp", "dl", "json")
@@ -58,6 +59,21 @@ class SiteSpec:
     columns: tuple[ColumnSpec, ...]
     homepage_newest: datetime.date | None = None
     down: bool = False
+
+
+FEED_FORMATS = ("rss", "atom", "jsonfeed", "json", "fault")
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """A new-media account served by a loopback feed bridge (RSSHub-like)."""
+
+    name: str  # e.g. "青溪发布"
+    unit: str  # owning unit
+    platform: str  # 微信公众号 | 微博 | 抖音 | 今日头条 | …
+    newest: datetime.date
+    fmt: str = "rss"  # rss | atom | jsonfeed | json (an API with a field mapping) | fault (a bridge error page)
+    posts: int = 10
 
 
 # --------------------------------------------------------------------------------------------------
@@ -794,7 +810,13 @@ def _raise_nofile_limit() -> None:
 class Fleet:
     """Serves a list of :class:`SiteSpec` on loopback, one port per site."""
 
-    def __init__(self, sites: list[SiteSpec], today: datetime.date, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, sites: list[SiteSpec], today: datetime.date, host: str = "127.0.0.1",
+        accounts: list[AccountSpec] | None = None, bridges: int = 1,
+    ) -> None:
+        self.accounts = list(accounts or [])
+        self.bridge_ports: list[int] = []  # feed bridges serving the accounts, account k on bridge k % bridges
+        self._bridges = bridges if self.accounts else 0
         self.sites = list(sites)
         self.today = today
         self.host = host
@@ -816,6 +838,16 @@ class Fleet:
             s.bind((self.host, 0))
             self.ports.append(s.getsockname()[1])
             (self._dead if site.down else self._socks).append(s)
+        for _ in range(self._bridges):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((self.host, 0))
+            self.bridge_ports.append(s.getsockname()[1])
+            self._socks.append(s)
+        for k, account in enumerate(self.accounts):
+            self._routes[(self.bridge_ports[k % self._bridges], _feed_path(k, account))] = _Route(
+                lambda k=k: (_feed_body(self.accounts[k], k, self.today),),
+                _FEED_CT.get(self.accounts[k].fmt, _CT_HTML))
         for si, site in enumerate(self.sites):
             base = f"http://{self.host}:{self.ports[si]}"
             self._renderers.append(None if site.down else _Renderer(site, si, self.today, base))
@@ -954,6 +986,33 @@ class Fleet:
     def url(self, site_index: int, path: str = "/") -> str:
         return f"http://{self.host}:{self.ports[site_index]}{path}"
 
+    def account_url(self, k: int) -> str:
+        return f"http://{self.host}:{self.bridge_ports[k % self._bridges]}{_feed_path(k, self.accounts[k])}"
+
+    def update_account(self, k: int, **changes: Any) -> None:
+        """Change an account at runtime (``newest=``, ``fmt=``); its feed is rendered again on the next request."""
+        old = self.accounts[k]
+        self.accounts[k] = dataclasses.replace(old, **changes)
+        port = self.bridge_ports[k % self._bridges]
+        del self._routes[(port, _feed_path(k, old))]
+        self._routes[(port, _feed_path(k, self.accounts[k]))] = _Route(
+            lambda: (_feed_body(self.accounts[k], k, self.today),), _FEED_CT.get(self.accounts[k].fmt, _CT_HTML))
+
+    def _account_entries(self, unit_ids: dict[str, str], units: list[dict]) -> list[dict]:
+        out = []
+        for k, account in enumerate(self.accounts):
+            if account.unit not in unit_ids:
+                unit_ids[account.unit] = uid = f"u{len(unit_ids) + 1}"
+                units.append({"id": uid, "name": account.unit,
+                              "contacts": [{"name": "值班员", "phone": "13800000000"}]})
+            kind = "rss" if account.fmt == "fault" else account.fmt
+            source: dict[str, Any] = {"kind": kind, "url": self.account_url(k)}
+            if kind == "json":
+                source["mapping"] = dict(_JSON_MAPPING)
+            out.append({"id": f"a{k + 1}", "unit": unit_ids[account.unit], "platform": account.platform,
+                        "name": account.name, "source": source})
+        return out
+
     def inventory(self) -> dict:
         if len(self.ports) != len(self.sites):
             raise RuntimeError("Fleet.inventory() needs a started fleet")
@@ -993,6 +1052,8 @@ class Fleet:
                     "columns": cols,
                 }
             )
+        if self.accounts:
+            return {"units": units, "sites": sites, "accounts": self._account_entries(unit_ids, units)}
         return {"units": units, "sites": sites}
 
     def write_inventory(self, path: pathlib.Path, **settings: Any) -> None:
@@ -1020,7 +1081,7 @@ class Fleet:
         with pathlib.Path(path).open("w", encoding="utf-8") as fh:
             if settings:
                 yaml.dump({"settings": dict(settings)}, fh)
-            if n_cols < _FAST_YAML_MIN_COLUMNS:
+            if n_cols < _FAST_YAML_MIN_COLUMNS or "accounts" in inv:
                 yaml.dump(inv, fh)
             else:
                 fh.write(_inventory_yaml(inv))
@@ -1062,6 +1123,96 @@ def _column_path(template: str, j: int, col: ColumnSpec) -> str:
         "dl": f"/col/{j}/list.shtml",
         "json": f"/api/column/{j}/list?pageNo=1&pageSize={LIST_SIZE}",
     }[template]
+
+
+# --------------------------------------------------------------------------------------------------
+# new-media feeds (what RSSHub / wewe-rss serve), one route per account on a bridge port
+
+_FEED_CT = {"rss": "application/rss+xml; charset=utf-8", "atom": "application/atom+xml; charset=utf-8",
+            "jsonfeed": "application/feed+json; charset=utf-8", "json": _CT_JSON, "fault": _CT_HTML}
+_JSON_MAPPING = {"items": "data.list", "title": "title", "url": "link", "date": "publish_time"}
+_BRIDGE_ERROR = (
+    "<!DOCTYPE html><html><head><title>RSSHub</title></head><body><div class=\"error\">"
+    "<h1>Looks like something went wrong in building the response</h1>"
+    "<p>Error: 微信公众号登录状态已失效，cookie 已过期，请重新扫码登录</p>"
+    "<p>Route: /wechat/mp/{k} · Node version: v22 · Git Hash: 4f2e1a9</p></div></body></html>"
+)
+
+
+def _feed_path(k: int, account: AccountSpec) -> str:
+    return {"rss": f"/weibo/user/{k}", "atom": f"/toutiao/user/{k}.atom", "jsonfeed": f"/douyin/user/{k}.json",
+            "json": f"/api/mp/{k}/articles", "fault": f"/wechat/mp/{k}"}[account.fmt]
+
+
+def _posts(account: AccountSpec, k: int) -> list[tuple[datetime.datetime, str, str]]:
+    """(time, title, url) newest first; the newest is at 10:00 Shanghai time on ``account.newest``."""
+    rng = random.Random(f"{account.name}|{k}|{account.newest.isoformat()}")
+    place = _place_of(account.unit)
+    tz = datetime.timezone(datetime.timedelta(hours=8))
+    d = account.newest
+    out = []
+    for n in range(account.posts):
+        at = datetime.datetime(d.year, d.month, d.day, 10 - n % 3, 7 * n % 60, tzinfo=tz)
+        out.append((at, _title(rng, "动态要闻", place, d.year), f"https://mp.example.cn/s/{k}-{n}"))
+        d -= datetime.timedelta(days=rng.randint(1, 4))
+    return out
+
+
+def _feed_body(account: AccountSpec, k: int, today: datetime.date) -> bytes:
+    if account.fmt == "fault":
+        return _BRIDGE_ERROR.replace("{k}", str(k)).encode()
+    posts = _posts(account, k)
+    if account.fmt == "jsonfeed":
+        return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": account.name, "items": [
+            {"id": u, "url": u, "title": t, "date_published": at.isoformat()} for at, t, u in posts]},
+            ensure_ascii=False).encode()
+    if account.fmt == "json":
+        return json.dumps({"code": 0, "msg": "success", "data": {"total": len(posts), "list": [
+            {"title": t, "link": u, "publish_time": int(at.timestamp() * 1000), "is_original": n % 3 != 2}
+            for n, (at, t, u) in enumerate(posts)]}}, ensure_ascii=False).encode()
+    if account.fmt == "atom":
+        entries = "".join(
+            f"<entry><title>{_esc(t)}</title><link href=\"{u}\"/><id>{u}</id><updated>{at.isoformat()}</updated>"
+            f"<author><name>{_esc(account.name)}</name></author></entry>" for at, t, u in posts)
+        return (f"<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">"
+                f"<title>{_esc(account.name)} 的头条主页</title><id>urn:toutiao:{k}</id>"
+                f"<updated>{posts[0][0].isoformat() if posts else ''}</updated>{entries}</feed>").encode()
+    items = "".join(
+        f"<item><title><![CDATA[{t}]]></title><description><![CDATA[<p>{t}</p>]]></description>"
+        f"<pubDate>{at.strftime('%a, %d %b %Y %H:%M:%S +0800')}</pubDate><guid>{u}</guid><link>{u}</link></item>"
+        for at, t, u in posts)
+    return (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel>"
+            f"<title><![CDATA[{account.name}的微博]]></title><link>https://weibo.com/{k}</link>"
+            f"<description>{_esc(account.name)}的微博 - Powered by RSSHub</description>{items}"
+            "</channel></rss>").encode()
+
+
+def demo_accounts(today: datetime.date) -> list[AccountSpec]:
+    """Accounts in every state: fresh, near the 2-week deadline, stale, and a broken bridge (unknown)."""
+    d = lambda n: today - datetime.timedelta(days=n)  # noqa: E731
+    A = AccountSpec
+    return [
+        A("青溪发布", "青溪县人民政府办公室", "微博", d(1), "rss"),
+        A("云岭政务", "云岭县人民政府办公室", "今日头条", d(12), "atom"),
+        A("白石教育", "安阳岭县教育局", "抖音", d(30), "jsonfeed"),
+        A("金川发布", "金川县人民政府办公室", "微信公众号", d(0), "json"),
+        A("青溪县人民政府", "青溪县人民政府办公室", "微信公众号", d(2), "fault"),
+    ]
+
+
+def bench_accounts(n: int, today: datetime.date, seed: int = 1) -> list[AccountSpec]:
+    """``n`` accounts over the four feed formats; ~80% fresh, 10% near the deadline, 8% stale, 2% broken bridges."""
+    rng = random.Random(seed)
+    platforms = ("微信公众号", "微博", "抖音", "今日头条", "快手")
+    out = []
+    for k in range(n):
+        place = rng.choice(_PLACE_A) + rng.choice(_PLACE_B) + "县"
+        y = rng.random()
+        age = rng.randint(0, 9) if y < 0.8 else rng.randint(10, 13) if y < 0.9 else rng.randint(15, 60)
+        fmt = "fault" if y > 0.98 else FEED_FORMATS[k % 4]
+        out.append(AccountSpec(f"{place}发布{k}", f"{place}人民政府办公室", platforms[k % len(platforms)],
+                               today - datetime.timedelta(days=age), fmt))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1252,7 +1403,8 @@ def bench_fleet(sites: int, columns: int, today: datetime.date, seed: int = 1) -
 async def _serve(args: argparse.Namespace) -> int:
     today = datetime.date.fromisoformat(args.today) if args.today else datetime.date.today()
     specs = demo_fleet(today) if args.demo else bench_fleet(args.sites, args.columns, today, args.seed)
-    fleet = Fleet(specs, today, host=args.host)
+    accounts = demo_accounts(today) if args.demo else bench_accounts(args.accounts, today, args.seed)
+    fleet = Fleet(specs, today, host=args.host, accounts=accounts, bridges=args.bridges)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -1279,6 +1431,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inventory", help="write the govwatch inventory here (YAML, or JSON for a .json path)")
     ap.add_argument("--today", help="the fleet's today, YYYY-MM-DD (default: the real today)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--accounts", type=int, default=0, help="new-media accounts served by feed bridges")
+    ap.add_argument("--bridges", type=int, default=1, help="feed bridge ports serving the accounts")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--no-prerender", action="store_true", help="render pages on first request instead")
     ap.add_argument("--demo", action="store_true", help="serve demo_fleet() instead of bench_fleet()")

@@ -41,6 +41,9 @@ class EmptyReason(StrEnum):
     JS_RENDERED = "js_rendered"  # the list is built by JavaScript; never guess
     NO_LIST = "no_list"  # no repeated list of links found at all
     NO_DATES = "no_dates"  # a list was found but none of its items carries a date
+    # A new-media source served no usable feed: a bridge error page, a captcha, HTML where a feed
+    # was expected, broken XML, an empty feed. The account's freshness is unknown, never red.
+    SOURCE_FAULT = "source_fault"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""One probe: fetch a list page and read its newest item date into an ``Observation``."""
+"""One probe: fetch a list page (or an account's feed) and read its newest item date into an ``Observation``."""
 
 from __future__ import annotations
 
@@ -32,16 +32,18 @@ def observe(target_id: str, result: FetchResult, at: datetime, listing: ListResu
     )
 
 
-async def read(pool: ExtractPool, result: FetchResult, at: datetime) -> ListResult | None:
-    """The list on a fetched page, or None when there is nothing to read (a failure or a 304)."""
+async def read(pool: ExtractPool, result: FetchResult, at: datetime, parser: str = "list") -> ListResult | None:
+    """The list on a fetched page (or an account's posts in its feed), or None when there is nothing to read
+    (a failure or a 304)."""
     if not result.ok or result.not_modified:
         return None
-    return await pool.extract(result.text or "", result.final_url, at.astimezone(TZ).date(), result.content_type)
+    return await pool.extract(
+        result.text or "", result.final_url, at.astimezone(TZ).date(), result.content_type, parser)
 
 
 async def probe(
     fetcher: Fetcher, pool: ExtractPool, target_id: str, url: str, at: datetime,
-    etag: str | None = None, last_modified: str | None = None,
+    etag: str | None = None, last_modified: str | None = None, parser: str = "list",
 ) -> tuple[Observation, FetchResult]:
     result = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
-    return observe(target_id, result, at, await read(pool, result, at)), result
+    return observe(target_id, result, at, await read(pool, result, at, parser)), result

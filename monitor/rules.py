@@ -37,6 +37,7 @@ def _rule(category: str, deadline: str, lead: str, interval: str, text: str) -> 
 
 
 HOMEPAGE = "首页"
+NEW_MEDIA = "政务新媒体"
 
 DEFAULT_RULES: dict[str, Rule] = {
     rule.category: rule
@@ -47,6 +48,7 @@ DEFAULT_RULES: dict[str, Rule] = {
         _rule("人事信息", "12mo", "60d", "1d", "人事信息类栏目 12 个月内须更新"),
         _rule("规划计划", "12mo", "60d", "1d", "规划计划类栏目 12 个月内须更新"),
         _rule(HOMEPAGE, "14d", "4d", "1h", "网站首页 2 周内须有更新"),
+        _rule(NEW_MEDIA, "14d", "4d", "6h", "政务新媒体账号 2 周内须更新"),
     )
 }
 

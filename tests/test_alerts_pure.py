@@ -151,3 +151,11 @@ def test_days_since_and_deadline_in_facts() -> None:
     assert (fact["days_since"], fact["days_overdue"], fact["newest_date"]) == (40, 26, "2026-10-17")
     assert fact["at"].startswith("2026-11-26")
     assert at("2026-11-26T10:00") - timedelta(days=40) < at("2026-11-26T10:00")
+
+
+def test_messages_name_what_they_are_about() -> None:
+    assert messages.single(_fact("red", target_kind="homepage"))[0] == "【政府网站监测】红色预警：首页超期未更新"
+    title, body = messages.single(_fact("yellow", days_overdue=None, days_left=2, target_kind="account",
+                                        column="青溪发布（微博）", category="政务新媒体"))
+    assert title == "【政府网站监测】黄色预警：账号临近更新期限"
+    assert "账号：青溪发布（微博）（政务新媒体）" in body and "数据源地址：" in body

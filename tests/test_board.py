@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import ClientSession, StreamReader, web
@@ -14,11 +15,12 @@ from ruamel.yaml import YAML
 
 from monitor import config
 from monitor.daemon import Monitor
+from monitor.evaluate import TZ
 from monitor.service import monitoring
 from monitor.web.app import EVENTS_KEY, serve
 from monitor.web.events import EventHub
 from tests.conftest import PageServer, list_page
-from tests.test_daemon import dated
+from tests.test_daemon import dated, write_inventory
 
 HOSTILE = "<script>window.pwned=1</script>"
 
@@ -153,3 +155,26 @@ def test_a_slow_client_is_dropped_without_blocking() -> None:
     assert hub.clients == {fast} and hub.dropped == 1
     assert slow.get_nowait() is None and slow.empty()
     assert [fast.get_nowait() for _ in range(3)] == ["1", "2", "3"]
+
+
+async def test_board_serves_the_quarterly_score_table(tmp_path: Path, page_server: PageServer) -> None:
+    page_server.set("/col/", list_page(dated(40)))
+    inv = write_inventory(tmp_path / "inv.yaml", page_server, [
+        {"id": "c1", "name": "工作动态", "url": page_server.url("/col/"), "category": "动态要闻"},
+    ])
+    async with monitoring(inv) as monitor:
+        await monitor.sweep_once()
+        runner = await serve(monitor, "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            async with ClientSession() as http:
+                board = await (await http.get(f"{base}/")).text()
+                page = await (await http.get(f"{base}/report")).text()
+                bad = await http.get(f"{base}/report?quarter=2026Q9")
+        finally:
+            await runner.cleanup()
+    now = datetime.now(TZ)
+    assert 'href="/report"' in board
+    assert f"{now.year}年第{'一二三四'[(now.month - 1) // 3]}季度" in page
+    assert "测试县人民政府办公室" in page and "<td>3</td>" in page  # one 动态要闻 warning: −3
+    assert bad.status == 400

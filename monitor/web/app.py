@@ -1,9 +1,12 @@
-"""aiohttp application for the board (``/``) and the JSON API (``/api/columns``, ``/api/summary``)."""
+"""aiohttp application for the board (``/``, unit, target, silences and report pages, live ``/events``) and the
+JSON API (``/api/columns``, ``/api/summary``; writes in ``admin``)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +14,8 @@ import jinja2
 from aiohttp import web
 
 from monitor.daemon import Monitor
+from monitor.evaluate import TZ
+from monitor.report import Quarter, compute, render_html
 from monitor.web import admin, views
 from monitor.web.events import EventHub, stream
 
@@ -37,6 +42,24 @@ def _selected(request: web.Request) -> list[dict[str, Any]]:
         if value := request.query.get(key):
             rows = [r for r in rows if str(r[key]) == value]
     return rows
+
+
+async def report_page(request: web.Request) -> web.Response:
+    """The quarterly score table (``?quarter=2026Q4``, default the current quarter), computed on request."""
+    monitor = request.app[MONITOR_KEY]
+    now = monitor.clock().astimezone(TZ)
+    try:
+        quarter = Quarter.parse(request.query.get("quarter") or f"{now.year}Q{(now.month - 1) // 3 + 1}")
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    units = [(u.id, u.name) for u in monitor.inventory.model.units]
+    store_path = monitor.inventory.settings.store
+
+    def build() -> str:
+        with contextlib.closing(sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)) as db:
+            return render_html(compute(db, quarter, None, units, now))
+
+    return web.Response(text=await asyncio.to_thread(build), content_type="text/html", charset="utf-8")
 
 
 async def silences_page(request: web.Request) -> web.Response:
@@ -138,6 +161,7 @@ def make_app(monitor: Monitor, metrics: Metrics | None = None) -> web.Applicatio
     app.router.add_get("/target/{target_id}", target_page)
     app.router.add_get("/events", events)
     app.router.add_get("/silences", silences_page)
+    app.router.add_get("/report", report_page)
     admin.register(app)
     app.router.add_static("/static/", STATIC_DIR)
     app.on_startup.append(_events_start)

@@ -12,7 +12,7 @@ from monitor.evaluate import TZ
 from monitor.model import State
 
 STATE_LABELS = {State.GREEN: "正常", State.YELLOW: "预警", State.RED: "超期", State.UNKNOWN: "未知"}
-KIND_LABELS = {"column": "栏目", "homepage": "首页"}
+KIND_LABELS = {"column": "栏目", "homepage": "首页", "account": "新媒体账号"}
 STATE_ORDER = (State.RED, State.YELLOW, State.UNKNOWN, State.GREEN)
 
 
@@ -59,7 +59,7 @@ REASON_LABELS = {
     "fresh": "按期更新", "near_deadline": "临近期限", "stale": "超期未更新", "empty": "空白栏目",
     "not_probed": "尚未检测", "fetch_failed": "页面无法访问", "js_rendered": "栏目列表由脚本生成",
     "unreadable": "无法读取栏目列表", "page_changed": "页面结构变化",
-    "no_list": "未找到栏目列表", "no_dates": "列表无日期",
+    "no_list": "未找到栏目列表", "no_dates": "列表无日期", "source_fault": "账号数据源异常",
 }
 FETCH_ERROR_LABELS = {
     "timeout": "超时", "dns": "域名解析失败", "connect": "连接失败", "tls": "证书错误", "http_status": "HTTP 错误",

@@ -1,0 +1,484 @@
+"""The quarterly score table (季度得分表) from the stored verdict history.
+
+Scoring follows seed 003 (仲恺高新区 2018 Q4) by default: each warning (预警) on a column deducts
+动态要闻 3, 通知公告/政策文件 4, 规划计划/人事信息 5 points; the quarterly score is 100 minus the
+deductions (never below 0). A warning is one episode: a column that went yellow or red and stayed
+so (through unknowns) until it was green again; an episode open at any moment of the quarter
+counts once in that quarter. A site is 不合格 when it has a veto — its homepage red at the
+quarter's end (首页不更新), or at least 5 动态要闻 + 通知公告/政策文件 columns red at once
+(栏目不更新) — or its score is under 60. Back-dated items (``monitor.honest``) first seen in the
+quarter are listed as evidence for a person to check; they do not change the score.
+
+Outputs: an xlsx in the seed's column layout (openpyxl), an HTML table and a draft 通报 text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import sqlite3
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from monitor.evaluate import TZ
+from monitor.honest import BackDated, SeenItem, back_dated
+
+WARNING_STATES = ("yellow", "red")
+
+
+@dataclass(frozen=True, slots=True)
+class Quarter:
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Quarter:
+        match = re.fullmatch(r"\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*", text)
+        if not match:
+            raise ValueError(f"not a quarter: {text!r} (write e.g. 2026Q4)")
+        return cls(int(match[1]), int(match[2]))
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, 3 * self.number - 2, 1)
+
+    @property
+    def last_day(self) -> date:
+        nxt = date(self.year + 1, 1, 1) if self.number == 4 else date(self.year, 3 * self.number + 1, 1)
+        return nxt - timedelta(days=1)
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first_day, datetime.min.time(), tzinfo=TZ)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.last_day + timedelta(days=1), datetime.min.time(), tzinfo=TZ)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}年第{'一二三四'[self.number - 1]}季度"
+
+    def __str__(self) -> str:
+        return f"{self.year}Q{self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    deductions: dict[str, float] = field(default_factory=lambda: {
+        "动态要闻": 3, "通知公告": 4, "政策文件": 4, "规划计划": 5, "人事信息": 5})
+    # The table's columns (header, categories), as in seed 003.
+    columns: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("工作动态", ("动态要闻",)), ("通知公告", ("通知公告",)), ("部门文件", ("政策文件",)),
+        ("规划计划", ("规划计划", "人事信息")))
+    pass_mark: float = 60
+    stale_veto_columns: int = 5
+    stale_veto_categories: tuple[str, ...] = ("动态要闻", "通知公告", "政策文件")
+
+    @classmethod
+    def load(cls, path: Path) -> Scoring:
+        """A YAML file with any of: deductions (category: points), pass_mark, stale_veto_columns."""
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+        unknown = set(data) - {"deductions", "pass_mark", "stale_veto_columns"}
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {sorted(unknown)}; use deductions, pass_mark, stale_veto_columns")
+        base = cls()
+        return cls({**base.deductions, **{str(k): float(v) for k, v in (data.get("deductions") or {}).items()}},
+                   base.columns, float(data.get("pass_mark", base.pass_mark)),
+                   int(data.get("stale_veto_columns", base.stale_veto_columns)))
+
+    def header_for(self, category: str) -> str | None:
+        return next((h for h, cats in self.columns if category in cats), None)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInfo:
+    id: str
+    kind: str
+    name: str
+    url: str
+    site_id: str
+    site_name: str
+    unit_id: str
+    unit_name: str
+    category: str
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    """One 预警 episode of one column, with its evidence."""
+
+    target: TargetInfo
+    start: datetime
+    red_at: datetime | None
+    end: datetime | None  # back to green; None while still open
+    newest_date: date | None
+    deadline: datetime | None
+    points: float
+    overdue_days: int | None  # as of the episode's end or the quarter's end
+
+    @property
+    def state_text(self) -> str:
+        return "超期（红）" if self.red_at else "临近期限（黄）"
+
+
+@dataclass(frozen=True, slots=True)
+class Veto:
+    site_id: str
+    site_name: str
+    reason: str
+    detail: str
+
+
+@dataclass(slots=True)
+class Score:
+    id: str
+    name: str
+    by_column: dict[str, float] = field(default_factory=dict)
+    other: float = 0
+    warnings: list[Warning] = field(default_factory=list)
+    vetoes: list[Veto] = field(default_factory=list)
+    back_dated: list[tuple[TargetInfo, BackDated]] = field(default_factory=list)
+    sites: int = 0
+
+    @property
+    def deduction(self) -> float:
+        return sum(w.points for w in self.warnings)
+
+    @property
+    def score(self) -> float:
+        return max(0.0, 100 - self.deduction)
+
+    def passed(self, scoring: Scoring) -> bool:
+        return not self.vetoes and self.score >= scoring.pass_mark
+
+
+@dataclass(slots=True)
+class Report:
+    quarter: Quarter
+    scoring: Scoring
+    as_of: datetime
+    units: list[Score]
+    sites: list[Score]
+
+    @property
+    def sites_passed(self) -> int:
+        return sum(s.passed(self.scoring) for s in self.sites)
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.sites_passed / len(self.sites) if self.sites else None
+
+    @property
+    def has_other(self) -> bool:
+        return any(u.other for u in self.units)
+
+
+def _ts(value: float | None) -> datetime | None:
+    return _at(value) if value is not None else None
+
+
+def _at(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC).astimezone(TZ)
+
+
+def _episodes(target: TargetInfo, rows: Sequence[tuple[Any, ...]], quarter: Quarter, as_of: datetime,
+              scoring: Scoring) -> list[Warning]:
+    """Warning episodes of one target that were open at some moment of the quarter."""
+    found: list[Warning] = []
+    open_: dict[str, Any] | None = None
+
+    def close(end: datetime | None) -> None:
+        assert open_ is not None
+        if open_["start"] < quarter.end and (end is None or end > quarter.start):
+            stop = min(end or as_of, as_of, quarter.end) - timedelta(microseconds=1)
+            deadline = open_["deadline"]
+            overdue = None
+            if open_["red_at"] and deadline is not None and stop >= deadline:
+                overdue = (stop.astimezone(TZ).date() - deadline.astimezone(TZ).date()).days + 1
+            found.append(Warning(target, open_["start"], open_["red_at"], end, open_["newest"], deadline,
+                                 scoring.deductions.get(target.category, 0), overdue))
+
+    for at, state, newest, deadline in rows:
+        when = _at(at)
+        if when >= quarter.end or when > as_of:
+            break
+        if state in WARNING_STATES:
+            if open_ is None:
+                open_ = {"start": when, "red_at": None, "newest": None, "deadline": None}
+            if state == "red" and open_["red_at"] is None:
+                open_["red_at"] = when
+            open_["newest"] = date.fromisoformat(newest) if newest else open_["newest"]
+            open_["deadline"] = _ts(deadline) or open_["deadline"]
+        elif state == "green" and open_ is not None:
+            close(when)
+            open_ = None
+    if open_ is not None:
+        close(None)
+    return found
+
+
+def _state_at(rows: Sequence[tuple[Any, ...]], instant: datetime) -> str | None:
+    state = None
+    for at, row_state, _newest, _deadline in rows:
+        if at >= instant.timestamp():
+            break
+        state = row_state
+    return state
+
+
+def _stale_veto(site: str, name: str, columns: list[TargetInfo], history: dict[str, list[tuple[Any, ...]]],
+                quarter: Quarter, until: datetime, scoring: Scoring) -> Veto | None:
+    """At least ``stale_veto_columns`` of the site's news/notice/policy columns red at one moment."""
+    watched = [t for t in columns if t.category in scoring.stale_veto_categories]
+    events = sorted({quarter.start.timestamp(), *(r[0] for t in watched for r in history[t.id]
+                                                   if quarter.start.timestamp() <= r[0] < until.timestamp())})
+    for instant in events:
+        moment = _at(instant)
+        after = moment + timedelta(microseconds=1)
+        red = [t for t in watched if _state_at(history[t.id], after) == "red"]
+        if len(red) >= scoring.stale_veto_columns:
+            names = "、".join(t.name for t in red)
+            return Veto(site, name, "栏目不更新",
+                        f"{moment:%Y-%m-%d %H:%M} 起动态要闻、通知公告、政策文件类栏目同时有 {len(red)} 个超期："
+                        f"{names}")
+    return None
+
+
+def compute(db: sqlite3.Connection, quarter: Quarter, scoring: Scoring | None = None,
+            units: Sequence[tuple[str, str]] = (), now: datetime | None = None) -> Report:
+    """The quarter's report from a store. ``units`` (id, name) gives the table's order and units without targets."""
+    scoring = scoring or Scoring()
+    as_of = min(now or datetime.now(TZ), quarter.end)
+    q0, q1 = quarter.start.timestamp(), quarter.end.timestamp()
+    targets = [TargetInfo(*row) for row in db.execute(
+        "SELECT id, kind, name, url, site_id, site_name, unit_id, unit_name, category FROM targets"
+        " WHERE kind IN ('column', 'homepage') AND (active = 1 OR id IN"
+        " (SELECT target_id FROM verdicts WHERE at >= ? AND at < ?)) ORDER BY unit_id, site_id, kind DESC, id",
+        (q0, q1))]
+    history: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for tid, at, state, newest, deadline in db.execute(
+            "SELECT target_id, at, state, newest_date, deadline FROM verdicts WHERE at < ? ORDER BY at, id", (q1,)):
+        history[tid].append((at, state, newest, deadline))
+
+    unit_scores: dict[str, Score] = {uid: Score(uid, name) for uid, name in units}
+    site_scores: dict[str, Score] = {}
+    by_site: dict[str, list[TargetInfo]] = defaultdict(list)
+    for t in targets:
+        unit = unit_scores.setdefault(t.unit_id, Score(t.unit_id, t.unit_name))
+        site = site_scores.setdefault(t.site_id, Score(t.site_id, t.site_name))
+        by_site[t.site_id].append(t)
+        for w in _episodes(t, history[t.id], quarter, as_of, scoring):
+            for score in (unit, site):
+                score.warnings.append(w)
+                header = scoring.header_for(t.category)
+                if header:
+                    score.by_column[header] = score.by_column.get(header, 0) + w.points
+                else:
+                    score.other += w.points
+        if t.kind == "column":
+            items = [SeenItem(u, title, date.fromisoformat(d) if d else None, _at(f), _at(last))
+                     for u, title, d, f, last in db.execute(
+                         "SELECT url, title, date, first_seen, last_seen FROM items WHERE target_id = ?", (t.id,))]
+            probes = [_at(at) for (at,) in db.execute(
+                "SELECT at FROM observations WHERE target_id = ? AND at < ? AND error IS NULL"
+                " AND (newest_date IS NOT NULL OR not_modified = 1) ORDER BY at", (t.id, q1))]
+            for found in back_dated(items, probes):
+                if quarter.start <= found.item.first_seen < quarter.end:
+                    unit.back_dated.append((t, found))
+    for site_id, columns in by_site.items():
+        site = site_scores[site_id]
+        unit = unit_scores[columns[0].unit_id]
+        unit.sites += 1
+        vetoes = []
+        for t in columns:
+            if t.kind == "homepage" and _state_at(history[t.id], as_of) == "red":
+                vetoes.append(Veto(site_id, t.site_name, "首页不更新",
+                                   f"截至 {as_of - timedelta(microseconds=1):%Y-%m-%d} 网站首页超期未更新"))
+        stale = _stale_veto(site_id, site.name, columns, history, quarter, as_of, scoring)
+        vetoes += [stale] if stale else []
+        site.vetoes += vetoes
+        unit.vetoes += vetoes
+    return Report(quarter, scoring, as_of, list(unit_scores.values()), list(site_scores.values()))
+
+
+def _num(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 2)
+
+
+def _headers(report: Report) -> list[str]:
+    cols = [f"{h}（预警扣分）" for h, _ in report.scoring.columns]
+    return cols + (["其他栏目（预警扣分）"] if report.has_other else [])
+
+
+def _row(report: Report, unit: Score) -> list[Any]:
+    values = [unit.by_column.get(h, 0) for h, _ in report.scoring.columns]
+    values += [unit.other] if report.has_other else []
+    verdict = "合格" if unit.passed(report.scoring) else "不合格"
+    note = "；".join(f"{v.site_name}：{v.reason}" for v in unit.vetoes)
+    return [unit.name, *(_num(v) for v in values), _num(unit.deduction), _num(unit.score), len(unit.warnings),
+            verdict, note]
+
+
+def _title(report: Report) -> tuple[str, str]:
+    q = report.quarter
+    return (f"{q.label}政府网站监测得分表",
+            f"（信息更新监测时间节点：{q.first_day.year}年{q.first_day.month}月{q.first_day.day}日-"
+            f"{q.last_day.month}月{q.last_day.day}日）")
+
+
+def _rate(report: Report) -> str:
+    rate = report.pass_rate
+    return f"{rate * 100:.2f}%" if rate is not None else "—"
+
+
+def write_xlsx(report: Report, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "季度得分表"
+    headers = _headers(report)
+    width = 1 + len(headers) + 5
+    title, period = _title(report)
+    sheet.append([title])
+    sheet.append([period])
+    sheet.append(["单位", "栏目更新监测", *[None] * (len(headers) - 1), "季度扣分", "季度得分", "预警次数", "是否合格",
+                  "说明"])
+    sheet.append([None, *headers, *[None] * 5])
+    last = get_column_letter(width)
+    sheet.merge_cells(f"A1:{last}1")
+    sheet.merge_cells(f"A2:{last}2")
+    sheet.merge_cells("A3:A4")
+    sheet.merge_cells(start_row=3, start_column=2, end_row=3, end_column=1 + len(headers))
+    for col in range(2 + len(headers), width + 1):
+        sheet.merge_cells(start_row=3, start_column=col, end_row=4, end_column=col)
+    for unit in report.units:
+        sheet.append(_row(report, unit))
+    sheet.append([f"网站合格率：{_rate(report)}（{report.sites_passed}/{len(report.sites)} 个网站合格）"])
+    sheet.merge_cells(start_row=sheet.max_row, start_column=1, end_row=sheet.max_row, end_column=width)
+    thin = Side(style="thin")
+    for row in sheet.iter_rows(min_row=3, max_row=sheet.max_row):
+        for cell in row:
+            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet["A1"].alignment = sheet["A2"].alignment = Alignment(horizontal="center")
+    sheet.column_dimensions["A"].width = 24
+    for col in range(2, width + 1):
+        sheet.column_dimensions[get_column_letter(col)].width = 14
+    sheet.column_dimensions[last].width = 40
+    sheet.freeze_panes = "B5"
+
+    detail = book.create_sheet("预警明细")
+    detail.append(["单位", "网站", "栏目", "类别", "栏目地址", "最新信息日期", "预警开始", "超期开始", "恢复时间",
+                   "超期天数", "扣分"])
+    for unit in report.units:
+        for w in unit.warnings:
+            t = w.target
+            detail.append([unit.name, t.site_name, t.name, t.category, t.url,
+                           w.newest_date.isoformat() if w.newest_date else "", f"{w.start:%Y-%m-%d %H:%M}",
+                           f"{w.red_at:%Y-%m-%d %H:%M}" if w.red_at else "",
+                           f"{w.end:%Y-%m-%d %H:%M}" if w.end else "未恢复", w.overdue_days or 0, _num(w.points)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+
+
+def write_html(report: Report, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(report), encoding="utf-8")
+
+
+def render_html(report: Report) -> str:
+    """The score table as a standalone HTML page (every name escaped); the board serves it too."""
+    e = html.escape
+    title, period = _title(report)
+    head = "".join(f"<th>{e(h)}</th>" for h in ["单位", *_headers(report), "季度扣分", "季度得分", "预警次数",
+                                                 "是否合格", "说明"])
+    body = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in _row(report, u)) + "</tr>\n"
+                   for u in report.units)
+    return (f'<!doctype html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>{e(title)}</title>'
+            "<style>table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px;text-align:center}"
+            "</style></head><body>\n"
+            f"<h1>{e(title)}</h1>\n<p>{e(period)}</p>\n<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}"
+            f"</tbody>\n</table>\n<p>网站合格率：{e(_rate(report))}"
+            f"（{report.sites_passed}/{len(report.sites)} 个网站合格）</p>\n"
+            "</body></html>\n")
+
+
+def draft_notice(report: Report) -> str:
+    """A draft 通报 in Chinese: overall figures, then each unit's problems with their evidence."""
+    q = report.quarter
+    scoring = report.scoring
+    warned = [u for u in report.units if u.warnings or u.vetoes or u.back_dated]
+    clean = [u.name for u in report.units if u not in warned]
+    lines = [f"关于{q.label}政府网站栏目更新监测情况的通报（草稿）", "", "一、总体情况",
+             f"{q.label}（{_cn_date(q.first_day)}—{_cn_date(q.last_day)}），对 {len(report.units)} 个单位的 "
+             f"{len(report.sites)} 个政府网站开展栏目更新监测，共发现栏目预警 "
+             f"{sum(len(u.warnings) for u in report.units)} 次，网站合格率 {_rate(report)}。"]
+    if clean:
+        lines.append(f"其中，{'、'.join(clean)}共 {len(clean)} 个单位在本次监测中未发现问题。")
+    lines += ["", "二、存在的主要问题"]
+    if not warned:
+        lines.append("本季度未发现问题。")
+    for n, unit in enumerate(warned, start=1):
+        verdict = "合格" if unit.passed(scoring) else "不合格"
+        lines.append(f"（{_cn(n)}）{unit.name}：季度扣分 {_num(unit.deduction)} 分，"
+                     f"季度得分 {_num(unit.score)} 分，{verdict}。")
+        item = 0
+        for v in unit.vetoes:
+            item += 1
+            lines.append(f"{item}. 【单项否决·{v.reason}】{v.site_name}：{v.detail}。")
+        for w in sorted(unit.warnings, key=lambda w: w.start):
+            item += 1
+            t = w.target
+            newest = f"最新信息日期 {w.newest_date}" if w.newest_date else "无有效信息（空白栏目）"
+            since = f"{w.start:%Y-%m-%d %H:%M} 起预警"
+            if w.red_at:
+                since += f"，{w.red_at:%Y-%m-%d %H:%M} 起超期"
+            if w.overdue_days:
+                since += f"，{'恢复前' if w.end else '截至统计时'}已超期 {w.overdue_days} 天"
+            since += f"，{w.end:%Y-%m-%d %H:%M} 恢复正常" if w.end else "，尚未整改"
+            lines.append(f"{item}. {t.site_name}「{t.name}」栏目（{t.category}，{w.state_text}）：{newest}，{since}；"
+                         f"{f'扣 {_num(w.points)} 分' if w.points else '不计扣分'}。地址：{t.url}")
+        for t, found in unit.back_dated:
+            item += 1
+            lines.append(f"{item}. 【疑似伪造发稿日期，请人工核实】{t.site_name}「{t.name}」栏目：{found.detail}。"
+                         f"地址：{found.item.url}")
+    lines += ["", "三、下一步工作要求",
+              "各单位要对照上述问题立即整改，落实栏目信息更新责任，动态要闻类栏目 2 周内、通知公告和政策文件类栏目 "
+              "6 个月内、人事和规划计划类栏目 12 个月内须有更新，不得随意更改信息发布日期。", "",
+              f"附件：{_title(report)[0]}", ""]
+    return "\n".join(lines)
+
+
+def _cn_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _cn(n: int) -> str:
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
+
+
+def write_all(report: Report, out: Path) -> list[Path]:
+    """The xlsx, the HTML table and the draft notice, named by quarter, in ``out``."""
+    q = str(report.quarter)
+    paths = [out / f"score-{q}.xlsx", out / f"score-{q}.html", out / f"notice-{q}.txt"]
+    write_xlsx(report, paths[0])
+    write_html(report, paths[1])
+    paths[2].write_text(draft_notice(report), encoding="utf-8")
+    return paths
+
