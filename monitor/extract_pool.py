@@ -14,6 +14,7 @@ import asyncio
 import json
 import multiprocessing
 import signal
+import time
 from collections import deque
 from datetime import date
 from multiprocessing.connection import Connection
@@ -27,6 +28,8 @@ from monitor.model import EmptyReason, Item, ListResult
 log = structlog.get_logger()
 _CONTEXT = multiprocessing.get_context("spawn")
 _UNREADABLE = ListResult(None, (), EmptyReason.NO_LIST)
+MAX_DEATHS = 5
+DEATH_WINDOW_S = 60.0
 
 
 def parse_page(text: str, url: str, today: date, content_type: str | None, parser: str = "list") -> ListResult:
@@ -78,11 +81,18 @@ class _Worker:
         self.deadline: asyncio.TimerHandle | None = None
 
     def submit(self, loop: asyncio.AbstractEventLoop, args: tuple[Any, ...], limit_s: float) -> asyncio.Future:
-        self.waiter, self.url = loop.create_future(), args[1]
+        """Hand a page to this worker; raise ``WorkerGone`` (after replacing it) if it died while idle."""
+        self.url = args[1]
+        try:
+            self.conn.send(args)
+        except OSError:
+            log.error("extract_worker_died", url=self.url, while_idle=True)
+            self.pool.replace(self, died=True)
+            raise WorkerGone from None
+        self.waiter = waiter = loop.create_future()
         loop.add_reader(self.conn.fileno(), self._answer)
         self.deadline = loop.call_later(limit_s, self._overrun, limit_s, len(args[0]))
-        self.conn.send(args)
-        return self.waiter
+        return waiter
 
     def _finish(self, result: ListResult) -> None:
         loop = asyncio.get_running_loop()
@@ -97,9 +107,9 @@ class _Worker:
         try:
             status, value = self.conn.recv()
         except (OSError, EOFError):
-            log.exception("extract_worker_died", url=self.url)
+            log.error("extract_worker_died", url=self.url, while_idle=False)
             self._finish(_UNREADABLE)
-            self.pool.replace(self)
+            self.pool.replace(self, died=True)
             return
         if status != "ok":
             log.error("extract_failed", url=self.url, error=value)
@@ -117,29 +127,43 @@ class _Worker:
         self.conn.close()
 
 
+class WorkerGone(Exception):
+    """A worker was found dead when handed a page; it has been replaced."""
+
+
 class ExtractPool:
     def __init__(self, workers: int = 2, time_limit_s: float = 10.0) -> None:
         self.time_limit_s = time_limit_s
         self.size = workers
         self.workers = [_Worker(self) for _ in range(workers)]
         self._idle: deque[_Worker] = deque(self.workers)
-        self._waiting: deque[asyncio.Future[_Worker]] = deque()
+        self._waiting: deque[asyncio.Future[_Worker | None]] = deque()
+        self._deaths: deque[float] = deque()
 
     async def extract(
         self, text: str, url: str, today: date, content_type: str | None, parser: str = "list",
     ) -> ListResult:
         args = (text, url, today, content_type, parser)
-        if not self.size:
-            return _guarded(args)
-        worker = self._idle.popleft() if self._idle else await self._wait_for_worker()
-        return await worker.submit(asyncio.get_running_loop(), args, self.time_limit_s)
+        for _ in range(self.size + 1):  # a worker found dead is replaced; the page goes to the next one
+            worker = (self._idle.popleft() if self._idle else await self._wait_for_worker()) if self.size else None
+            if worker is None:
+                return _guarded(args)
+            try:
+                return await worker.submit(asyncio.get_running_loop(), args, self.time_limit_s)
+            except WorkerGone:
+                continue
+        return _UNREADABLE
 
-    async def _wait_for_worker(self) -> _Worker:
-        future: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+    async def _wait_for_worker(self) -> _Worker | None:
+        future: asyncio.Future[_Worker | None] = asyncio.get_running_loop().create_future()
         self._waiting.append(future)
         return await future
 
     def release(self, worker: _Worker) -> None:
+        if not self.size:  # degraded to inline parsing: no more workers
+            worker.kill()
+            self.workers.remove(worker)
+            return
         while self._waiting:
             future = self._waiting.popleft()
             if not future.done():
@@ -147,11 +171,36 @@ class ExtractPool:
                 return
         self._idle.append(worker)
 
-    def replace(self, worker: _Worker) -> None:
+    def replace(self, worker: _Worker, died: bool = False) -> None:
+        """A fresh worker for one killed on its time limit or found dead.
+
+        Workers that keep dying (MAX_DEATHS within DEATH_WINDOW_S: no memory, a broken install) would
+        make a respawn loop and a daemon that stalls; the pool then parses inline, and says so.
+        """
         worker.kill()
-        fresh = _Worker(self)
-        self.workers[self.workers.index(worker)] = fresh
-        self.release(fresh)
+        self.workers.remove(worker)
+        if died:
+            now = time.monotonic()
+            self._deaths.append(now)
+            while self._deaths and now - self._deaths[0] > DEATH_WINDOW_S:
+                self._deaths.popleft()
+            if len(self._deaths) >= MAX_DEATHS and self.size:
+                log.error("extract_pool_degraded", deaths=len(self._deaths), window_s=DEATH_WINDOW_S,
+                          action="parsing inline from now on; restart the daemon once the cause is fixed")
+                self.size = 0
+                for idle in self._idle:
+                    idle.kill()
+                    self.workers.remove(idle)
+                self._idle.clear()
+                while self._waiting:
+                    future = self._waiting.popleft()
+                    if not future.done():
+                        future.set_result(None)
+                return
+        if self.size:
+            fresh = _Worker(self)
+            self.workers.append(fresh)
+            self.release(fresh)
 
     def close(self) -> None:
         for worker in self.workers:
