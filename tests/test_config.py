@@ -24,7 +24,13 @@ def problems_of(path: Path) -> list[str]:
 def test_example_inventory_loads_with_overrides() -> None:
     inv = load(EXAMPLE)
     by_name = {(t.site_id, t.name): t for t in inv.targets}
-    assert len(inv.targets) == 9  # 7 columns + 2 homepages
+    assert len(inv.targets) == 11  # 7 columns + 2 homepages + 2 accounts
+    units = {u.id: u for u in inv.model.units}
+    assert [r.events for r in units["xzf-bgs"].receivers] == [
+        ("yellow", "red", "recovered", "repeat"), ("red",), ()]
+    assert units["xzf-bgs"].receivers[1].quiet_hours == "22:00-08:00"
+    assert inv.settings.alerts.supervisor == "gkb" and [s.to for s in inv.model.ladders["动态要闻"]] == [
+        ("operator-sms",), ("leader-sms",)]
     assert by_name[("xzf", "人事任免")].rule.category == "人事信息"  # alias 人事
     assert by_name[("xzf", "乡镇动态")].rule.deadline == Duration.parse("7d")
     assert by_name[("xzf", "乡镇动态")].rule.lead == Duration.parse("2d")
