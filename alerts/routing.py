@@ -72,6 +72,38 @@ def receivers_for(
     return [(unit.id, r) for r in unit.receivers if alert.kind in r.events]
 
 
+UNREGISTERED_RULE = "政务新媒体账号须在政务新媒体信息报送系统备案，未备案账号应整改或关停"
+
+
+def unregistered_items(
+    findings: list[tuple[str | None, str, str, str]], units: dict[str, UnitModel], settings: AlertSettings,
+    now: datetime,
+) -> list[OutboxItem]:
+    """未备案 findings (unit id or None, unit name, platform, account name) as outbox items for the unit's
+    receivers that take ``unregistered`` — or, for a unit missing from the inventory, the supervising office's.
+
+    The key is the account itself, so checking the same list again tells nobody twice.
+    """
+    items = []
+    for unit_id, unit_name, platform, name in findings:
+        owner = units.get(unit_id or "") or units.get(settings.supervisor or "")
+        if owner is None:
+            continue
+        payload = {
+            "kind": "unregistered", "state": "red", "reasons": [], "target_id": None, "target_kind": "account",
+            "unit_id": unit_id, "unit": unit_name, "site": platform, "column": name, "category": "政务新媒体",
+            "rule": UNREGISTERED_RULE, "url": "", "at": now.astimezone(TZ).isoformat(), "newest_date": None,
+            "days_since": None, "days_overdue": None, "days_left": None, "board": None,
+        }
+        for receiver in owner.receivers:
+            if "unregistered" in receiver.events or (owner.id != unit_id and receiver.on is None):
+                channel = f"{owner.id}/{receiver.id}"
+                not_before = quiet_until(receiver.quiet_hours, now) or now
+                items.append(OutboxItem(f"unregistered|{unit_name}|{platform}|{name}>{channel}", channel, now,
+                                        not_before, payload))
+    return items
+
+
 def route(
     alert: Alert, units: dict[str, UnitModel], settings: AlertSettings, board_url: str | None, now: datetime,
     suppressed: str | None = None,

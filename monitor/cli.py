@@ -102,7 +102,27 @@ def cmd_check_accounts(args: argparse.Namespace) -> int:
         where = f"{args.discovered}:{f.row.row}"
         print(f"{where}\t{f.unit_id or '—'}\t{f.row.unit}\t{f.row.platform}\t{f.row.name}\t{f.message}")
     print(f"共核对 {len(found)} 个账号，未备案 {len(findings)} 个")
+    if args.notify and findings:
+        _notify_unregistered(args, [(f.unit_id, f.row.unit, f.row.platform, f.row.name) for f in findings])
     return 1 if findings else 0
+
+
+def _notify_unregistered(args: argparse.Namespace, findings: list[tuple[str | None, str, str, str]]) -> None:
+    """Queue the findings in the store's outbox for the units' receivers; the running daemon sends them."""
+    from datetime import datetime
+
+    from alerts.routing import unregistered_items
+    from monitor.store import OutboxRecord
+
+    async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
+        units = {u.id: u for u in inventory.model.units}
+        items = unregistered_items(findings, units, inventory.settings.alerts, datetime.now(TZ))
+        await store.write([OutboxRecord(tuple(items))])
+        print(f"已加入待发通知 {len(items)} 条 (queued; a running daemon sends them within 30 s; "
+              "an account already notified is not notified again)")
+        return 0
+
+    _with_store(args, work)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -313,6 +333,7 @@ def parser() -> argparse.ArgumentParser:
     chk = sub.add_parser("check-accounts", help="report accounts found that the inventory does not register (未备案)")
     chk.add_argument("--config", required=True, help="the inventory")
     chk.add_argument("--discovered", required=True, help="accounts found, same layout as import-accounts")
+    chk.add_argument("--notify", action="store_true", help="also tell each unit through its receivers (outbox)")
     chk.set_defaults(func=cmd_check_accounts)
 
     pr = sub.add_parser("probe", help="fetch one column list page and print its newest item date")

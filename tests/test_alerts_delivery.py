@@ -9,65 +9,16 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiohttp import web
 from ruamel.yaml import YAML
 
 from monitor import config
-from monitor.evaluate import TZ
 from monitor.service import monitoring
-from tests.conftest import PageServer, list_page
+from tests.conftest import Endpoint, PageServer, list_page
 from tests.test_daemon import dated
-
-
-@dataclass
-class Endpoint:
-    """A chat/SMS webhook: records what apprise posts; ``plan[path]`` lists failures to serve first."""
-
-    base: str = ""
-    received: list[dict[str, Any]] = field(default_factory=list)
-    plan: dict[str, list[str]] = field(default_factory=dict)
-    hang: bool = False
-
-    def url(self, scheme: str, path: str) -> str:
-        return f"{scheme}://{self.base}/{path}"
-
-    def messages(self, path: str) -> list[dict[str, Any]]:
-        return [r for r in self.received if r["path"] == f"/{path}"]
-
-
-@pytest.fixture
-async def endpoint() -> AsyncIterator[Endpoint]:
-    ep = Endpoint()
-
-    async def handle(request: web.Request) -> web.Response:
-        steps = ep.plan.get(request.path, [])
-        step = steps.pop(0) if steps else "ok"
-        if ep.hang or step == "hang":
-            await asyncio.sleep(30)
-        if step == "500":
-            return web.Response(status=500, text="upstream error")
-        if request.content_type == "application/json":
-            body = await request.json()
-        else:
-            body = dict(await request.post())
-        ep.received.append({"path": request.path, "at": datetime.now(TZ), "body": body})
-        return web.json_response({"errcode": 0})
-
-    app = web.Application()
-    app.router.add_post("/{name}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    ep.base = f"127.0.0.1:{runner.addresses[0][1]}"
-    yield ep
-    await runner.cleanup()
 
 
 def inventory(tmp: Path, pages: PageServer, ep: Endpoint, columns: int = 1, step: int = 1,

@@ -16,8 +16,8 @@ from ruamel.yaml import YAML
 from monitor import config
 from monitor.service import monitoring
 from monitor.web.app import serve
-from tests.conftest import PageServer
-from tests.test_alerts_delivery import Endpoint, endpoint, inventory, wait_for  # noqa: F401 - fixture
+from tests.conftest import Endpoint, PageServer
+from tests.test_alerts_delivery import inventory, wait_for
 from tests.test_mqtt import MOSQUITTO, Broker, Subscriber
 
 TOKEN = "s3cret-token-for-tests"
@@ -32,7 +32,7 @@ def with_settings(inv: config.Inventory, **settings: object) -> config.Inventory
 
 
 async def test_api_writes_need_the_token_and_silences_apply_at_once(
-        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:  # noqa: F811
+        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:
     inv = with_settings(inventory(tmp_path, page_server, endpoint), token=TOKEN)
     async with monitoring(inv) as monitor:
         runner = await serve(monitor, "127.0.0.1", 0)
@@ -70,7 +70,7 @@ async def test_api_writes_need_the_token_and_silences_apply_at_once(
 
 
 async def test_writes_are_refused_without_a_configured_token(
-        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:  # noqa: F811
+        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:
     inv = inventory(tmp_path, page_server, endpoint)
     async with monitoring(inv) as monitor:
         runner = await serve(monitor, "127.0.0.1", 0)
@@ -88,7 +88,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_operator_drops_what_keeps_failing_from_the_cli(
-        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:  # noqa: F811
+        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:
     endpoint.plan["/group"] = ["500"] * 1000
     inv = inventory(tmp_path, page_server, endpoint, escalate_after=None)
     async with monitoring(inv) as monitor:
@@ -116,7 +116,7 @@ async def test_operator_drops_what_keeps_failing_from_the_cli(
 
 
 async def test_mqtt_carries_retained_state_and_events_of_every_change(
-        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:  # noqa: F811
+        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:
     assert Path(MOSQUITTO).exists()
     broker = Broker(tmp_path)
     await broker.start()

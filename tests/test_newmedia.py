@@ -4,6 +4,7 @@ its unit for real."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,8 +23,8 @@ from monitor.newmedia.registry import read_accounts, to_inventory, unregistered
 from monitor.probe import probe
 from monitor.rules import DEFAULT_RULES, NEW_MEDIA
 from monitor.service import monitoring
-from tests.conftest import PageServer
-from tests.test_alerts_delivery import Endpoint, endpoint, wait_for  # noqa: F401 (endpoint is a fixture)
+from tests.conftest import Endpoint, PageServer
+from tests.test_alerts_delivery import wait_for
 
 TODAY = date(2026, 11, 25)
 AT = datetime(2026, 11, 25, 15, 0, tzinfo=TZ)
@@ -240,7 +241,7 @@ def test_unregistered_accounts_are_reported_per_unit(tmp_path: Path, capsys: pyt
 
 
 async def test_stale_account_turns_yellow_then_red_and_alerts_its_unit(
-        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:  # noqa: F811
+        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:
     now = datetime.now(TZ).strftime("%a, %d %b %Y %H:%M:%S +0800")
     page_server.set("/weibo/qx", rss([("青溪县召开冬季安全生产会议", now)]), content_type="application/rss+xml")
     page_server.set("/wechat/broken", RSSHUB_ERROR)
@@ -286,3 +287,30 @@ async def test_demo_fleet_serves_accounts_in_every_state(tmp_path: Path) -> None
     assert states == {"青溪发布（微博）": State.GREEN, "云岭政务（今日头条）": State.YELLOW,
                       "白石教育（抖音）": State.RED, "金川发布（微信公众号）": State.GREEN,
                       "青溪县人民政府（微信公众号）": State.UNKNOWN}
+
+
+async def test_unregistered_accounts_reach_their_unit_once(tmp_path: Path, endpoint: Endpoint) -> None:
+    path = tmp_path / "inv.yaml"
+    YAML().dump({
+        "settings": {"store": str(tmp_path / "s.sqlite3"), "alerts": {"group_window": "0s", "supervisor": "gkb"}},
+        "units": [{"id": "gaj", "name": "县公安局", "receivers": [{"id": "group", "url": endpoint.url("json", "gaj")}]},
+                  {"id": "gkb", "name": "县政务公开办",
+                   "receivers": [{"id": "office", "url": endpoint.url("json", "gkb")}]}],
+        "accounts": [{"id": "a1", "unit": "gaj", "platform": "微信公众号", "name": "通城公安"}],
+    }, path)
+    found = write_sheet(tmp_path / "发现.xlsx", [[1, "县公安局", "通城公安", "微信"],
+                                                 [2, "县公安局", "通城110", "快手"],
+                                                 [3, "麦市镇人民政府", "麦市微讯", "微信"]])
+    args = ["check-accounts", "--config", str(path), "--discovered", str(found), "--notify"]
+    assert await asyncio.to_thread(cli.main, args) == 1
+    async with monitoring(config.load(path)):
+        await wait_for(lambda: endpoint.messages("gaj") and endpoint.messages("gkb"))
+    [unit] = endpoint.messages("gaj")
+    assert unit["body"]["title"] == "【政府网站监测】未备案账号：发现未备案的政务新媒体账号"
+    assert "平台：快手" in unit["body"]["message"] and "账号：通城110" in unit["body"]["message"]
+    [office] = endpoint.messages("gkb")  # a unit missing from the inventory: its finding goes to the office
+    assert "账号：麦市微讯" in office["body"]["message"]
+    assert await asyncio.to_thread(cli.main, args) == 1  # checked again: nobody is told twice
+    async with monitoring(config.load(path)) as monitor:
+        assert await monitor.store.outbox_stats() == {}
+    assert len(endpoint.received) == 2
