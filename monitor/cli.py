@@ -24,9 +24,26 @@ def _load_or_report(path: str) -> config.Inventory | None:
         return config.load(path)
     except config.ConfigError as exc:
         print(f"{len(exc.problems)} problem(s) in {path}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        _print_problems(exc)
         return None
+
+
+def _print_problems(exc: config.ConfigError) -> None:
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
+def _dump_yaml(data: object, output: str | None) -> None:
+    """YAML with Chinese as written, to a file or to standard output."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.allow_unicode = True
+    if output is None:
+        yaml.dump(data, sys.stdout)
+        return
+    with open(output, "w", encoding="utf-8") as out:
+        yaml.dump(data, out)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -42,45 +59,31 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_import_excel(args: argparse.Namespace) -> int:
-    from ruamel.yaml import YAML
-
     from monitor.excel import read_inventory
 
     try:
         data, locate = read_inventory(Path(args.file))
         config.build(data, args.file, locate)
     except config.ConfigError as exc:
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        _print_problems(exc)
         return 2
-    yaml = YAML()
-    yaml.allow_unicode = True
-    with open(args.output, "w", encoding="utf-8") as out:
-        yaml.dump(data, out)
+    _dump_yaml(data, args.output)
     print(f"wrote {args.output}")
     return 0
 
 
 def cmd_import_accounts(args: argparse.Namespace) -> int:
     """An office's list of new-media accounts (序号, 单位名称, 新媒体账号名称, 类型) as inventory YAML."""
-    from ruamel.yaml import YAML
-
     from monitor.newmedia.registry import read_accounts, to_inventory
 
     try:
         data = to_inventory(read_accounts(Path(args.file)), args.status)
     except config.ConfigError as exc:
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        _print_problems(exc)
         return 2
-    yaml = YAML()
-    yaml.allow_unicode = True
+    _dump_yaml(data, args.output)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as out:
-            yaml.dump(data, out)
         print(f"wrote {args.output}: {len(data['accounts'])} 个账号，{len(data['units'])} 个单位")
-    else:
-        yaml.dump(data, sys.stdout)
     return 0
 
 
@@ -94,8 +97,7 @@ def cmd_check_accounts(args: argparse.Namespace) -> int:
     try:
         found = read_accounts(Path(args.discovered))
     except config.ConfigError as exc:
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        _print_problems(exc)
         return 2
     findings = unregistered(inventory.model, found)
     for f in findings:
