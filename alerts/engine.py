@@ -17,11 +17,13 @@ from datetime import datetime
 import structlog
 
 from alerts.policy import Alert, change_alerts, scheduled_alerts
-from alerts.routing import route
+from alerts.routing import route, veto_items
 from monitor.config import Inventory, Target
 from monitor.daemon import Monitor, sleep_or_wake
 from monitor.evaluate import Reason, Verdict
+from monitor.model import State
 from monitor.store import OutboxItem, OutboxRecord, Silence
+from monitor.vetoes import SiteVeto, site_vetoes
 
 log = structlog.get_logger()
 SILENCE_REFRESH_S = 30.0
@@ -44,6 +46,7 @@ class Alerter:
         self._timer_wake = asyncio.Event()
         self._cut_off_at = float("-inf")
         self._cut_off_state = False
+        self.veto_states: dict[tuple[str, str], State] = {}  # (site id, veto kind) → state
         self.configure(inventory)
         monitor.router = self.outbox_for
         monitor.alerts = self
@@ -59,6 +62,11 @@ class Alerter:
                         for c, steps in inventory.model.ladders.items()}
         self.board_url = board_address(inventory)
         self.mqtt_prefix = inventory.settings.mqtt.prefix if inventory.settings.mqtt else None
+        self.sites = {s.id: s for s in inventory.model.sites}
+        self.site_columns: dict[str, list[str]] = {}
+        for target in inventory.targets:
+            if target.kind == "column":
+                self.site_columns.setdefault(target.site_id, []).append(target.id)
 
     # ------------------------------------------------------------ from the monitor
 
@@ -68,6 +76,8 @@ class Alerter:
         suppressed = self.suppression(target, at)
         for alert in change_alerts(target, previous, verdict, at):
             items += route(alert, self.units, self.settings, self.board_url, at, suppressed)
+        if target.kind == "column":
+            items += self._vetoes(target, verdict, at, suppressed)
         if self.mqtt_prefix:
             items += self._mqtt(target, verdict, previous, at)
         self._schedule(target, verdict, at)
@@ -84,6 +94,30 @@ class Alerter:
         if self._cut_off():
             return "govwatch_cut_off"
         return None
+
+    def site_vetoes(
+        self, site_id: str, changed: Target | None = None, verdict: Verdict | None = None,
+    ) -> list[SiteVeto]:
+        """A site's column vetoes from its columns' current verdicts (``changed`` taking ``verdict``)."""
+        pairs = []
+        for tid in self.site_columns.get(site_id, ()):
+            tracked = self.monitor.tracked.get(tid)
+            if tracked is not None:
+                pairs.append((tracked.target, verdict if changed is not None and tid == changed.id
+                              else tracked.verdict))
+        return site_vetoes(pairs)
+
+    def _vetoes(self, target: Target, verdict: Verdict, at: datetime, suppressed: str | None) -> list[OutboxItem]:
+        """Outbox items for the site's vetoes that this column's change moved to yellow or red."""
+        site, unit = self.sites.get(target.site_id), self.units.get(target.unit_id)
+        items: list[OutboxItem] = []
+        for veto in self.site_vetoes(target.site_id, target, verdict):
+            key = (target.site_id, veto.rule.kind)
+            was = self.veto_states.get(key, State.GREEN)
+            self.veto_states[key] = veto.state
+            if veto.state is not was and veto.state in (State.YELLOW, State.RED) and site and unit and not suppressed:
+                items += veto_items(site, unit, veto, self.units, self.settings, self.board_url, at)
+        return items
 
     def _site_down(self, target: Target) -> bool:
         home = self.monitor.tracked.get(f"{target.site_id}-home")
@@ -132,10 +166,14 @@ class Alerter:
                 self._timer_wake.set()
 
     def schedule_all(self) -> None:
-        """Arm the timers of every tracked target (at start, after the monitor loaded its state)."""
+        """Arm the timers of every tracked target and note each site's vetoes as they stand (at start, after
+        the monitor loaded its state: what was already yellow or red is not announced again)."""
         now = self.monitor.clock()
         for tracked in self.monitor.tracked.values():
             self._schedule(tracked.target, tracked.verdict, now)
+        for site_id in self.site_columns:
+            for veto in self.site_vetoes(site_id):
+                self.veto_states[(site_id, veto.rule.kind)] = veto.state
 
     def _still_applies(self, alert: Alert) -> bool:
         tracked = self.monitor.tracked.get(alert.target.id)

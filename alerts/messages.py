@@ -21,6 +21,8 @@ _HEADLINES = {
     "escalation": "升级督办：{noun}超期未更新",
     "ladder": "提醒：{noun}即将超期",
     "unregistered": "未备案账号：发现未备案的政务新媒体账号",
+    "veto_yellow": "否决预警：网站即将因栏目问题被单项否决",
+    "veto_red": "单项否决：网站栏目问题已达否决标准",
 }
 _NOUNS = {"column": "栏目", "homepage": "首页", "account": "账号"}
 
@@ -29,8 +31,8 @@ def _noun(fact: dict[str, Any]) -> str:
     """What the alert is about: 栏目, 首页 or (new-media) 账号."""
     return _NOUNS.get(fact.get("target_kind", "column"), "栏目")
 _TAGS = {"yellow": "预警", "red": "超期", "recovered": "恢复", "repeat": "超期", "escalation": "督办", "ladder": "提醒",
-         "unregistered": "未备案"}
-_SEVERITY = ("督办", "超期", "未备案", "提醒", "预警", "恢复")
+         "unregistered": "未备案", "veto_yellow": "否决预警", "veto_red": "单项否决"}
+_SEVERITY = ("单项否决", "督办", "超期", "未备案", "否决预警", "提醒", "预警", "恢复")
 
 
 def _tally(facts: list[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -62,6 +64,10 @@ def single(fact: dict[str, Any]) -> tuple[str, str]:
     if fact["kind"] == "unregistered":
         return title, "\n".join([f"单位：{fact['unit']}", f"平台：{fact['site']}", f"账号：{fact['column']}",
                                  f"规则：{fact['rule']}"])
+    if fact["kind"].startswith("veto_"):
+        lines = [f"单位：{fact['unit']}", f"网站：{fact['site']}", f"情况：{fact['detail']}",
+                 f"涉及栏目：{'、'.join(fact['columns'])}", f"规则：{fact['rule']}"]
+        return title, "\n".join(lines + ([f"看板：{fact['board']}"] if fact["board"] else []))
     newest = fact["newest_date"] or "无"
     status = _status(fact)
     lines = [
@@ -83,11 +89,15 @@ def grouped(facts: list[dict[str, Any]], board_url: str | None) -> tuple[str, st
         return single(facts[0])
     units = sorted({f["unit"] for f in facts})
     title = f"【{BRAND}】{'、'.join(units)}：" + "，".join(f"{tag} {n} 项" for tag, n in _tally(facts))
-    order = {"escalation": 0, "red": 1, "repeat": 1, "unregistered": 2, "ladder": 2, "yellow": 3, "recovered": 4}
+    order = {"veto_red": 0, "escalation": 0, "red": 1, "repeat": 1, "unregistered": 2, "veto_yellow": 2, "ladder": 2,
+             "yellow": 3, "recovered": 4}
     lines = []
     for fact in sorted(facts, key=lambda f: (order[f["kind"]], -(f["days_overdue"] or 0), f["site"], f["column"])):
         if fact["kind"] == "unregistered":
             lines.append(f"[未备案] {fact['unit']}的{fact['site']}账号「{fact['column']}」未备案")
+            continue
+        if fact["kind"].startswith("veto_"):
+            lines.append(f"[{_TAGS[fact['kind']]}] {fact['site']}：{fact['detail']}")
             continue
         status = _status(fact)
         lines.append(f"[{_TAGS[fact['kind']]}] {fact['site']}「{fact['column']}」（{fact['category']}）"
@@ -107,7 +117,9 @@ def sms(facts: list[dict[str, Any]], board_url: str | None) -> str:
     link = (first["board"] if len(facts) == 1 else board_url) or ""
     budget = SMS_LIMIT - (len(link) + 1 if link else 0)
     if len(facts) == 1:
-        if first["kind"] == "unregistered":
+        if first["kind"].startswith("veto_"):
+            what = first["detail"]
+        elif first["kind"] == "unregistered":
             what = "未备案，请核实并备案或关停"
         elif first["kind"] == "recovered":
             what = "已更新，预警解除"

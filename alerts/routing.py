@@ -12,10 +12,11 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from alerts.policy import Alert
-from monitor.config import AlertSettings, ReceiverModel, UnitModel
+from monitor.config import AlertSettings, ReceiverModel, SiteModel, UnitModel
 from monitor.evaluate import TZ
 from monitor.model import State
 from monitor.store import OutboxItem
+from monitor.vetoes import SiteVeto
 
 
 def quiet_until(quiet_hours: str | None, now: datetime) -> datetime | None:
@@ -101,6 +102,37 @@ def unregistered_items(
                 not_before = quiet_until(receiver.quiet_hours, now) or now
                 items.append(OutboxItem(f"unregistered|{unit_name}|{platform}|{name}>{channel}", channel, now,
                                         not_before, payload))
+    return items
+
+
+def veto_items(
+    site: SiteModel, unit: UnitModel, veto: SiteVeto, units: dict[str, UnitModel], settings: AlertSettings,
+    board_url: str | None, now: datetime,
+) -> list[OutboxItem]:
+    """A site whose column vetoes turned yellow or red: its unit's receivers that take ``veto`` hear it, and
+    the supervising office too when the site fails."""
+    kind = f"veto_{veto.state}"
+    payload = {
+        "kind": kind, "state": str(veto.state), "reasons": [veto.rule.kind], "target_id": None,
+        "target_kind": "site", "unit_id": unit.id, "unit": unit.name, "site": site.name, "column": veto.rule.label,
+        "category": "单项否决",
+        "rule": f"{veto.rule.label}达到 {veto.rule.red_at} 个，网站单项否决（国办秘函〔2019〕19号）",
+        "detail": veto.detail, "columns": list(veto.columns), "url": site.homepage,
+        "at": now.astimezone(TZ).isoformat(),
+        "newest_date": None, "days_since": None, "days_overdue": None, "days_left": None,
+        "board": f"{board_url.rstrip('/')}/unit/{unit.id}" if board_url else None,
+    }
+    owners = [unit]
+    office = units.get(settings.supervisor or "")
+    if veto.state is State.RED and office is not None and office.id != unit.id:
+        owners.append(office)
+    items = []
+    for owner in owners:
+        for receiver in owner.receivers:
+            if "veto" in receiver.events or (owner is not unit and receiver.on is None):
+                channel = f"{owner.id}/{receiver.id}"
+                key = f"veto|{site.id}|{veto.rule.kind}|{veto.state}|{now.astimezone(TZ).date()}>{channel}"
+                items.append(OutboxItem(key, channel, now, quiet_until(receiver.quiet_hours, now) or now, payload))
     return items
 
 

@@ -89,6 +89,7 @@ async def measure(inv: config.Inventory, received: list[tuple[datetime, str, str
         expected = await monitor.store.outbox_list(None, 100000)
     timer_lat, probe_lat = [], []
     lost = 0
+    expected = [item for item in expected if item["payload"].get("target_id")]  # site vetoes are not crossings
     for item in expected:
         fact = item["payload"]
         tracked = monitor.tracked[fact["target_id"]]

@@ -66,8 +66,8 @@ class Contact(_Strict):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
-EVENT_KINDS = ("yellow", "red", "recovered", "repeat", "escalation", "ladder", "unregistered")
-_CHAT_EVENTS = ("yellow", "red", "recovered", "repeat", "unregistered")
+EVENT_KINDS = ("yellow", "red", "recovered", "repeat", "escalation", "ladder", "unregistered", "veto")
+_CHAT_EVENTS = ("yellow", "red", "recovered", "repeat", "unregistered", "veto")
 _DEFAULT_EVENTS = {"chat": _CHAT_EVENTS, "webhook": _CHAT_EVENTS, "email": _CHAT_EVENTS, "sms": ("red",)}
 _QUIET = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
 
