@@ -30,26 +30,34 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def _id(prefix: str, text: str) -> str:
+def stable_id(prefix: str, text: str) -> str:
+    """A short id derived from names, the same on every import of the same sheet."""
     return f"{prefix}-{hashlib.blake2s(text.encode(), digest_size=4).hexdigest()}"
 
 
-def _find_header(rows: list[list[str]]) -> tuple[int, dict[str, int]] | None:
+def sheet_rows(path: Path) -> list[list[str]]:
+    """The first sheet's cells as stripped text (.xlsx, .xls, .ods); ConfigError when it cannot be read."""
+    try:
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        return [[_cell(v) for v in row] for row in sheet.to_python(skip_empty_area=False)]
+    except Exception as exc:  # calamine raises its own error types for every unreadable file
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read the spreadsheet (无法读取表格): {exc}")],
+                          ) from None
+
+
+def find_header(rows: list[list[str]], required: tuple[str, ...]) -> tuple[int, dict[str, int]] | None:
+    """The header row (within the first rows: titles often sit above it) and its column per name."""
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         names = {name: col for col, name in enumerate(row) if name}
-        if all(name in names for name in REQUIRED):
+        if all(name in names for name in required):
             return index, names
     return None
 
 
 def read_inventory(path: Path) -> tuple[dict[str, Any], Callable[[tuple[Any, ...]], int | None]]:
     """Plain inventory data and a locator from field paths to 1-based sheet rows."""
-    try:
-        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
-        rows = [[_cell(v) for v in row] for row in sheet.to_python(skip_empty_area=False)]
-    except Exception as exc:  # calamine raises its own error types for every unreadable file
-        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read the spreadsheet: {exc}")]) from None
-    header = _find_header(rows)
+    rows = sheet_rows(path)
+    header = find_header(rows, REQUIRED)
     if header is None:
         raise ConfigError([ConfigProblem(
             str(path), None, "", "no header row found: the first sheet needs columns " + ", ".join(REQUIRED),
@@ -77,14 +85,14 @@ def read_inventory(path: Path) -> tuple[dict[str, Any], Callable[[tuple[Any, ...
             problems.append(ConfigProblem(str(path), line, "、".join(missing),
                                           "empty cell; fill in " + "、".join(missing) + " for this row"))
             continue
-        unit = units.setdefault(values["单位"], {"id": _id("u", values["单位"]), "name": values["单位"]})
+        unit = units.setdefault(values["单位"], {"id": stable_id("u", values["单位"]), "name": values["单位"]})
         site_key = (values["单位"], values["网站"])
         if site_key not in sites:
             parts = urlsplit(values["地址"])
             derived = f"{parts.scheme}://{parts.netloc}/" if parts.scheme and parts.netloc else values["地址"]
             homepage = (row[home_col] if home_col is not None else "") or derived
             site_index_of[site_key] = len(sites)
-            sites[site_key] = {"id": _id("s", "|".join(site_key)), "name": values["网站"], "unit": unit["id"],
+            sites[site_key] = {"id": stable_id("s", "|".join(site_key)), "name": values["网站"], "unit": unit["id"],
                                "homepage": homepage, "columns": []}
             rows_of[("sites", len(sites) - 1)] = line
         site = sites[site_key]

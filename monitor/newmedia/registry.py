@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from python_calamine import CalamineWorkbook
-
 from monitor.config import ConfigError, ConfigProblem, InventoryModel, canonical_platform
-from monitor.excel import HEADER_SEARCH_ROWS, _cell, _id
+from monitor.excel import find_header, sheet_rows, stable_id
 
 REQUIRED = ("单位名称", "新媒体账号名称", "类型")
 
@@ -38,13 +36,8 @@ class Finding:
 
 def read_accounts(path: Path) -> list[AccountRow]:
     """Every account row of the first sheet; raise ConfigError listing each bad row."""
-    try:
-        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
-        rows = [[_cell(v) for v in row] for row in sheet.to_python(skip_empty_area=False)]
-    except Exception as exc:  # calamine raises its own error types for every unreadable file
-        raise ConfigError([ConfigProblem(str(path), None, "", f"无法读取表格：{exc}")]) from None
-    header = next(((i, {name: c for c, name in enumerate(row) if name})
-                   for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]) if all(name in row for name in REQUIRED)), None)
+    rows = sheet_rows(path)
+    header = find_header(rows, REQUIRED)
     if header is None:
         raise ConfigError([ConfigProblem(str(path), None, "",
                                          "未找到表头：第一个工作表须有 " + "、".join(REQUIRED) + " 列")])
@@ -71,7 +64,7 @@ def read_accounts(path: Path) -> list[AccountRow]:
 
 
 def account_id(row: AccountRow) -> str:
-    return _id("a", f"{row.unit}|{row.platform}|{row.name}")
+    return stable_id("a", f"{row.unit}|{row.platform}|{row.name}")
 
 
 def to_inventory(rows: list[AccountRow], status: str = "已备案") -> dict[str, Any]:
@@ -79,7 +72,7 @@ def to_inventory(rows: list[AccountRow], status: str = "已备案") -> dict[str,
     units: dict[str, dict[str, str]] = {}
     accounts: dict[str, dict[str, str]] = {}
     for row in rows:
-        unit = units.setdefault(row.unit, {"id": _id("u", row.unit), "name": row.unit})
+        unit = units.setdefault(row.unit, {"id": stable_id("u", row.unit), "name": row.unit})
         accounts.setdefault(account_id(row), {"id": account_id(row), "unit": unit["id"], "platform": row.platform,
                                               "name": row.name, "status": status})
     return {"units": list(units.values()), "accounts": list(accounts.values())}
