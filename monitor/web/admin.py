@@ -35,7 +35,9 @@ def _authorised(request: web.Request) -> None:
         raise web.HTTPUnauthorized(text="令牌无效 (Authorization: Bearer <token> required)\n")
 
 
-def _json(value: Any, status: int = 200) -> web.Response:
+def json_response(value: Any, status: int = 200) -> web.Response:
+    """JSON with Chinese as written and times in ISO 8601: every API answer goes through here."""
+
     def default(obj: Any) -> str:
         return obj.isoformat() if isinstance(obj, datetime) else str(obj)
 
@@ -51,7 +53,7 @@ def parse_until(text: str) -> datetime:
 
 async def list_silences(request: web.Request) -> web.Response:
     monitor = _monitor(request)
-    return _json([_silence(s) for s in await monitor.store.silences(monitor.clock())])
+    return json_response([_silence(s) for s in await monitor.store.silences(monitor.clock())])
 
 
 def _silence(s: Any) -> dict[str, Any]:
@@ -77,7 +79,7 @@ async def add_silence(request: web.Request) -> web.Response:
     silence_id = await monitor.store.silence_add(scope, scope_id, until, reason, body.get("by", "api"), now)
     if monitor.alerts is not None:
         await monitor.alerts.refresh_silences()
-    return _json({"id": silence_id}, status=201)
+    return json_response({"id": silence_id}, status=201)
 
 
 async def remove_silence(request: web.Request) -> web.Response:
@@ -87,13 +89,13 @@ async def remove_silence(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="没有这条静默\n")
     if monitor.alerts is not None:
         await monitor.alerts.refresh_silences()
-    return _json({"removed": True})
+    return json_response({"removed": True})
 
 
 async def outbox(request: web.Request) -> web.Response:
     monitor = _monitor(request)
     status = request.query.get("status") or None
-    return _json({"stats": await monitor.store.outbox_stats(),
+    return json_response({"stats": await monitor.store.outbox_stats(),
                   "items": await monitor.store.outbox_list(status, int(request.query.get("limit", 200)))})
 
 
@@ -102,7 +104,7 @@ async def drop_item(request: web.Request) -> web.Response:
     dropped = await _monitor(request).store.outbox_drop([int(request.match_info["item_id"])], "api")
     if not dropped:
         raise web.HTTPNotFound(text="没有这条待发通知\n")
-    return _json({"dropped": dropped})
+    return json_response({"dropped": dropped})
 
 
 def register(app: web.Application) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,12 +78,12 @@ async def board(request: web.Request) -> web.Response:
 
 
 async def api_columns(request: web.Request) -> web.Response:
-    return web.json_response(_selected(request), dumps=_dumps)
+    return admin.json_response(_selected(request))
 
 
 async def api_summary(request: web.Request) -> web.Response:
     rows = _selected(request)
-    return web.json_response({"counts": views.counts(rows), "total": len(rows)})
+    return admin.json_response({"counts": views.counts(rows), "total": len(rows)})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -141,10 +140,6 @@ async def _events_stop(app: web.Application) -> None:
     with contextlib.suppress(ValueError):
         app[MONITOR_KEY].listeners.remove(app[EVENTS_KEY].listener)
     app[EVENTS_KEY].close()
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def make_app(monitor: Monitor, metrics: Metrics | None = None) -> web.Application:
