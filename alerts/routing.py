@@ -13,7 +13,7 @@ from typing import Any
 
 from alerts.policy import Alert
 from monitor.config import AlertSettings, ReceiverModel, SiteModel, UnitModel
-from monitor.evaluate import TZ
+from monitor.evaluate import TZ, countdown
 from monitor.model import State
 from monitor.store import OutboxItem
 from monitor.vetoes import SiteVeto
@@ -38,13 +38,7 @@ def facts(alert: Alert, board_url: str | None) -> dict[str, Any]:
     """What a message says about one alert; stored with the outbox item."""
     t, v, at = alert.target, alert.verdict, alert.at.astimezone(TZ)
     since = (at.date() - v.newest_date).days if v.newest_date else None
-    overdue = left = None
-    if v.deadline is not None:
-        deadline_day = v.deadline.astimezone(TZ).date()
-        if v.state is State.RED:
-            overdue = (at.date() - deadline_day).days + 1
-        else:
-            left = (deadline_day - at.date()).days
+    overdue, left = countdown(v, at)
     return {
         "kind": alert.kind, "state": str(v.state), "reasons": list(v.reasons), "target_id": t.id,
         "target_kind": t.kind,

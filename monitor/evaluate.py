@@ -80,18 +80,37 @@ def deadline_for(rule: Rule, newest: date, first_seen: datetime | None) -> datet
     return rule.deadline.after(first_seen)
 
 
+def days_overdue(deadline: datetime, now: datetime) -> int:
+    """Calendar days overdue in Asia/Shanghai; the deadline's own day is the first (red from D+15 = 1 day)."""
+    return (now.astimezone(TZ).date() - deadline.astimezone(TZ).date()).days + 1
+
+
+def days_left(deadline: datetime, now: datetime) -> int:
+    """Calendar days from ``now`` to the day the deadline falls on (Asia/Shanghai)."""
+    return (deadline.astimezone(TZ).date() - now.astimezone(TZ).date()).days
+
+
+def countdown(verdict: Verdict, now: datetime) -> tuple[int | None, int | None]:
+    """(days overdue, days left) as the board and the alerts show them: one of the two, or neither."""
+    if verdict.deadline is None:
+        return None, None
+    if verdict.state is State.RED:
+        return days_overdue(verdict.deadline, now), None
+    return None, days_left(verdict.deadline, now)
+
+
 def freshness(rule: Rule, newest: date, first_seen: datetime | None, now: datetime) -> Verdict:
     """Green, yellow or red for a known newest date."""
     deadline = deadline_for(rule, newest, first_seen)
     yellow_at = min(rule.lead.before(deadline), deadline)
     if now >= deadline:
-        overdue = (now.astimezone(TZ).date() - deadline.astimezone(TZ).date()).days + 1
+        overdue = days_overdue(deadline, now)
         return Verdict(
             State.RED, (Reason.STALE,), newest, yellow_at, deadline, None,
             f"最新信息 {newest.isoformat()}，已超期 {overdue} 天（{rule.text}）",
         )
     if now >= yellow_at:
-        left = (deadline.astimezone(TZ).date() - now.astimezone(TZ).date()).days
+        left = days_left(deadline, now)
         return Verdict(
             State.YELLOW, (Reason.NEAR_DEADLINE,), newest, yellow_at, deadline, deadline,
             f"最新信息 {newest.isoformat()}，距期限 {left} 天（{rule.text}）",

@@ -26,7 +26,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from monitor.evaluate import TZ
+from monitor.evaluate import TZ, days_overdue
 from monitor.honest import BackDated, SeenItem, back_dated
 
 WARNING_STATES = ("yellow", "red")
@@ -201,7 +201,7 @@ def _episodes(target: TargetInfo, rows: Sequence[tuple[Any, ...]], quarter: Quar
             deadline = open_["deadline"]
             overdue = None
             if open_["red_at"] and deadline is not None and stop >= deadline:
-                overdue = (stop.astimezone(TZ).date() - deadline.astimezone(TZ).date()).days + 1
+                overdue = days_overdue(deadline, stop)
             found.append(Warning(target, open_["start"], open_["red_at"], end, open_["newest"], deadline,
                                  scoring.deductions.get(target.category, 0), overdue))
 

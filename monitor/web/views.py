@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.daemon import Tracked
-from monitor.evaluate import TZ
+from monitor.evaluate import TZ, countdown
 from monitor.model import State
 
 STATE_LABELS = {State.GREEN: "正常", State.YELLOW: "预警", State.RED: "超期", State.UNKNOWN: "未知"}
@@ -16,19 +16,10 @@ KIND_LABELS = {"column": "栏目", "homepage": "首页", "account": "新媒体�
 STATE_ORDER = (State.RED, State.YELLOW, State.UNKNOWN, State.GREEN)
 
 
-def _days_between(start: datetime, end: datetime) -> int:
-    return (end.astimezone(TZ).date() - start.astimezone(TZ).date()).days
-
-
 def row(tracked: Tracked, now: datetime) -> dict[str, Any]:
     """One target as the API and the board show it."""
     t, v = tracked.target, tracked.verdict
-    overdue = left = None
-    if v.deadline is not None:
-        if v.state is State.RED:
-            overdue = _days_between(v.deadline, now) + 1
-        else:
-            left = _days_between(now, v.deadline)
+    overdue, left = countdown(v, now)
     latest = tracked.history.latest
     return {
         "id": t.id, "kind": t.kind, "unit": t.unit_name, "unit_id": t.unit_id, "site": t.site_name,
