@@ -8,7 +8,7 @@ full-width digits and brackets, year-less 05-31 / 5月31日 (year inferred from 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 # One-to-one character mapping, so match offsets stay valid for the original string.
 _FULLWIDTH = str.maketrans("０１２３４５６７８９－／．：　", "0123456789-/.: ")
@@ -149,3 +149,16 @@ def date_from_url(url: str) -> date | None:
             if d:
                 return d
     return None
+
+
+_SHANGHAI = timezone(timedelta(hours=8))  # China keeps UTC+8 all year (no daylight saving since 1991)
+_EPOCH_MAX_S = 4e9  # 2096: beyond that a number is not a timestamp
+
+
+def epoch_date(value: float) -> date | None:
+    """The Shanghai date of a Unix timestamp in seconds or milliseconds (as JSON list APIs and feeds give
+    them), or None when the number cannot be one."""
+    seconds = value / 1000 if value > 1e11 else value
+    if not 0 < seconds < _EPOCH_MAX_S:
+        return None
+    return datetime.fromtimestamp(seconds, _SHANGHAI).date()

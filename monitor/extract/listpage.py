@@ -18,12 +18,12 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.extract.dates import date_from_url, parse_date
+from monitor.extract.dates import date_from_url, epoch_date, parse_date
 from monitor.model import EmptyReason, Item, ListResult
 
 MAX_ANCHORS = 1200  # links examined per page
@@ -33,7 +33,6 @@ MAX_TEXT = 3_000_000  # characters parsed; the rest of a huge page is ignored
 MIN_TITLE = 5
 NESTING_LIMIT = 5000  # unclosed tags tolerated before the page is cut (see _defuse)
 
-_SHANGHAI = timezone(timedelta(hours=8))
 _SIDE = re.compile(
     r"side|aside|hot|rank|paihang|phb|remen|redian|tuijian|recommend|latest|newest|zxwj|zxxx|"
     r"footer|foot|header|head|nav|menu|link|yqlj|friend|banner|focus|slide|tab-?title|crumb|weizhi|location",
@@ -598,10 +597,7 @@ def _json_date(value: object, today: date) -> date | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        seconds = value / 1000 if value > 1e11 else value
-        if not 0 < seconds < 4e9:
-            return None
-        return datetime.fromtimestamp(seconds, _SHANGHAI).date()
+        return epoch_date(value)
     if isinstance(value, str):
         return parse_date(value, today)
     return None

@@ -15,12 +15,11 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from monitor.extract.dates import parse_date
+from monitor.evaluate import TZ
+from monitor.extract.dates import epoch_date, parse_date
 from monitor.model import EmptyReason, Item, ListResult
 
-TZ = ZoneInfo("Asia/Shanghai")
 KEEP_ITEMS = 50  # the newest posts kept per probe (a huge feed is read whole, stored in part)
 SOURCE_FAULT = ListResult(None, (), EmptyReason.SOURCE_FAULT)
 # Texts that a bridge or a platform serves instead of posts (an error item, a captcha, a ban).
@@ -40,13 +39,7 @@ def post_date(value: Any, today: date) -> date | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
-        stamp = float(value)
-        if stamp > 1e11:
-            stamp /= 1000
-        try:
-            return datetime.fromtimestamp(stamp, TZ).date() if stamp > 0 else None
-        except (OverflowError, OSError, ValueError):
-            return None
+        return epoch_date(float(value))
     text = str(value).strip()
     if not text:
         return None
