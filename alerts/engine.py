@@ -12,15 +12,18 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import structlog
 
 from alerts.policy import Alert, change_alerts, scheduled_alerts
-from alerts.routing import route, veto_items
+from alerts.routing import finding_items, route, veto_items
 from monitor.config import Inventory, Target
 from monitor.daemon import Monitor, sleep_or_wake
 from monitor.evaluate import Reason, Verdict
+from monitor.findings import Change
 from monitor.model import State
 from monitor.store import OutboxItem, OutboxRecord, Silence
 from monitor.vetoes import SiteVeto, site_vetoes
@@ -49,6 +52,7 @@ class Alerter:
         self.veto_states: dict[tuple[str, str], State] = {}  # (site id, veto kind) → state
         self.configure(inventory)
         monitor.router = self.outbox_for
+        monitor.finding_router = self.findings_outbox
         monitor.alerts = self
         monitor.after_write.append(self.wake.set)
 
@@ -82,6 +86,60 @@ class Alerter:
             items += self._mqtt(target, verdict, previous, at)
         self._schedule(target, verdict, at)
         return tuple(items)
+
+    def findings_outbox(self, changes: Sequence[Change], at: datetime) -> tuple[OutboxItem, ...]:
+        """Alerts for new and worsened findings (to the owning unit) and MQTT events for every change."""
+        items: list[OutboxItem] = []
+        for change in changes:
+            f = change.known.finding
+            if change.alerts:
+                items += finding_items(change, self.units, self._place(f.site_id, f.subject), self.board_url, at,
+                                       self._finding_suppression(change, at))
+            if self.mqtt_prefix:
+                items += self._finding_mqtt(change, at)
+        return tuple(items)
+
+    def _place(self, site_id: str, subject: str) -> str:
+        """Where a finding sits, for its message: the site's name, or an account's platform group."""
+        site = self.sites.get(site_id)
+        if site is not None:
+            return site.name
+        tracked = self.monitor.tracked.get(subject)
+        return tracked.target.site_name if tracked is not None else ""
+
+    def _finding_suppression(self, change: Change, now: datetime) -> str | None:
+        f = change.known.finding
+        for silence in self.silences:
+            scope_id = {"unit": f.unit_id, "site": f.site_id, "target": f.subject}[silence.scope]
+            if silence.scope_id == scope_id and silence.ends_at > now:
+                return f"silenced#{silence.id}"
+        if f.check != "availability" and self._cut_off():
+            return "govwatch_cut_off"
+        return None
+
+    def _finding_mqtt(self, change: Change, at: datetime) -> list[OutboxItem]:
+        known, f = change.known, change.known.finding
+        message = {
+            "uid": f.uid, "check": f.check, "label": f.label, "subject": f.subject, "unit_id": f.unit_id,
+            "site_id": f.site_id, "severity": str(f.severity), "status": str(known.status), "event": str(change.event),
+            "title": f.title, "detail": f.detail, "url": f.url, "evidence": dict(f.evidence),
+            "first_seen": known.first_seen.isoformat(), "at": at.isoformat(),
+        }
+        return self._mqtt_pair(f"finding|{f.uid}", f"{f.unit_id or '_'}/finding/{f.uid}", message, f.subject,
+                               at, str(change.event))
+
+    def _mqtt_pair(self, key: str, path: str, message: dict[str, Any], target_id: str, at: datetime,
+                   stamp: str) -> list[OutboxItem]:
+        """The retained state at ``<prefix>/<path>/state`` and the event at ``<prefix>/events``."""
+        stamp = f"{int(at.timestamp() * 1000)}|{stamp}"
+        return [
+            OutboxItem(f"{key}|mqtt-state|{stamp}", "mqtt", at, at,
+                       {"topic": f"{self.mqtt_prefix}/{path}/state", "message": message, "retain": True},
+                       target_id=target_id),
+            OutboxItem(f"{key}|mqtt-event|{stamp}", "mqtt", at, at,
+                       {"topic": f"{self.mqtt_prefix}/events", "message": message, "retain": False},
+                       target_id=target_id),
+        ]
 
     def suppression(self, target: Target, now: datetime) -> str | None:
         """Why alerts of this target are not sent now, or None."""
@@ -146,15 +204,8 @@ class Alerter:
             "newest_date": verdict.newest_date.isoformat() if verdict.newest_date else None,
             "reasons": list(verdict.reasons), "detail": verdict.detail, "at": at.isoformat(),
         }
-        stamp = f"{int(at.timestamp() * 1000)}|{verdict.state}"
-        state_topic = f"{self.mqtt_prefix}/{target.unit_id}/{target.kind}/{target.id}/state"
-        return [
-            OutboxItem(f"{target.id}|mqtt-state|{stamp}", "mqtt", at, at,
-                       {"topic": state_topic, "message": message, "retain": True}, target_id=target.id),
-            OutboxItem(f"{target.id}|mqtt-event|{stamp}", "mqtt", at, at,
-                       {"topic": f"{self.mqtt_prefix}/events", "message": message, "retain": False},
-                       target_id=target.id),
-        ]
+        return self._mqtt_pair(target.id, f"{target.unit_id}/{target.kind}/{target.id}", message, target.id, at,
+                               str(verdict.state))
 
     # ------------------------------------------------------------ alert timers
 

@@ -23,6 +23,8 @@ _HEADLINES = {
     "unregistered": "未备案账号：发现未备案的政务新媒体账号",
     "veto_yellow": "否决预警：网站即将因栏目问题被单项否决",
     "veto_red": "单项否决：网站栏目问题已达否决标准",
+    "finding_yellow": "监测发现：{label}",
+    "finding_red": "严重问题：{label}",
 }
 _NOUNS = {"column": "栏目", "homepage": "首页", "account": "账号"}
 
@@ -31,8 +33,9 @@ def _noun(fact: dict[str, Any]) -> str:
     """What the alert is about: 栏目, 首页 or (new-media) 账号."""
     return _NOUNS.get(fact.get("target_kind", "column"), "栏目")
 _TAGS = {"yellow": "预警", "red": "超期", "recovered": "恢复", "repeat": "超期", "escalation": "督办", "ladder": "提醒",
-         "unregistered": "未备案", "veto_yellow": "否决预警", "veto_red": "单项否决"}
-_SEVERITY = ("单项否决", "督办", "超期", "未备案", "否决预警", "提醒", "预警", "恢复")
+         "unregistered": "未备案", "veto_yellow": "否决预警", "veto_red": "单项否决", "finding_red": "严重问题",
+         "finding_yellow": "发现问题"}
+_SEVERITY = ("单项否决", "严重问题", "督办", "超期", "未备案", "否决预警", "发现问题", "提醒", "预警", "恢复")
 
 
 def _tally(facts: list[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -44,7 +47,7 @@ def _tally(facts: list[dict[str, Any]]) -> list[tuple[str, int]]:
 def _headline(fact: dict[str, Any]) -> str:
     if "empty" in fact["reasons"] and fact["kind"] in ("red", "repeat", "escalation"):
         return "红色预警：空白栏目（栏目无任何信息）"
-    return _HEADLINES[fact["kind"]].format(noun=_noun(fact))
+    return _HEADLINES[fact["kind"]].format(noun=_noun(fact), label=fact["category"])
 
 
 def _status(fact: dict[str, Any]) -> str:
@@ -64,6 +67,11 @@ def single(fact: dict[str, Any]) -> tuple[str, str]:
     if fact["kind"] == "unregistered":
         return title, "\n".join([f"单位：{fact['unit']}", f"平台：{fact['site']}", f"账号：{fact['column']}",
                                  f"规则：{fact['rule']}"])
+    if fact["kind"].startswith("finding_"):
+        lines = [f"单位：{fact['unit']}"] + ([f"网站：{fact['site']}"] if fact["site"] else []) + [
+            f"问题：{fact['column']}"] + ([f"详情：{fact['detail']}"] if fact["detail"] else []) + (
+            [f"页面：{fact['url']}"] if fact["url"] else [])
+        return title, "\n".join(lines + ([f"看板：{fact['board']}"] if fact["board"] else []))
     if fact["kind"].startswith("veto_"):
         lines = [f"单位：{fact['unit']}", f"网站：{fact['site']}", f"情况：{fact['detail']}",
                  f"涉及栏目：{'、'.join(fact['columns'])}", f"规则：{fact['rule']}"]
@@ -89,8 +97,8 @@ def grouped(facts: list[dict[str, Any]], board_url: str | None) -> tuple[str, st
         return single(facts[0])
     units = sorted({f["unit"] for f in facts})
     title = f"【{BRAND}】{'、'.join(units)}：" + "，".join(f"{tag} {n} 项" for tag, n in _tally(facts))
-    order = {"veto_red": 0, "escalation": 0, "red": 1, "repeat": 1, "unregistered": 2, "veto_yellow": 2, "ladder": 2,
-             "yellow": 3, "recovered": 4}
+    order = {"veto_red": 0, "escalation": 0, "finding_red": 0, "red": 1, "repeat": 1, "unregistered": 2,
+             "veto_yellow": 2, "ladder": 2, "finding_yellow": 2, "yellow": 3, "recovered": 4}
     lines = []
     for fact in sorted(facts, key=lambda f: (order[f["kind"]], -(f["days_overdue"] or 0), f["site"], f["column"])):
         if fact["kind"] == "unregistered":
@@ -98,6 +106,11 @@ def grouped(facts: list[dict[str, Any]], board_url: str | None) -> tuple[str, st
             continue
         if fact["kind"].startswith("veto_"):
             lines.append(f"[{_TAGS[fact['kind']]}] {fact['site']}：{fact['detail']}")
+            continue
+        if fact["kind"].startswith("finding_"):
+            where = f"{fact['site']}：" if fact["site"] else ""
+            link = f" {fact['url']}" if fact["url"] else ""
+            lines.append(f"[{_TAGS[fact['kind']]}] {where}{fact['column']}{link}")
             continue
         status = _status(fact)
         lines.append(f"[{_TAGS[fact['kind']]}] {fact['site']}「{fact['column']}」（{fact['category']}）"
@@ -119,6 +132,8 @@ def sms(facts: list[dict[str, Any]], board_url: str | None) -> str:
     if len(facts) == 1:
         if first["kind"].startswith("veto_"):
             what = first["detail"]
+        elif first["kind"].startswith("finding_"):
+            what = f"{first['category']}，请即处理"
         elif first["kind"] == "unregistered":
             what = "未备案，请核实并备案或关停"
         elif first["kind"] == "recovered":

@@ -14,6 +14,7 @@ from typing import Any
 from alerts.policy import Alert
 from monitor.config import AlertSettings, ReceiverModel, SiteModel, UnitModel
 from monitor.evaluate import TZ, countdown
+from monitor.findings import Change
 from monitor.model import State
 from monitor.store import OutboxItem
 from monitor.vetoes import SiteVeto
@@ -142,4 +143,33 @@ def route(
         not_before = quiet_until(receiver.quiet_hours, now) or now
         items.append(OutboxItem(f"{alert.key}>{channel}", channel, now, not_before, payload, suppressed,
                                 alert.target.id))
+    return items
+
+
+def finding_items(
+    change: Change, units: dict[str, UnitModel], site_name: str, board_url: str | None, now: datetime,
+    suppressed: str | None = None,
+) -> list[OutboxItem]:
+    """A new or worsened finding for its unit's receivers that take ``finding`` (red ones also for those
+    that take ``red``, e.g. SMS); one item per receiver, keyed by the finding and the change."""
+    f = change.known.finding
+    unit = units.get(f.unit_id)
+    if unit is None:
+        return []
+    kind = f"finding_{f.severity}"
+    payload = {
+        "kind": kind, "state": str(f.severity), "reasons": [f.check], "target_id": f.subject, "target_kind": "finding",
+        "unit_id": unit.id, "unit": unit.name, "site": site_name, "column": f.title, "category": f.label,
+        "rule": f.label, "detail": f.detail, "url": f.url or "", "uid": f.uid, "at": now.astimezone(TZ).isoformat(),
+        "newest_date": None, "days_since": None, "days_overdue": None, "days_left": None,
+        "board": f"{board_url.rstrip('/')}/finding/{f.uid}" if board_url else None,
+    }
+    wanted = {"finding", "red"} if f.severity is State.RED else {"finding"}
+    items = []
+    for receiver in unit.receivers:
+        if wanted & set(receiver.events):
+            channel = f"{unit.id}/{receiver.id}"
+            key = f"finding|{f.uid}|{change.event}|{int(change.known.changed_at.timestamp())}>{channel}"
+            items.append(OutboxItem(key, channel, now, quiet_until(receiver.quiet_hours, now) or now, payload,
+                                    suppressed, f.subject))
     return items

@@ -16,6 +16,7 @@ from monitor import __version__, config
 from monitor.evaluate import TZ
 
 if TYPE_CHECKING:
+    from monitor.report import Quarter, Scoring
     from monitor.store.sqlite import SQLiteStore
 
 
@@ -246,6 +247,43 @@ def cmd_silence(args: argparse.Namespace) -> int:
     return _with_store(args, work)
 
 
+def cmd_findings(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from monitor.findings import Status
+
+    async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
+        if args.action == "mark":
+            if not args.uid or not args.as_:
+                print("mark needs a finding id and --as false_positive|fixed|open", file=sys.stderr)
+                return 2
+            change = await store.finding_mark(args.uid, Status(args.as_), args.by, args.note, datetime.now(TZ))
+            if change is None:
+                print(f"no finding {args.uid!r}; list them with: govwatch findings list --config …", file=sys.stderr)
+                return 1
+            print(f"{args.uid}: {change.known.status} (the daemon takes it in within 30 s)")
+            return 0
+        if args.action == "show":
+            found = await store.finding(args.uid or "")
+            if found is None:
+                print(f"no finding {args.uid!r}", file=sys.stderr)
+                return 1
+            print(json.dumps(found, ensure_ascii=False, indent=2, default=str))
+            return 0
+        rows = await store.findings_list(None if args.status == "all" else args.status, args.check, args.unit,
+                                         args.site, None, args.limit)
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, default=str))
+            return 0
+        for f in rows:
+            print(f"{f['uid']}  {f['severity']:<6} {f['status']:<14} {f['label']}  {f['unit_id']}  {f['site_id']}  "
+                  f"{f['title']}  {f['url'] or ''}")
+        print(f"{len(rows)} finding(s)")
+        return 0
+
+    return _with_store(args, work)
+
+
 def cmd_outbox(args: argparse.Namespace) -> int:
     async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
         if args.drop:
@@ -265,20 +303,61 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return _with_store(args, work)
 
 
+def cmd_messages(args: argparse.Namespace) -> int:
+    """Per unit and per message box: the answer times of the messages the daemon last read (tab-separated)."""
+    from datetime import datetime
+
+    from monitor.messages import stats_table
+    from monitor.workdays import default_calendar
+
+    async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
+        now = datetime.now(TZ)
+        if args.today:
+            now = datetime.combine(date.fromisoformat(args.today), now.timetz())
+        stats = stats_table(inventory, await store.load_messages(), now, default_calendar())
+        if args.json:
+            print(json.dumps(stats, ensure_ascii=False, indent=2))
+            return 0
+
+        def cells(row: dict[str, Any]) -> list[str]:
+            share = row["answered_share"]
+            return [str(row["messages"]), str(row["answered"]), "—" if share is None else f"{share:.1%}",
+                    *("—" if row[k] is None else str(row[k]) for k in ("median_workdays", "max_workdays")),
+                    str(row["late"]), str(row["overdue"]), str(row["vetoes"])]
+
+        head = ["留言", "已回复", "回复率", "用时中位数(工作日)", "最长用时", "超期回复", "超期未回复", "超3个月未回复"]
+        print("\t".join(["责任单位", "信箱数", *head]))
+        for row in stats["units"]:
+            print("\t".join([row["unit"], str(row["boxes"]), *cells(row)]))
+        print()
+        print("\t".join(["信箱", "网站", "最近读取", *head]))
+        for row in stats["boxes"]:
+            read = row["read_at"][:16].replace("T", " ") if row["read_at"] else "尚未读取"
+            print("\t".join([row["name"], row["site"], read, *cells(row)]))
+        return 0
+
+    return _with_store(args, work)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """The quarterly score table (xlsx, HTML) and a draft 通报 from the stored verdict history."""
     import sqlite3
 
     from monitor.report import Quarter, Scoring, compute, write_all
 
-    inventory = _load_or_report(args.config)
-    if inventory is None:
-        return 2
     try:
         quarter = Quarter.parse(args.quarter)
         scoring = Scoring.load(Path(args.scoring)) if args.scoring else Scoring()
     except (ValueError, OSError) as exc:
         print(exc, file=sys.stderr)
+        return 2
+    if args.demo:
+        return _demo_report(quarter, scoring, Path(args.out))
+    if not args.config:
+        print("report needs --config FILE (or --demo to simulate a quarter on loopback sites)", file=sys.stderr)
+        return 2
+    inventory = _load_or_report(args.config)
+    if inventory is None:
         return 2
     store = Path(args.store or inventory.settings.store)
     if not store.exists():
@@ -292,6 +371,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     for path in write_all(report, Path(args.out)):
         print(f"wrote {path}")
     print(f"{quarter}: {len(report.units)} units, {report.sites_passed}/{len(report.sites)} sites 合格")
+    return 0
+
+
+def _demo_report(quarter: Quarter, scoring: Scoring, out: Path) -> int:
+    """``report --demo``: a quarter of scripted history on loopback sites through the daemon, then its report."""
+    from monitor import logs
+    from monitor.demo_quarter import run_demo_quarter
+
+    logs.setup("warning")
+    print(f"simulating {quarter}: loopback sites probed daily through the daemon into {out / f'demo-{quarter}'}",
+          flush=True)
+    report, paths = asyncio.run(run_demo_quarter(quarter, out, scoring))
+    for unit in report.units:
+        verdict = "合格" if unit.passed(report.scoring) else "不合格"
+        print(f"  {unit.name}: 扣分 {unit.deduction:g}，得分 {unit.score:g}，{verdict}")
+    for path in paths:
+        print(f"wrote {path}")
+    print(f"{quarter}: {report.sites_passed}/{len(report.sites)} sites 合格, "
+          f"{report.accounts_passed}/{len(report.accounts)} accounts 合格")
     return 0
 
 
@@ -366,6 +464,22 @@ def parser() -> argparse.ArgumentParser:
     sil.add_argument("--id", type=int, help="silence id for rm")
     sil.set_defaults(func=cmd_silence)
 
+    fnd = sub.add_parser("findings", help="what the checks found (links, words, availability, messages, …); "
+                         "mark one false positive or fixed")
+    fnd.add_argument("action", choices=("list", "show", "mark"))
+    fnd.add_argument("uid", nargs="?", help="a finding id (show, mark)")
+    fnd.add_argument("--config", required=True)
+    fnd.add_argument("--status", default="open", choices=("open", "gone", "false_positive", "fixed", "all"))
+    fnd.add_argument("--check", help="e.g. hidden_link, word, availability")
+    fnd.add_argument("--unit")
+    fnd.add_argument("--site")
+    fnd.add_argument("--limit", type=int, default=200)
+    fnd.add_argument("--json", action="store_true")
+    fnd.add_argument("--as", dest="as_", choices=("false_positive", "fixed", "open"), help="mark: the new status")
+    fnd.add_argument("--by", default="cli")
+    fnd.add_argument("--note", default="")
+    fnd.set_defaults(func=cmd_findings)
+
     box = sub.add_parser("outbox", help="pending notifications and events; drop what an operator gives up on")
     box.add_argument("--config", required=True)
     box.add_argument("--status", choices=("pending", "sent", "dropped", "suppressed"))
@@ -374,12 +488,20 @@ def parser() -> argparse.ArgumentParser:
     box.add_argument("--by", default="cli")
     box.set_defaults(func=cmd_outbox)
 
+    msg = sub.add_parser("messages", help="answer times of citizens' messages (网民留言) per unit and message box")
+    msg.add_argument("--config", required=True)
+    msg.add_argument("--json", action="store_true", help="print one JSON object")
+    msg.add_argument("--today", help="YYYY-MM-DD: the day the deadlines are judged on (default: today)")
+    msg.set_defaults(func=cmd_messages)
+
     rep = sub.add_parser("report", help="quarterly score table (xlsx, HTML) and a draft 通报 from the store")
-    rep.add_argument("--config", required=True)
+    rep.add_argument("--config", help="inventory (required unless --demo)")
     rep.add_argument("--quarter", required=True, help="e.g. 2026Q4")
+    rep.add_argument("--demo", action="store_true",
+                     help="simulate the quarter on loopback sites through the daemon and report on that")
     rep.add_argument("--out", default=".", help="directory for score-QUARTER.xlsx/.html and notice-QUARTER.txt")
     rep.add_argument("--store", help="SQLite file (default: settings.store)")
-    rep.add_argument("--scoring", help="YAML: deductions per category, pass_mark, stale_veto_columns")
+    rep.add_argument("--scoring", help="YAML: deductions per category, pass_mark, stale_veto_columns, veto_checks")
     rep.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="a loopback fleet of sites watched by the daemon, with its board")

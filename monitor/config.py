@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from monitor.durations import Duration
+from monitor.newmedia.content import DEFAULT_OFF_DUTY
+from monitor.newmedia.jsonapi import FIELDS as MAPPING_FIELDS
+from monitor.newmedia.sources import source_parser
 from monitor.rules import DEFAULT_RULES, HOMEPAGE, NEW_MEDIA, Rule, canonical_category
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -56,6 +60,12 @@ def _check_url(value: str) -> str:
     return value
 
 
+def _check_urls(values: tuple[str, ...] | str | None) -> tuple[str, ...] | str | None:
+    if values is None:
+        return None
+    return _check_url(values) if isinstance(values, str) else tuple(_check_url(v) for v in values)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
@@ -66,8 +76,8 @@ class Contact(_Strict):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
-EVENT_KINDS = ("yellow", "red", "recovered", "repeat", "escalation", "ladder", "unregistered", "veto")
-_CHAT_EVENTS = ("yellow", "red", "recovered", "repeat", "unregistered", "veto")
+EVENT_KINDS = ("yellow", "red", "recovered", "repeat", "escalation", "ladder", "unregistered", "veto", "finding")
+_CHAT_EVENTS = ("yellow", "red", "recovered", "repeat", "unregistered", "veto", "finding")
 _DEFAULT_EVENTS = {"chat": _CHAT_EVENTS, "webhook": _CHAT_EVENTS, "email": _CHAT_EVENTS, "sms": ("red",)}
 _QUIET = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
 
@@ -144,6 +154,39 @@ class ColumnModel(Overrides):
         return canonical_category(value) or value
 
 
+class MessageBoxModel(_Strict):
+    """A citizens' message list page (领导信箱, 政民互动, 咨询投诉, 12345): answers within 5 working days."""
+
+    id: str | None = Field(default=None, pattern=_ID)  # default: <site id>-msg-<hash of the URL>
+    name: str = Field(min_length=1)
+    url: str
+    pages: int = Field(default=1, ge=1, le=20)  # list pages read, following 下一页
+    interval: Duration | None = None  # default 6h
+
+    _url = field_validator("url")(_check_url)
+    _parse = field_validator("interval", mode="before")(_duration)
+
+
+def _check_regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {value!r} ({exc})") from None
+    return value
+
+
+class InterpretationSelect(_Strict):
+    """Which policy documents need an interpretation (regular expressions on the title; unset: the defaults of
+    monitor.interpretations.Selection)."""
+
+    include: str | None = None
+    exclude: str | None = None
+    issuer: str | None = None
+
+    _regex = field_validator("include", "exclude", "issuer")(_check_regex)
+
+
 class SiteModel(_Strict):
     id: str = Field(pattern=_ID)
     name: str = Field(min_length=1)
@@ -151,8 +194,13 @@ class SiteModel(_Strict):
     homepage: str
     check_homepage: bool = True
     columns: tuple[ColumnModel, ...] = ()
+    matrix_page: str | None = None  # the site's 新媒体矩阵 page: accounts listed there must be registered
+    messages: tuple[MessageBoxModel, ...] = ()  # message boxes: list pages of 网民留言
+    interpretation_column: str | None = None  # id of its 政策解读 column; 政策文件 columns then need interpretations
+    interpretation_select: InterpretationSelect | None = None
 
     _url = field_validator("homepage")(_check_url)
+    _matrix = field_validator("matrix_page")(_check_urls)
 
 
 PLATFORMS = ("微信公众号", "微博", "抖音", "今日头条", "快手", "视频号", "其他")
@@ -182,13 +230,22 @@ class SourceModel(_Strict):
             raise ValueError("a json source needs mapping: {items: data.list, title: title, url: url, date: time}")
         if self.kind != "json" and self.mapping:
             raise ValueError("mapping is only for kind: json")
+        unknown = sorted(set(self.mapping or ()) - set(MAPPING_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown mapping fields {unknown}; use {', '.join(MAPPING_FIELDS)}")
         return self
 
     @property
     def parser(self) -> str:
-        if self.kind != "json":
-            return "feed"
-        return "json:" + json.dumps(self.mapping, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return source_parser(self.kind, self.mapping, None)
+
+
+class InteractionModel(_Strict):
+    """A person's attestation that an account has (or lacks) a working interaction function (互动功能)."""
+
+    present: bool
+    attested_at: date
+    attested_by: str = Field(min_length=1)
 
 
 class AccountModel(Overrides):
@@ -201,6 +258,11 @@ class AccountModel(Overrides):
     account_id: str | None = None
     status: str = "已备案"
     source: SourceModel | None = None  # without one the account is listed (备案) but not probed
+    interaction: InteractionModel | None = None  # attested by hand; expires after settings.accounts
+    service_menu: tuple[str, ...] = ()  # the links of its service menu (公众号菜单), checked as settings.links
+    off_duty_keywords: tuple[str, ...] | None = None  # replaces settings.accounts.off_duty_keywords for it
+
+    _menu = field_validator("service_menu")(_check_urls)
 
     @field_validator("platform")
     @classmethod
@@ -229,8 +291,49 @@ class FetchModel(_Strict):
     per_host_concurrency: int = Field(default=2, ge=1, le=32)
     per_host_interval: Duration = Duration(seconds=1)
     connections: int = Field(default=200, ge=1, le=5000)
+    ca_file: str | None = None  # PEM file of CAs to trust besides the system's (e.g. a 政务外网 private CA)
 
     _parse = field_validator("timeout", "per_host_interval", mode="before")(_duration)
+
+
+class AvailabilitySettings(_Strict):
+    """Homepage availability (站点无法访问): over ``window``, probe every ``interval`` with ``timeout``; the share of
+    failed probes is yellow from ``yellow_ratio`` and red from ``red_ratio`` (the rule: ≥ 20 probes a day over a
+    week, 15 s, 5 %). A site is down after ``down_after`` failures in a row and up again after ``up_after``
+    successes. govwatch itself is cut off when every canary fails (or, with no canaries, when ``cutoff_share``
+    of at least ``cutoff_min_sites`` sites fail within one interval): then nothing changes for the sites.
+    """
+
+    interval: Duration = Duration(seconds=600)
+    timeout: Duration = Duration(seconds=15)
+    window: Duration = Duration(seconds=7 * 86400)
+    yellow_ratio: float = Field(default=0.03, gt=0, le=1)
+    red_ratio: float = Field(default=0.05, gt=0, le=1)
+    down_after: int = Field(default=3, ge=1, le=100)
+    up_after: int = Field(default=2, ge=1, le=100)
+    canaries: tuple[str, ...] = ()  # URLs govwatch should always reach (e.g. www.gov.cn, the province's portal)
+    cutoff_share: float = Field(default=0.5, gt=0, le=1)
+    cutoff_min_sites: int = Field(default=5, ge=1)
+    cert_warn: Duration = Duration(seconds=30 * 86400)  # a certificate expiring this soon is yellow
+    defaced_ratio: float = Field(default=0.1, gt=0, lt=1)  # a homepage this share of its usual size is suspect
+
+    _parse = field_validator("interval", "timeout", "window", "cert_warn", mode="before")(_duration)
+
+    @field_validator("canaries")
+    @classmethod
+    def _canary_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_url(v) for v in value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AvailabilitySettings:
+        if self.yellow_ratio > self.red_ratio:
+            raise ValueError(f"yellow_ratio {self.yellow_ratio} is above red_ratio {self.red_ratio}; "
+                             "yellow comes first")
+        if self.interval.months or not 0 < self.interval.seconds <= 72 * 60:
+            raise ValueError(f"interval {self.interval} is longer than 72min: the rule probes at least 20 times a day")
+        if self.window.months or self.window.seconds < self.interval.seconds:
+            raise ValueError(f"window {self.window} must be a number of days or hours, at least one interval")
+        return self
 
 
 class AlertSettings(_Strict):
@@ -255,6 +358,55 @@ class MqttModel(_Strict):
     keepalive: int = Field(default=30, ge=5, le=3600)
 
 
+class LinkSettings(_Strict):
+    """The link crawler (``monitor.health.crawl``): per site the homepage, every column page and the newest
+    articles, every link on them checked once, hidden links, external links and wrong words on every page.
+
+    Broken links are deducted separately for the homepage and other pages (国办秘函〔2019〕19号; the points are
+    unconfirmed, rules-sources §3.1), so the red thresholds are per page kind: any confirmed broken link makes
+    a page yellow, ``home_red`` of them on the homepage or ``page_red`` on another page make it red.
+    """
+
+    enabled: bool = True
+    interval: Duration = Duration(seconds=86400)  # one crawl per site a day, as the inspectors' daily scans
+    articles: int = Field(default=5, ge=0, le=100)  # newest article pages per site, from the column probes' items
+    max_links: int = Field(default=500, ge=1, le=5000)  # links checked per page (the first in page order)
+    timeout: Duration = Duration(seconds=15)  # per link request; the 19号 rule's 15 s
+    retry_after: Duration = Duration(seconds=30)  # a failed link is tried once more this much later in the run
+    ok_ttl: Duration = Duration(seconds=86400)  # a working link is not asked again for this long (any site)
+    fail_ttl: Duration = Duration(seconds=3600)  # nor a broken one for this long
+    cache_size: int = Field(default=50_000, ge=100)  # working (and apart, broken) link results kept, ~0.3 KB each
+    concurrency: int = Field(default=16, ge=1, le=256)  # links of one site in flight (per-host limits still hold)
+    home_red: int = Field(default=3, ge=1)  # confirmed broken links on the homepage that make it red
+    page_red: int = Field(default=10, ge=1)  # on any other page
+    allow_domains: tuple[str, ...] = ()  # external domains needing no exit notice, besides central state media
+    ignore: tuple[str, ...] = ()  # link URL prefixes never requested (counters, login pages, …)
+
+    _parse = field_validator("interval", "timeout", "retry_after", "ok_ttl", "fail_ttl", mode="before")(_duration)
+
+
+class AccountSettings(_Strict):
+    """Account checks beyond freshness: reposts and off-duty posts, interaction attestations, service menus,
+    新媒体矩阵 pages."""
+
+    posts_window: int = Field(default=20, ge=1, le=50)  # the last N posts the shares are counted over
+    min_posts: int = Field(default=5, ge=1)  # fewer posts read: no share is judged
+    repost_share: float = Field(default=0.5, gt=0, le=1)  # yellow above this share of reposts
+    off_duty_share: float = Field(default=0.5, gt=0, le=1)  # yellow above this share of off-duty posts
+    off_duty_keywords: tuple[str, ...] = DEFAULT_OFF_DUTY
+    attestation_valid: Duration = Duration(seconds=180 * 86400)  # an interaction attestation is stale after
+    interaction_interval: Duration = Duration(seconds=86400)
+    service_menu_interval: Duration = Duration(seconds=86400)
+    matrix_interval: Duration = Duration(seconds=86400)
+
+    _parse = field_validator("attestation_valid", "interaction_interval", "service_menu_interval",
+                             "matrix_interval", mode="before")(_duration)
+
+
+CHECK_NAMES = ("availability", "links", "honest", "calendar", "messages", "interpretation", "interaction",
+               "service_menu", "matrix", "repost_share")
+
+
 class SettingsModel(_Strict):
     store: str = "govwatch.sqlite3"
     listen: str = Field(default="127.0.0.1:8470", pattern=r"^[^:\s]+:\d{1,5}$")
@@ -265,9 +417,22 @@ class SettingsModel(_Strict):
     extract_time_limit: Duration = Duration(seconds=10)  # a page taking longer is unreadable
     alerts: AlertSettings = AlertSettings()
     mqtt: MqttModel | None = None  # no broker configured: the daemon runs the same without MQTT
+    accounts: AccountSettings = AccountSettings()
 
     _parse = field_validator("extract_time_limit", mode="before")(_duration)
     fetch: FetchModel = FetchModel()
+    availability: AvailabilitySettings = AvailabilitySettings()
+    links: LinkSettings = LinkSettings()
+    # The checks beyond column freshness to run (of CHECK_NAMES); None runs them all.
+    checks: tuple[str, ...] | None = None
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        unknown = [v for v in value or () if v not in CHECK_NAMES]
+        if unknown:
+            raise ValueError(f"unknown checks {unknown}; use {', '.join(CHECK_NAMES)}")
+        return value
 
 
 class InventoryModel(_Strict):
@@ -424,6 +589,7 @@ class _Builder:
         self.source = source
         self.locate = locate
         self.problems: list[ConfigProblem] = []
+        self.box_ids: set[str] = set()
 
     def problem(self, loc: tuple[Any, ...], message: str) -> None:
         self.problems.append(ConfigProblem(self.source, self.locate(loc), _field_name(loc), message))
@@ -464,7 +630,7 @@ class _Builder:
             site = self.site(raw, ("sites", i), rules, units, targets)
             if site is not None:
                 sites.append(site)
-        accounts = self.accounts(data, rules, units, targets)
+        accounts = self.accounts(data, rules, units, targets, head.settings.accounts)
         self.alert_references(head, units, rules)
         if self.problems:
             raise ConfigError(self.problems)
@@ -474,6 +640,7 @@ class _Builder:
 
     def accounts(
         self, data: dict[str, Any], rules: dict[str, Rule], units: dict[str, UnitModel], targets: dict[str, Target],
+        settings: AccountSettings,
     ) -> list[AccountModel]:
         """Validate each account; those with a source that are not 已关停 become targets of kind "account"."""
         found: list[AccountModel] = []
@@ -495,9 +662,12 @@ class _Builder:
             if account.source is None or account.status == "已关停":
                 continue
             rule = rules[NEW_MEDIA].with_overrides(account.deadline, account.lead, account.interval)
+            keywords = account.off_duty_keywords or settings.off_duty_keywords
+            parser = source_parser(account.source.kind, account.source.mapping,
+                                   None if keywords == DEFAULT_OFF_DUTY else keywords)
             targets[account.id] = Target(
                 account.id, "account", f"{account.name}（{account.platform}）", account.source.url,
-                f"nm-{unit.id}", NEW_MEDIA, unit.id, unit.name, rule, account.source.parser)
+                f"nm-{unit.id}", NEW_MEDIA, unit.id, unit.name, rule, parser)
         return found
 
     def alert_references(self, head: InventoryModel, units: dict[str, UnitModel], rules: dict[str, Rule]) -> None:
@@ -578,7 +748,38 @@ class _Builder:
             if target.id in targets:
                 self.problem(where, f"duplicate target id {target.id!r}; give the column a unique id:")
             targets[target.id] = target
-        return site.model_copy(update={"columns": tuple(col for _, col, _ in valid)})
+        boxes = self.message_boxes(site, loc, targets)
+        self.interpretation_column(site, loc, [t for t, _ in found])
+        return site.model_copy(update={"columns": tuple(col for _, col, _ in valid), "messages": boxes})
+
+    def message_boxes(
+        self, site: SiteModel, loc: tuple[Any, ...], targets: dict[str, Target],
+    ) -> tuple[MessageBoxModel, ...]:
+        """The site's message boxes, each with its id (given, or derived from its URL); ids are unique."""
+        boxes = []
+        for j, box in enumerate(site.messages):
+            box_id = box.id or f"{site.id}-msg-{_short_hash(box.url)}"
+            if box_id in targets or box_id in self.box_ids:
+                self.problem((*loc, "messages", j, "id"), f"duplicate id {box_id!r}; give the message box a unique id:")
+                continue
+            self.box_ids.add(box_id)
+            boxes.append(box.model_copy(update={"id": box_id}))
+        return tuple(boxes)
+
+    def interpretation_column(self, site: SiteModel, loc: tuple[Any, ...], site_targets: list[Target]) -> None:
+        """``interpretation_column`` names a column of this site, and the site has 政策文件 columns to check."""
+        wanted = site.interpretation_column
+        if wanted is None:
+            return
+        columns = [t for t in site_targets if t.kind == "column"]
+        if not any(t.id == wanted for t in columns):
+            self.problem((*loc, "interpretation_column"),
+                         f"no column with id {wanted!r} on site {site.id!r}; give its 政策解读 column an id: "
+                         f"and name it here (column ids: {', '.join(t.id for t in columns) or 'none'})")
+        elif not any(t.rule.category == "政策文件" and t.id != wanted for t in columns):
+            self.problem((*loc, "interpretation_column"),
+                         "the site has no column of category 政策文件 whose documents would need an interpretation; "
+                         "add one or remove interpretation_column")
 
 
 def _short_hash(text: str) -> str:

@@ -14,7 +14,7 @@ import heapq
 import itertools
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,14 +25,17 @@ from monitor.config import Inventory, Target
 from monitor.evaluate import TZ, History, Reason, Verdict, advance, evaluate
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
+from monitor.findings import Change, Finding, Known, Status, mark, reconcile
 from monitor.model import Observation
 from monitor.probe import probe
-from monitor.store import OutboxItem, ProbeRecord, Record, Store, VerdictRecord
+from monitor.store import FindingsRecord, OutboxItem, ProbeRecord, Record, Store, VerdictRecord
 
 log = structlog.get_logger()
 
 Listener = Callable[[Target, Verdict, Verdict | None], Awaitable[None] | None]
 Router = Callable[[Target, Verdict, Verdict | None, datetime], tuple[OutboxItem, ...]]
+FindingRouter = Callable[[Sequence[Change], datetime], tuple[OutboxItem, ...]]
+MARKS_REFRESH_S = 30.0
 RETRY_FAILED_AFTER = timedelta(minutes=10)
 WRITE_BATCH = 1000
 WRITE_GATHER_S = 0.05
@@ -73,7 +76,7 @@ def fetch_settings(inventory: Inventory) -> FetchSettings:
     return FetchSettings(
         timeout_s=f.timeout.seconds, max_bytes=f.max_bytes, max_redirects=f.max_redirects,
         user_agent=f.user_agent, per_host_concurrency=f.per_host_concurrency,
-        per_host_interval_s=f.per_host_interval.seconds, connections=f.connections,
+        per_host_interval_s=f.per_host_interval.seconds, connections=f.connections, ca_file=f.ca_file,
     )
 
 
@@ -95,6 +98,15 @@ class Monitor:
         self.on_reload: list[Callable[[Inventory], None]] = []  # called with a new inventory before it applies
         self.alerts: Any = None  # the alert engine, when the service shell attached one (alerts.engine.Alerter)
         self.probe_listeners: list[Callable[[Target, Observation], None]] = []  # e.g. metrics; must not raise
+        # Findings of the checks beyond freshness, per (check, subject), keyed by uid.
+        self.findings: dict[tuple[str, str], dict[str, Known]] = {}
+        self._finding_scope: dict[str, tuple[str, str]] = {}  # uid → (check, subject)
+        self.finding_router: FindingRouter | None = None  # the alert engine: changes → outbox items
+        self.finding_listeners: list[Callable[[Sequence[Change]], None]] = []  # e.g. metrics, the board's events
+        # Checks that read what a probe already fetched (see monitor.checks.ObservationCheck).
+        self.observation_checks: list[Any] = []
+        self.check_runner: Any = None  # the periodic checks (monitor.checks.CheckRunner), when attached
+        self._marks_seen = datetime.min.replace(tzinfo=TZ)
         self._lanes: dict[str, deque[Tracked]] = {}
         self._lane_workers: dict[str, int] = {}
         self._in_flight = asyncio.Semaphore(inventory.settings.fetch.connections)
@@ -119,6 +131,9 @@ class Monitor:
         """Resume from the store: every target's history and verdict, and its timer."""
         now = self.clock()
         await self.store.sync_targets(self.inventory.targets, now)
+        for known in await self.store.load_findings():
+            self._remember(known)
+        self._marks_seen = now
         states = await self.store.load_states()
         for target in self.inventory.targets:
             state = states.get(target.id)
@@ -143,7 +158,10 @@ class Monitor:
             asyncio.create_task(self._writer(), name="writer"),
             asyncio.create_task(self._timer_loop(), name="timers"),
             asyncio.create_task(self._dispatch_loop(), name="dispatch"),
+            asyncio.create_task(self._marks_loop(), name="marks"),
         ]
+        if self.check_runner is not None:
+            self._tasks.append(asyncio.create_task(self.check_runner.run(), name="checks"))
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking new probes, let in-flight ones finish (bounded), flush the store."""
@@ -178,6 +196,13 @@ class Monitor:
         for tracked in self.tracked.values():
             self._enqueue(tracked)
         await self._idle.wait()
+        await self._writes.join()
+
+    async def check_once(self) -> None:
+        """Run every periodic check once, now, and wait until its findings are stored."""
+        self._ensure_writer()
+        if self.check_runner is not None:
+            await self.check_runner.run_once()
         await self._writes.join()
 
     def alive(self) -> bool:
@@ -340,7 +365,81 @@ class Monitor:
         self._arm_timer(tracked, verdict)
         if changed:
             self._notify(tracked.target, verdict, previous)
+        if obs.fetched and not obs.not_modified:
+            self._observation_findings(tracked.target, obs)
         return verdict
+
+    def _observation_findings(self, target: Target, obs: Observation) -> None:
+        for check in self.observation_checks:
+            try:
+                found = check.findings(target, obs)
+            except Exception:
+                log.exception("observation_check_failed", check=check.name, target=target.id)
+                continue
+            if found is not None:
+                self.report_many(check.produces, target.id, found, obs.at)
+
+    # ------------------------------------------------------------ findings
+
+    def report_many(self, produces: Sequence[str], subject: str, found: Sequence[Finding], at: datetime) -> None:
+        """Report a check's findings for one subject, split by the finding checks it produces (a produced
+        check with nothing seen now means its open findings are gone)."""
+        by_check: dict[str, list[Finding]] = {name: [] for name in produces}
+        for finding in found:
+            by_check.setdefault(finding.check, []).append(finding)
+        for name, findings in by_check.items():
+            self.report_findings(name, subject, findings, at)
+
+    def report_findings(self, check: str, subject: str, findings: Sequence[Finding], at: datetime) -> list[Change]:
+        """The findings one check sees now for one subject: reconcile with what is known, then store the
+        changes with their trail and the alerts and MQTT events they cause, in one transaction."""
+        changes = reconcile(self.findings.get((check, subject), {}), findings, at)
+        if changes:
+            self._apply_changes(changes, at)
+        return changes
+
+    def mark_finding(self, uid: str, status: Status, actor: str, note: str = "") -> Change | None:
+        """An operator marks a finding false positive, fixed, or open again; None for an unknown uid."""
+        scope = self._finding_scope.get(uid)
+        if scope is None:
+            return None
+        change = mark(self.findings[scope][uid], status, self.clock(), actor, note)
+        self._apply_changes([change], change.known.changed_at)
+        return change
+
+    def _remember(self, known: Known) -> None:
+        f = known.finding
+        self.findings.setdefault((f.check, f.subject), {})[f.uid] = known
+        self._finding_scope[f.uid] = (f.check, f.subject)
+
+    def _apply_changes(self, changes: Sequence[Change], at: datetime) -> None:
+        for change in changes:
+            self._remember(change.known)
+        outbox = self.finding_router(changes, at) if self.finding_router else ()
+        self._writes.put_nowait(FindingsRecord(tuple(changes), outbox))
+        for hook in self.finding_listeners:
+            hook(changes)
+        for change in changes:
+            f = change.known.finding
+            log.info("finding_" + str(change.event), check=f.check, subject=f.subject, uid=f.uid,
+                     severity=f.severity, title=f.title)
+
+    async def _marks_loop(self) -> None:
+        """Take in marks made through the CLI against the same store."""
+        while True:
+            await asyncio.sleep(MARKS_REFRESH_S)
+            try:
+                await self.refresh_marks()
+            except Exception:
+                log.exception("marks_refresh_failed")
+
+    async def refresh_marks(self) -> None:
+        for uid, status, at, actor, note in await self.store.finding_marks(self._marks_seen):
+            self._marks_seen = max(self._marks_seen, at)
+            scope = self._finding_scope.get(uid)
+            if scope is not None and self.findings[scope][uid].status is not Status(status):
+                self._remember(replace(self.findings[scope][uid], status=Status(status), changed_at=at))
+                log.info("finding_marked_elsewhere", uid=uid, status=status, actor=actor, note=note)
 
     # ------------------------------------------------------------ deadline timers
 

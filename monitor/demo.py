@@ -31,6 +31,11 @@ def state_table(rows: list[dict[str, object]]) -> str:
          str(r["newest_date"] or "—"), str(r["detail"]))
         for r in rows
     ]
+    return _table(header, lines)
+
+
+def _table(header: tuple[str, ...], lines: list[tuple[str, ...]]) -> str:
+    """Aligned columns; the last column is left ragged."""
     widths = [max(_width(row[i]) for row in [header, *lines]) for i in range(len(header) - 1)]
     return "\n".join(
         "  ".join(_pad(cell, w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
@@ -44,16 +49,30 @@ async def run_demo(once: bool, listen: str, workdir: str | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     async with Fleet(demo_fleet(today), today, accounts=demo_accounts(today)) as fleet:
         path = folder / "inventory.yaml"
+        # The fleet's https:// links stand for the outside world: the demo's link crawler stays on loopback.
         fleet.write_inventory(path, store=str(folder / "govwatch.sqlite3"), listen=listen,
-                              fetch={"timeout": "5s", "per_host_interval": "0s"})
+                              fetch={"timeout": "5s", "per_host_interval": "0s"},
+                              links={"ignore": ["https://"], "retry_after": "2s"})
         inventory = config.load(path)
         if not once:
             print(f"govwatch demo: board at http://{listen}/  (inventory {path}; Ctrl-C to stop)", flush=True)
             return await run_service(inventory)
         async with monitoring(inventory) as monitor:
             await monitor.sweep_once()
+            await monitor.check_once()
             rows = views.rows(monitor.tracked.values(), monitor.clock())
+            found = views.finding_rows(await monitor.store.findings_list(), monitor)
     print(state_table(rows))
     counts = views.counts(rows)
     print("\n" + "  ".join(f"{views.STATE_LABELS[s]} {s}: {counts[s]}" for s in counts))
+    if found:
+        print("\n" + findings_table(found))
     return 0
+
+
+def findings_table(found: list[dict[str, object]]) -> str:
+    """Open findings as an aligned plain-text table, worst first."""
+    header = ("程度", "检查项", "责任单位", "网站", "问题")
+    lines = [(str(f["severity_label"]), str(f["label"]), str(f["unit"]), str(f["site"]), str(f["title"]))
+             for f in found]
+    return f"监测发现 findings: {len(found)}\n{_table(header, lines)}"

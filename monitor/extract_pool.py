@@ -11,7 +11,6 @@ extractor inline (the one-shot ``govwatch probe``).
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing
 import signal
 import time
@@ -24,6 +23,7 @@ import structlog
 
 from monitor.extract.listpage import extract_list
 from monitor.model import EmptyReason, Item, ListResult
+from monitor.newmedia import sources
 
 log = structlog.get_logger()
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -34,17 +34,11 @@ DEATH_WINDOW_S = 60.0
 
 def parse_page(text: str, url: str, today: date, content_type: str | None, parser: str = "list") -> ListResult:
     """Read a fetched page with its target's parser: "list" (an HTML or JSON list page), "feed" (RSS, Atom,
-    JSON Feed) or "json:<mapping>" (a JSON API with a field mapping, see monitor.newmedia.jsonapi)."""
+    JSON Feed) or "json:<mapping>" (a JSON API with a field mapping), see monitor.newmedia.sources."""
     if parser == "list":
         return extract_list(text, url, today, content_type)
-    if parser == "feed":
-        from monitor.newmedia import feeds  # lazy: feedparser is imported only where accounts are read
-
-        return feeds.read(text, url, today, content_type)
-    if parser.startswith("json:"):
-        from monitor.newmedia import jsonapi
-
-        return jsonapi.read(text, url, today, json.loads(parser[5:]))
+    if sources.is_source(parser):
+        return sources.read(parser, text, url, today, content_type)
     raise ValueError(f"unknown parser {parser!r}")
 
 
@@ -213,7 +207,7 @@ class ExtractPool:
 
 def _pack(result: ListResult) -> tuple[Any, ...]:
     """Plain tuples cross the pipe several times faster than slotted dataclasses."""
-    items = tuple((i.title, i.url, i.date, i.pinned) for i in result.items)
+    items = tuple((i.title, i.url, i.date, i.pinned, i.repost, i.off_duty) for i in result.items)
     return result.newest_date, items, result.reason, result.signature
 
 

@@ -13,6 +13,8 @@ import os
 import socket
 import ssl
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -22,7 +24,7 @@ from yarl import URL
 from monitor.decode import DecodeError, decode_html
 from monitor.model import FetchError, FetchResult
 
-__all__ = ["FetchSettings", "Fetcher"]
+__all__ = ["FetchSettings", "Fetcher", "tls_context"]
 
 _CHUNK = 64 * 1024
 _HEADERS = {
@@ -41,6 +43,7 @@ class FetchSettings:
     per_host_concurrency: int = 2
     per_host_interval_s: float = 0.0  # minimum time between request starts to one host (netloc)
     connections: int = 200  # total connection pool limit
+    ca_file: str | None = None  # PEM bundle of CAs trusted besides the system's (a private or test CA)
 
 
 class _TooLarge(Exception):
@@ -69,7 +72,8 @@ class Fetcher:
     async def __aenter__(self) -> Fetcher:
         s = self.settings
         connector = aiohttp.TCPConnector(
-            limit=s.connections, limit_per_host=s.per_host_concurrency, ttl_dns_cache=300
+            limit=s.connections, limit_per_host=s.per_host_concurrency, ttl_dns_cache=300,
+            ssl=tls_context(s.ca_file) if s.ca_file else True,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -86,18 +90,16 @@ class Fetcher:
             self._session = None
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+        timeout_s: float | None = None, error_body: int = 0,
     ) -> FetchResult:
+        """GET a page. ``timeout_s`` replaces the total timeout for this request; with ``error_body`` > 0 an
+        error answer's first bytes are kept as ``text`` (a WAF's challenge page says who answered)."""
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
-        try:
-            u = URL(url)
-        except (ValueError, TypeError) as exc:
-            return FetchResult(url, url, 0.0, error=FetchError.INVALID_URL, detail=f"invalid URL: {exc}")
-        if u.scheme not in ("http", "https") or not u.host:
-            return FetchResult(
-                url, url, 0.0, error=FetchError.INVALID_URL, detail=f"not an http(s) URL: {url}"
-            )
+        u = _http_url(url)
+        if isinstance(u, FetchResult):
+            return u
         headers: dict[str, str] | None = None
         if etag or last_modified:
             headers = {}
@@ -105,18 +107,64 @@ class Fetcher:
                 headers["If-None-Match"] = etag
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
+        async with self._turn(u):
+            t0 = time.perf_counter()
+            try:
+                return await self._request(url, u, headers, t0, timeout_s, error_body)
+            except (TimeoutError, aiohttp.ClientError, OSError, DecodeError) as exc:
+                err, detail = _classify(exc, u, self.settings, timeout_s)
+                return FetchResult(url, url, _ms(t0), error=err, detail=detail)
+
+    async def peek(self, url: str, *, method: str = "HEAD", read_bytes: int = 0,
+                   timeout_s: float | None = None) -> FetchResult:
+        """A link check under the same per-host limits: status and final URL after redirects.
+
+        A GET reads at most ``read_bytes`` of the body (``text`` is set for an HTML answer, e.g. to
+        spot a soft 404) and drops the connection rather than read the rest.
+        """
+        if self._session is None:
+            raise RuntimeError("Fetcher used outside 'async with'")
+        u = _http_url(url)
+        if isinstance(u, FetchResult):
+            return u
+        s = self.settings
+        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else None
+        async with self._turn(u):
+            t0 = time.perf_counter()
+            try:
+                async with self._session.request(method, u, allow_redirects=True, max_redirects=s.max_redirects,
+                                                 timeout=timeout) as resp:
+                    common = {"url": url, "final_url": str(resp.url), "status": resp.status,
+                              "content_type": resp.content_type if "Content-Type" in resp.headers else None}
+                    # A body left unread closes the connection on release instead of being drained.
+                    if resp.status >= 400:
+                        detail = f"HTTP {resp.status} {resp.reason or ''}".rstrip()
+                        return FetchResult(elapsed_ms=_ms(t0), error=FetchError.HTTP_STATUS, detail=detail, **common)
+                    if method != "GET" or read_bytes <= 0 or "html" not in resp.content_type:
+                        return FetchResult(elapsed_ms=_ms(t0), **common)
+                    body = bytearray()
+                    async for chunk in resp.content.iter_chunked(_CHUNK):
+                        body += chunk
+                        if len(body) >= read_bytes:
+                            break
+                    if not resp.content.at_eof():
+                        body = body[:body.rfind(b">") + 1]  # never cut a multibyte character in two
+                    text, charset = decode_html(bytes(body), resp.charset)
+                    return FetchResult(elapsed_ms=_ms(t0), text=text, charset=charset, body_bytes=len(body), **common)
+            except (TimeoutError, aiohttp.ClientError, OSError, DecodeError) as exc:
+                err, detail = _classify(exc, u, s, timeout_s)
+                return FetchResult(url, url, _ms(t0), error=err, detail=detail)
+
+    @asynccontextmanager
+    async def _turn(self, u: URL) -> AsyncIterator[None]:
+        """Per-host politeness, then a connection slot: every request waits here."""
         host = self._hosts.get(u.raw_authority)
         if host is None:
             host = self._hosts[u.raw_authority] = _Host(self.settings.per_host_concurrency)
         async with host.sem:
             await self._wait_turn(host)
             async with self._slots:
-                t0 = time.perf_counter()
-                try:
-                    return await self._request(url, u, headers, t0)
-                except (TimeoutError, aiohttp.ClientError, OSError, DecodeError) as exc:
-                    err, detail = _classify(exc, u, self.settings)
-                    return FetchResult(url, url, _ms(t0), error=err, detail=detail)
+                yield
 
     async def _wait_turn(self, host: _Host) -> None:
         interval = self.settings.per_host_interval_s
@@ -128,10 +176,12 @@ class Fetcher:
         if start > now:
             await asyncio.sleep(start - now)
 
-    async def _request(self, url: str, u: URL, headers: dict[str, str] | None, t0: float) -> FetchResult:
+    async def _request(self, url: str, u: URL, headers: dict[str, str] | None, t0: float,
+                       timeout_s: float | None = None, error_body: int = 0) -> FetchResult:
         assert self._session is not None
         s = self.settings
-        async with self._session.get(u, headers=headers, max_redirects=s.max_redirects) as resp:
+        timeout = aiohttp.ClientTimeout(total=timeout_s or s.timeout_s)
+        async with self._session.get(u, headers=headers, max_redirects=s.max_redirects, timeout=timeout) as resp:
             common = {
                 "url": url,
                 "final_url": str(resp.url),
@@ -144,7 +194,9 @@ class Fetcher:
                 return FetchResult(elapsed_ms=_ms(t0), not_modified=True, **common)
             if resp.status >= 400:
                 detail = f"HTTP {resp.status} {resp.reason or ''}".rstrip()
-                return FetchResult(elapsed_ms=_ms(t0), error=FetchError.HTTP_STATUS, detail=detail, **common)
+                text = decode_html(await _read_head(resp, error_body), resp.charset)[0] if error_body > 0 else None
+                return FetchResult(elapsed_ms=_ms(t0), error=FetchError.HTTP_STATUS, detail=detail, text=text,
+                                   **common)
             try:
                 body = await _read_capped(resp, s.max_bytes)
             except _TooLarge as exc:
@@ -152,6 +204,35 @@ class Fetcher:
                 return FetchResult(elapsed_ms=_ms(t0), error=FetchError.TOO_LARGE, detail=str(exc), **common)
         text, charset = decode_html(body, resp.charset)
         return FetchResult(elapsed_ms=_ms(t0), text=text, charset=charset, body_bytes=len(body), **common)
+
+
+def _http_url(url: str) -> URL | FetchResult:
+    """The parsed URL, or the failed result for a URL that is not http(s)."""
+    try:
+        u = URL(url)
+    except (ValueError, TypeError) as exc:
+        return FetchResult(url, url, 0.0, error=FetchError.INVALID_URL, detail=f"invalid URL: {exc}")
+    if u.scheme not in ("http", "https") or not u.host:
+        return FetchResult(url, url, 0.0, error=FetchError.INVALID_URL, detail=f"not an http(s) URL: {url}")
+    return u
+
+
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """A verifying client context trusting the system's CAs and, when given, those in ``ca_file``."""
+    ctx = ssl.create_default_context()
+    if ca_file:
+        ctx.load_verify_locations(cafile=ca_file)
+    return ctx
+
+
+async def _read_head(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """At most ``limit`` bytes of the body, cut after the last complete tag (never inside a character)."""
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(_CHUNK):
+        body += chunk
+        if len(body) >= limit:
+            return bytes(body[:body.rfind(b">", 0, limit) + 1])
+    return bytes(body)
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
@@ -172,12 +253,12 @@ def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-def _classify(exc: BaseException, u: URL, s: FetchSettings) -> tuple[FetchError, str]:
+def _classify(exc: BaseException, u: URL, s: FetchSettings, timeout_s: float | None = None) -> tuple[FetchError, str]:
     """Map an exception to (FetchError, detail). Order matters: the classes overlap."""
     if isinstance(exc, DecodeError):
         return FetchError.DECODE, f"decode: {exc}"
     if isinstance(exc, TimeoutError):  # asyncio.TimeoutError, ServerTimeoutError
-        return FetchError.TIMEOUT, f"timeout after {s.timeout_s:g} s"
+        return FetchError.TIMEOUT, f"timeout after {timeout_s or s.timeout_s:g} s"
     if isinstance(exc, aiohttp.TooManyRedirects):
         return FetchError.TOO_MANY_REDIRECTS, f"more than {s.max_redirects} redirects"
     if isinstance(exc, aiohttp.InvalidURL):

@@ -59,6 +59,8 @@ class SiteSpec:
     columns: tuple[ColumnSpec, ...]
     homepage_newest: datetime.date | None = None
     down: bool = False
+    broken: tuple[str, ...] = ()  # paths that answer 404; every other unrouted path is an ordinary page
+    hacked: bool = False  # the homepage carries a hidden gambling-link block and a misused word
 
 
 FEED_FORMATS = ("rss", "atom", "jsonfeed", "json", "fault")
@@ -74,6 +76,9 @@ class AccountSpec:
     newest: datetime.date
     fmt: str = "rss"  # rss | atom | jsonfeed | json (an API with a field mapping) | fault (a bridge error page)
     posts: int = 10
+    reposts: int = 0  # the newest posts that repost the county weather station's forecast (as RSSHub renders them)
+    menu: str = ""  # its service menu's links: "" none, "ok" all working, "dead" all answering 404
+    attested_days: int | None = None  # its interaction function was attested (present) this many days ago
 
 
 # --------------------------------------------------------------------------------------------------
@@ -558,7 +563,7 @@ class _Renderer:
             parts.append(f'<li><a href="/ztzl/{k}/index.html"><img src="/images/zt{k}.jpg" alt="{s}">{s}</a></li>')
         parts.append('</ul></div><div class="side-box fw-grid"><h3>政务服务</h3><ul>')
         for k, s in enumerate(_SERVICES):
-            parts.append(f'<li><a href="https://zwfw.example.invalid/{k}" target="_blank">{s}</a></li>')
+            parts.append(f'<li><a href="/zwfw/{k}/" target="_blank">{s}</a></li>')
         parts.append("</ul></div>")
         return "".join(parts)
 
@@ -566,10 +571,10 @@ class _Renderer:
         site, n = self.site, _stable_int("icp", self.site.name)
         prov = _PROVINCES[n % len(_PROVINCES)]
         parts = ['<div class="friend-links w1200">']
-        for group in ("国家部委网站", "省级政府网站", "市县政府网站", "其他网站"):
+        for g, group in enumerate(("国家部委网站", "省级政府网站", "市县政府网站", "其他网站")):
             parts.append(f'<select onchange="window.open(this.value)"><option>{group}</option>')
             for k in range(20):
-                parts.append(f'<option value="https://link{k}.example.invalid/">{group[:2]}链接{k + 1}</option>')
+                parts.append(f'<option value="/links/{g}/{k}/">{group[:2]}链接{k + 1}</option>')
             parts.append("</select>")
         parts.append("</div>")
         start = 2003 + n % 12
@@ -578,7 +583,7 @@ class _Renderer:
             f'<a href="/contact/">联系我们</a> | <a href="/statement/">使用帮助</a></p>'
             f"<p>主办：{_esc(site.unit)}　承办：{_esc(self.place)}大数据中心</p>"
             f"<p>版权所有 © {start}-{self.today.year} {_esc(site.name)}　联系电话：{_phone(site)}</p>"
-            f'<p><a href="https://beian.miit.gov.cn/" target="_blank">'
+            f'<p><a href="/beian/" target="_blank">'
             f"{prov}ICP备{n % 90000000 + 10000000}号-1</a>"
             f"　{prov}公网安备 {n % 10**14:014d}号　网站标识码：{_site_code(site)}</p>"
             f"<p>地址：{_esc(self.place)}行政中心{n % 20 + 1}号楼　邮编：{n % 900000 + 100000}"
@@ -770,6 +775,8 @@ class _Renderer:
                     f"<span>{self.fmt_date(it.date)}</span></li>"
                 )
             parts.append("</ul></div>")
+        if self.site.hacked:
+            parts.append(_HACKED_BLOCK)
         return "".join(parts)
 
     def encode(self, s: str) -> bytes:
@@ -787,6 +794,14 @@ _ERROR_BODY = (
     b"<h1>Internal Server Error</h1><p>The server encountered an internal error.</p></body></html>"
 )
 _NOT_FOUND = b"<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>"
+_PLAIN_PAGE = ("<html><head><meta charset=\"utf-8\"><title>{name}</title></head><body><h1>{name}</h1>"
+               "<p>本栏目内容正在整理中，欢迎提出意见建议。</p></body></html>")
+# What hacked county sites were found carrying: an off-screen block of gambling links, and a misused word.
+_HACKED_BLOCK = (
+    '<div style="position:absolute;left:-9999px;top:-9999px"><a href="http://127.0.0.1:9/bet">澳门葡京娱乐城</a>'
+    '<a href="http://127.0.0.1:9/casino">真人百家乐 线上赌场</a></div>'
+    "<p class=\"notice\">我县召开专题会议，部署迎峰渡夏电力保障工作。</p>"
+)
 
 
 class _Route:
@@ -827,6 +842,7 @@ class Fleet:
         self._routes: dict[tuple[int, str], _Route] = {}
         self._renderers: list[_Renderer | None] = []
         self._runner: web.ServerRunner | None = None
+        self._site_index: dict[int, int] = {}  # port → site index
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -837,6 +853,7 @@ class Fleet:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((self.host, 0))
             self.ports.append(s.getsockname()[1])
+            self._site_index[self.ports[-1]] = len(self.ports) - 1
             (self._dead if site.down else self._socks).append(s)
         for _ in range(self._bridges):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -848,6 +865,10 @@ class Fleet:
             self._routes[(self.bridge_ports[k % self._bridges], _feed_path(k, account))] = _Route(
                 lambda k=k: (_feed_body(self.accounts[k], k, self.today),),
                 _FEED_CT.get(self.accounts[k].fmt, _CT_HTML))
+            if account.menu == "ok":
+                for path in _menu_paths(k):
+                    self._routes[(self.bridge_ports[k % self._bridges], path)] = _Route(
+                        lambda: (_MENU_PAGE,), _CT_HTML)
         for si, site in enumerate(self.sites):
             base = f"http://{self.host}:{self.ports[si]}"
             self._renderers.append(None if site.down else _Renderer(site, si, self.today, base))
@@ -967,7 +988,12 @@ class Fleet:
         port = request.transport.get_extra_info("sockname")[1] if request.transport else 0
         route = self._routes.get((port, request.raw_path))
         if route is None:
-            return web.Response(body=_NOT_FOUND, status=404, headers={"Content-Type": _CT_HTML})
+            si = self._site_index.get(port)
+            site = self.sites[si] if si is not None else None
+            if site is None or request.raw_path in site.broken:
+                return web.Response(body=_NOT_FOUND, status=404, headers={"Content-Type": _CT_HTML})
+            body = _PLAIN_PAGE.format(name=_esc(site.name)).encode()
+            return web.Response(body=body, headers={"Content-Type": "text/html; charset=utf-8"})
         parts = route.body
         if parts is None:
             self._render(route)
@@ -1009,8 +1035,16 @@ class Fleet:
             source: dict[str, Any] = {"kind": kind, "url": self.account_url(k)}
             if kind == "json":
                 source["mapping"] = dict(_JSON_MAPPING)
-            out.append({"id": f"a{k + 1}", "unit": unit_ids[account.unit], "platform": account.platform,
-                        "name": account.name, "source": source})
+            entry = {"id": f"a{k + 1}", "unit": unit_ids[account.unit], "platform": account.platform,
+                     "name": account.name, "source": source}
+            if account.menu:
+                port = self.bridge_ports[k % self._bridges]
+                entry["service_menu"] = [f"http://{self.host}:{port}{path}" for path in _menu_paths(k)]
+            if account.attested_days is not None:
+                attested = self.today - datetime.timedelta(days=account.attested_days)
+                entry["interaction"] = {"present": True, "attested_by": "县政务公开办",
+                                        "attested_at": attested.isoformat()}
+            out.append(entry)
         return out
 
     def inventory(self) -> dict:
@@ -1139,13 +1173,22 @@ _BRIDGE_ERROR = (
 )
 
 
+_MENU_PAGE = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>办事服务</title></head>"
+              "<body><h1>办事服务</h1><ul><li>社保查询</li><li>公积金查询</li></ul></body></html>").encode()
+
+
+def _menu_paths(k: int) -> list[str]:
+    """The service menu's links on the account's bridge: served when ``menu`` is "ok", 404 when "dead"."""
+    return [f"/menu/{k}/{name}.html" for name in ("bszn", "shebao", "gjj")]
+
+
 def _feed_path(k: int, account: AccountSpec) -> str:
     return {"rss": f"/weibo/user/{k}", "atom": f"/toutiao/user/{k}.atom", "jsonfeed": f"/douyin/user/{k}.json",
             "json": f"/api/mp/{k}/articles", "fault": f"/wechat/mp/{k}"}[account.fmt]
 
 
-def _posts(account: AccountSpec, k: int) -> list[tuple[datetime.datetime, str, str]]:
-    """(time, title, url) newest first; the newest is at 10:00 Shanghai time on ``account.newest``."""
+def _posts(account: AccountSpec, k: int) -> list[tuple[datetime.datetime, str, str, bool]]:
+    """(time, title, url, repost) newest first; the newest is at 10:00 Shanghai time on ``account.newest``."""
     rng = random.Random(f"{account.name}|{k}|{account.newest.isoformat()}")
     place = _place_of(account.unit)
     tz = datetime.timezone(datetime.timedelta(hours=8))
@@ -1153,7 +1196,11 @@ def _posts(account: AccountSpec, k: int) -> list[tuple[datetime.datetime, str, s
     out = []
     for n in range(account.posts):
         at = datetime.datetime(d.year, d.month, d.day, 10 - n % 3, 7 * n % 60, tzinfo=tz)
-        out.append((at, _title(rng, "动态要闻", place, d.year), f"https://mp.example.cn/s/{k}-{n}"))
+        if n < account.reposts:
+            title = f"转发微博 - 转发 @{place}气象: {place}气象台{d.month}月{d.day}日天气预报：多云转小雨，气温8～15℃"
+        else:
+            title = _title(rng, "动态要闻", place, d.year)
+        out.append((at, title, f"https://mp.example.cn/s/{k}-{n}", n < account.reposts))
         d -= datetime.timedelta(days=rng.randint(1, 4))
     return out
 
@@ -1164,38 +1211,50 @@ def _feed_body(account: AccountSpec, k: int, today: datetime.date) -> bytes:
     posts = _posts(account, k)
     if account.fmt == "jsonfeed":
         return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": account.name, "items": [
-            {"id": u, "url": u, "title": t, "date_published": at.isoformat()} for at, t, u in posts]},
+            {"id": u, "url": u, "title": t, "date_published": at.isoformat()} for at, t, u, _ in posts]},
             ensure_ascii=False).encode()
     if account.fmt == "json":
         return json.dumps({"code": 0, "msg": "success", "data": {"total": len(posts), "list": [
             {"title": t, "link": u, "publish_time": int(at.timestamp() * 1000), "is_original": n % 3 != 2}
-            for n, (at, t, u) in enumerate(posts)]}}, ensure_ascii=False).encode()
+            for n, (at, t, u, _) in enumerate(posts)]}}, ensure_ascii=False).encode()
     if account.fmt == "atom":
         entries = "".join(
             f"<entry><title>{_esc(t)}</title><link href=\"{u}\"/><id>{u}</id><updated>{at.isoformat()}</updated>"
-            f"<author><name>{_esc(account.name)}</name></author></entry>" for at, t, u in posts)
+            f"<author><name>{_esc(account.name)}</name></author></entry>" for at, t, u, _ in posts)
         return (f"<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">"
                 f"<title>{_esc(account.name)} 的头条主页</title><id>urn:toutiao:{k}</id>"
                 f"<updated>{posts[0][0].isoformat() if posts else ''}</updated>{entries}</feed>").encode()
     items = "".join(
-        f"<item><title><![CDATA[{t}]]></title><description><![CDATA[<p>{t}</p>]]></description>"
+        f"<item><title><![CDATA[{t}]]></title><description><![CDATA[{_weibo_html(t, repost)}]]></description>"
         f"<pubDate>{at.strftime('%a, %d %b %Y %H:%M:%S +0800')}</pubDate><guid>{u}</guid><link>{u}</link></item>"
-        for at, t, u in posts)
+        for at, t, u, repost in posts)
     return (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel>"
             f"<title><![CDATA[{account.name}的微博]]></title><link>https://weibo.com/{k}</link>"
             f"<description>{_esc(account.name)}的微博 - Powered by RSSHub</description>{items}"
             "</channel></rss>").encode()
 
 
+def _weibo_html(title: str, repost: bool) -> str:
+    """A post's description as RSSHub renders Weibo: a repost quotes the other account in a blockquote."""
+    if not repost:
+        return f"<p>{title}</p>"
+    own, quoted = title.split(" - 转发 ", 1)
+    who, text = quoted.split(": ", 1)
+    return (f"{own}<br><blockquote> - 转发 <a href=\"https://weibo.com/n/{who[1:]}\" target=\"_blank\">{who}</a>:"
+            f"&ensp;{text}</blockquote>")
+
+
 def demo_accounts(today: datetime.date) -> list[AccountSpec]:
-    """Accounts in every state: fresh, near the 2-week deadline, stale, and a broken bridge (unknown)."""
+    """Accounts in every state: fresh, near the 2-week deadline, stale, and a broken bridge (unknown); one
+    living on reposted weather forecasts, one whose service menu is all dead, one whose interaction
+    attestation is stale."""
     d = lambda n: today - datetime.timedelta(days=n)  # noqa: E731
     A = AccountSpec
     return [
-        A("青溪发布", "青溪县人民政府办公室", "微博", d(1), "rss"),
-        A("云岭政务", "云岭县人民政府办公室", "今日头条", d(12), "atom"),
+        A("青溪发布", "青溪县人民政府办公室", "微博", d(1), "rss", posts=20, reposts=12, menu="ok", attested_days=30),
+        A("云岭政务", "云岭县人民政府办公室", "今日头条", d(12), "atom", attested_days=200),
         A("白石教育", "安阳岭县教育局", "抖音", d(30), "jsonfeed"),
-        A("金川发布", "金川县人民政府办公室", "微信公众号", d(0), "json"),
+        A("金川发布", "金川县人民政府办公室", "微信公众号", d(0), "json", menu="dead", attested_days=10),
         A("青溪县人民政府", "青溪县人民政府办公室", "微信公众号", d(2), "fault"),
     ]
 
@@ -1224,7 +1283,8 @@ def demo_fleet(today: datetime.date) -> list[SiteSpec]:
 
     Fresh columns, columns inside the yellow lead (动态要闻 14-day rule with 4-day lead: newest 11–13 days
     ago; 通知公告 6-month rule with 30-day lead: ≈5 months 10 days ago), stale ones, an empty column, a
-    JS-rendered column and an HTTP 500 column.
+    JS-rendered column and an HTTP 500 column; one hacked homepage (hidden gambling links, a misused
+    word) and two broken links on another.
     """
     d = lambda n: today - datetime.timedelta(days=n)  # noqa: E731
     yellow_notice = _months_ago(today, 5) - datetime.timedelta(days=10)
@@ -1256,6 +1316,7 @@ def demo_fleet(today: datetime.date) -> list[SiteSpec]:
                 C("招考录用", "人事信息", None, mode="empty"),
             ),
             homepage_newest=d(1),
+            hacked=True,
         ),
         SiteSpec(
             "白石县人民政府网站",
@@ -1268,6 +1329,7 @@ def demo_fleet(today: datetime.date) -> list[SiteSpec]:
                 C("图片新闻", "动态要闻", d(2), mode="js"),
                 C("发展规划", "规划计划", d(200)),
             ),
+            broken=("/zfxxgk/fdzdgknr/003/index.html", "/about/"),
         ),
         SiteSpec(
             "金川县人民政府网站",

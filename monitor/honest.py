@@ -9,16 +9,29 @@ that only shifted (a newer item deleted, an older one moving up onto the page) n
 
 Items present at a column's first successful probe are never back-dated: govwatch cannot know
 when they went online. A column govwatch has just started watching therefore gives no finding.
+
+On the daemon path (``HonestDatesCheck``) both become findings: ``backdated`` (red, a veto) and
+``date_changed`` (yellow, the store keeps an item's previous date when it changes). A finding stays
+open while its item is on the column's list and is gone once the item leaves it; the trail and the
+quarterly report keep it.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from monitor.checks import Subject
 from monitor.evaluate import TZ, start_of_day
-from monitor.model import Item
+from monitor.findings import Finding
+from monitor.model import Item, State
+
+if TYPE_CHECKING:
+    from monitor.config import Inventory, Target
+    from monitor.daemon import Monitor
 
 DEFAULT_TOLERANCE_DAYS = 2
 
@@ -32,6 +45,8 @@ class SeenItem:
     date: date | None
     first_seen: datetime
     last_seen: datetime
+    prev_date: date | None = None  # the date it claimed before its latest date change
+    date_changed_at: datetime | None = None  # when govwatch saw that change
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +69,12 @@ class DateChange:
     title: str
     before: date
     after: date
+    at: datetime | None = None  # when govwatch saw the change
 
     @property
     def detail(self) -> str:
-        return f"「{self.title}」的发布日期由 {self.before} 改为 {self.after}"
+        seen = f"（{self.at.astimezone(TZ):%Y-%m-%d %H:%M} 检测发现）" if self.at else ""
+        return f"「{self.title}」的发布日期由 {self.before} 改为 {self.after}{seen}"
 
 
 def back_dated(
@@ -73,10 +90,12 @@ def back_dated(
         if item.date is None or item.first_seen <= first_probe:
             continue
         due = start_of_day(item.date + timedelta(days=tolerance_days + 1))
-        missed = [p for p in times if due <= p < item.first_seen and _reached_back(items, item, p)]
-        if missed:
+        # the latest probe before it appeared (and after its date plus the tolerance) that reached back
+        before = reversed(times[bisect.bisect_left(times, due):bisect.bisect_left(times, item.first_seen)])
+        missed = next((p for p in before if _reached_back(items, item, p)), None)
+        if missed is not None:
             late = (item.first_seen.astimezone(TZ).date() - item.date).days
-            found.append(BackDated(item, missed[-1], late))
+            found.append(BackDated(item, missed, late))
     return found
 
 
@@ -95,3 +114,69 @@ def date_changes(previous: Mapping[str, date | None], current: Iterable[Item]) -
         if before is not None and item.date is not None and item.date != before:
             changes.append(DateChange(item.url, item.title, before, item.date))
     return changes
+
+
+def listed(items: Sequence[SeenItem]) -> list[SeenItem]:
+    """The items of the column's latest list read: the store refreshes ``last_seen`` of a whole list at once."""
+    if not items:
+        return []
+    latest = max(i.last_seen for i in items)
+    return [i for i in items if i.last_seen == latest]
+
+
+def stored_date_changes(items: Sequence[SeenItem]) -> list[DateChange]:
+    """The listed items whose claimed date changed between two probes (as the store recorded it)."""
+    return [DateChange(i.url, i.title, i.prev_date, i.date, i.date_changed_at) for i in listed(items)
+            if i.prev_date is not None and i.date is not None and i.prev_date != i.date]
+
+
+def findings(target: Target, items: Sequence[SeenItem], probes: Iterable[datetime],
+             tolerance_days: int = DEFAULT_TOLERANCE_DAYS) -> list[Finding]:
+    """The honest-date findings of one column now: back-dated items (red: 伪造发稿日期 is a veto) and items
+    whose date changed (yellow), each while the item is still on the column's list."""
+    current = {i.url for i in listed(items)}
+    out = []
+    where = f"{target.site_name}「{target.name}」栏目"
+    for found in back_dated(items, probes, tolerance_days):
+        item = found.item
+        if item.url not in current:
+            continue
+        out.append(Finding(
+            "backdated", target.id, item.url, State.RED,
+            f"{where}「{item.title}」标注 {item.date}，{item.first_seen.astimezone(TZ):%Y-%m-%d} 才首次出现，"
+            "疑似伪造发稿日期",
+            target.unit_id, target.site_id, target.url, f"{found.detail}。信息地址：{item.url}",
+            {"item_url": item.url, "item_title": item.title, "claimed_date": str(item.date),
+             "first_seen": item.first_seen.astimezone(TZ).isoformat(),
+             "missed_at": found.missed_at.astimezone(TZ).isoformat(), "days_late": found.days_late}))
+    for change in stored_date_changes(items):
+        out.append(Finding(
+            "date_changed", target.id, change.url, State.YELLOW,
+            f"{where}「{change.title}」发布日期由 {change.before} 改为 {change.after}",
+            target.unit_id, target.site_id, target.url, f"{change.detail}。信息地址：{change.url}",
+            {"item_url": change.url, "item_title": change.title, "before": str(change.before),
+             "after": str(change.after), "at": change.at.astimezone(TZ).isoformat() if change.at else None}))
+    return out
+
+
+class HonestDatesCheck:
+    """Reads each column's stored items and probe times from the store and reports its honest-date findings.
+
+    One store call per column per run, bounded to the items of the current list and those visible since
+    its oldest item appeared (``Store.honest_history``).
+    """
+
+    name = "honest"
+    produces = ("backdated", "date_changed")
+
+    def __init__(self, interval_s: float = 3600.0, tolerance_days: int = DEFAULT_TOLERANCE_DAYS) -> None:
+        self.interval_s = interval_s
+        self.tolerance_days = tolerance_days
+
+    def subjects(self, inventory: Inventory) -> list[Subject]:
+        return [Subject(t.id, t.host, self.interval_s, t.unit_id, t.site_id, t)
+                for t in inventory.targets if t.kind == "column"]
+
+    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
+        items, probes = await monitor.store.honest_history(subject.id)
+        return findings(subject.data, items, probes, self.tolerance_days)

@@ -28,6 +28,16 @@ Metrics (scrape time, from the monitor's in-memory state):
 ``govwatch_site_up{site,unit}`` gauge
     1 when the site's homepage target's last probe fetched the page, 0 when it failed; absent for
     sites whose homepage is not checked or not probed yet.
+``govwatch_findings_open{check,severity,site,unit}`` gauge
+    Open findings of the checks beyond freshness (availability, links, words, messages, accounts, …)
+    per check, severity (``yellow`` | ``red``), site and unit; false positives and fixed ones are not
+    counted. ``site`` is empty for findings not tied to a site (accounts, govwatch itself).
+``govwatch_site_veto_columns{site,unit,veto,state}`` gauge
+    Columns counted towards each of a site's three column vetoes (``stale_news_notices``,
+    ``long_stale``, ``blank``), labelled with the veto's state (red: the site fails).
+``govwatch_tls_cert_days_left{site,unit}`` gauge
+    Days until the certificate of the site's https homepage expires (negative once expired), as the
+    availability check last read it; absent for http-only sites and before the first read.
 ``govwatch_site_info{site,site_name,unit}``, ``govwatch_unit_info{unit,unit_name}`` gauges
     Always 1: names for ids, to join in dashboards (``* on(site) group_left(site_name) ...``).
 
@@ -68,6 +78,7 @@ from monitor import __version__
 from monitor.config import Target
 from monitor.daemon import Monitor, Tracked
 from monitor.evaluate import Verdict, start_of_day
+from monitor.findings import Status
 from monitor.model import FetchError, Observation, State
 
 TARGET_LABELS = ("target", "column", "site", "unit", "category", "kind")
@@ -161,7 +172,40 @@ class TargetCollector(Collector):
             units.add_metric([unit_id, name], 1)
         for site_id, (name, unit_id) in site_names.items():
             sites.add_metric([site_id, name, unit_id], 1)
-        yield from (count, up, units, sites)
+        yield from (count, up, units, sites, self._findings(), self._vetoes(), self._certificates())
+
+    def _findings(self) -> Metric:
+        family = GaugeMetricFamily("govwatch_findings_open", "Open findings by check, severity, site and unit",
+                                   labels=("check", "severity", "site", "unit"))
+        counts: dict[tuple[str, str, str, str], int] = {}
+        for known_by_uid in list(getattr(self.monitor, "findings", {}).values()):
+            for known in list(known_by_uid.values()):
+                if known.status is Status.OPEN:
+                    f = known.finding
+                    key = (f.check, f.severity.value, f.site_id, f.unit_id)
+                    counts[key] = counts.get(key, 0) + 1
+        for labels, n in counts.items():
+            family.add_metric(list(labels), n)
+        return family
+
+    def _certificates(self) -> Metric:
+        family = GaugeMetricFamily("govwatch_tls_cert_days_left", "Days until the homepage's TLS certificate expires",
+                                   labels=("site", "unit"))
+        runner = getattr(self.monitor, "check_runner", None)  # the availability check keeps what it read
+        for check in list(getattr(runner, "checks", ())):
+            for site_id, (unit_id, days) in list(getattr(check, "cert_days", {}).items()):
+                family.add_metric([site_id, unit_id], round(days, 2))
+        return family
+
+    def _vetoes(self) -> Metric:
+        family = GaugeMetricFamily("govwatch_site_veto_columns", "Columns counted towards each site column veto",
+                                   labels=("site", "unit", "veto", "state"))
+        alerts = getattr(self.monitor, "alerts", None)
+        if alerts is not None:
+            for site_id, site in list(alerts.sites.items()):
+                for veto in alerts.site_vetoes(site_id):
+                    family.add_metric([site_id, site.unit, veto.rule.kind, veto.state.value], veto.count)
+        return family
 
 
 class Metrics:

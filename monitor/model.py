@@ -73,6 +73,8 @@ class Item:
     url: str
     date: date | None
     pinned: bool = False
+    repost: bool | None = None  # an account's post that reposts another's; None: its source does not say
+    off_duty: bool = False  # an account's post off its duties (weather, other outlets' news)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,17 +4,28 @@ Scoring follows seed 003 (仲恺高新区 2018 Q4) by default: each warning (预
 动态要闻 3, 通知公告/政策文件 4, 规划计划/人事信息 5 points; the quarterly score is 100 minus the
 deductions (never below 0). A warning is one episode: a column that went yellow or red and stayed
 so (through unknowns) until it was green again; an episode open at any moment of the quarter
-counts once in that quarter. A site is 不合格 when it has a veto — its homepage red at the
-quarter's end (首页不更新), or at least 5 动态要闻 + 通知公告/政策文件 columns red at once
-(栏目不更新) — or its score is under 60. Back-dated items (``monitor.honest``) first seen in the
-quarter are listed as evidence for a person to check; they do not change the score.
+counts once in that quarter. A site is 不合格 when it has a veto or its score is under 60. Vetoes:
+its homepage red at the quarter's end (首页不更新); at one moment of the quarter, as many of its
+columns as ``monitor.vetoes`` counts for a veto (≥ 5 动态要闻/通知公告/政策文件 columns stale: 栏目不更新;
+≥ 10 columns stale: 栏目长期未更新; ≥ 5 blank columns: 空白栏目); and every red finding of a veto
+check (unreachable site, hidden links, serious wrong words, back-dated items, messages unanswered
+for 3 months, …; ``Scoring.veto_checks``) that was open at some moment of the quarter, unless an
+operator marked it a false positive.
+
+A 政务新媒体 account is 不合格 for the quarter when it was red at any moment of it: red means no post
+within its 2-week rule, which rules.md makes a veto (内容不更新), and an inspector's check at that
+moment would have failed it; a red finding of a veto check on the account fails it too. Accounts
+have their own 合格率; they deduct no points and do not change their unit's 是否合格 (the table
+scores websites), but each failing account is named in the unit's 说明 and in the 通报.
 
 Outputs: an xlsx in the seed's column layout (openpyxl), an HTML table and a draft 通报 text.
 """
 
 from __future__ import annotations
 
+import bisect
 import html
+import json
 import re
 import sqlite3
 from collections import defaultdict
@@ -27,9 +38,14 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from monitor.evaluate import TZ, days_overdue
-from monitor.honest import BackDated, SeenItem, back_dated
+from monitor.findings import CHECKS
+from monitor.vetoes import VETO_RULES
 
 WARNING_STATES = ("yellow", "red")
+# How each column veto of monitor.vetoes is named in the table and the 通报.
+COLUMN_VETO_NAMES = {"stale_news_notices": "栏目不更新", "long_stale": "栏目长期未更新", "blank": "空白栏目"}
+OPENS = ("found", "reappeared", "reopened")  # finding events after which it is open
+CLOSES = ("gone", "marked_fixed", "marked_false_positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +94,29 @@ class Scoring:
         ("工作动态", ("动态要闻",)), ("通知公告", ("通知公告",)), ("部门文件", ("政策文件",)),
         ("规划计划", ("规划计划", "人事信息")))
     pass_mark: float = 60
-    stale_veto_columns: int = 5
-    stale_veto_categories: tuple[str, ...] = ("动态要闻", "通知公告", "政策文件")
+    stale_veto_columns: int = 5  # the 栏目不更新 count (monitor.vetoes' stale_news_notices rule)
+    # Finding checks whose red findings are site (or account) vetoes; "check/key" counts only that finding key
+    # (a message red past its 5 working days is no veto, the box's 3-month "veto" finding is).
+    veto_checks: tuple[str, ...] = ("availability", "hidden_link", "word", "backdated", "message_overdue/veto",
+                                    "defaced", "interaction")
 
     @classmethod
     def load(cls, path: Path) -> Scoring:
-        """A YAML file with any of: deductions (category: points), pass_mark, stale_veto_columns."""
+        """A YAML file with any of: deductions (category: points), pass_mark, stale_veto_columns, veto_checks."""
         data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
-        unknown = set(data) - {"deductions", "pass_mark", "stale_veto_columns"}
+        keys = ("deductions", "pass_mark", "stale_veto_columns", "veto_checks")
+        unknown = set(data) - set(keys)
         if unknown:
-            raise ValueError(f"{path}: unknown keys {sorted(unknown)}; use deductions, pass_mark, stale_veto_columns")
+            raise ValueError(f"{path}: unknown keys {sorted(unknown)}; use {', '.join(keys)}")
         base = cls()
+        checks = tuple(str(c) for c in data.get("veto_checks", base.veto_checks))
+        unknown = {c.partition("/")[0] for c in checks} - set(CHECKS)
+        if unknown:
+            raise ValueError(f"{path}: veto_checks: unknown checks {sorted(unknown)}; use any of {', '.join(CHECKS)}"
+                             " (check/key for one finding key only)")
         return cls({**base.deductions, **{str(k): float(v) for k, v in (data.get("deductions") or {}).items()}},
                    base.columns, float(data.get("pass_mark", base.pass_mark)),
-                   int(data.get("stale_veto_columns", base.stale_veto_columns)))
+                   int(data.get("stale_veto_columns", base.stale_veto_columns)), checks)
 
     def header_for(self, category: str) -> str | None:
         return next((h for h, cats in self.columns if category in cats), None)
@@ -136,6 +161,37 @@ class Veto:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class RedSpan:
+    """A time an account was red (内容不更新); ``end`` None: still red at the report's end."""
+
+    start: datetime
+    end: datetime | None
+    newest_date: date | None
+
+
+@dataclass(slots=True)
+class AccountResult:
+    target: TargetInfo
+    red: list[RedSpan] = field(default_factory=list)
+    vetoes: list[Veto] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.red and not self.vetoes
+
+    @property
+    def problems(self) -> list[str]:
+        """Each reason it failed, with its evidence, in Chinese."""
+        out = []
+        for span in self.red:
+            newest = f"最新发布 {span.newest_date}" if span.newest_date else "无可读的发布记录"
+            until = f"{span.end:%Y-%m-%d %H:%M} 恢复更新" if span.end else "截至统计时仍未更新"
+            out.append(f"【单项否决·内容不更新】{span.start:%Y-%m-%d %H:%M} 起超过更新期限未更新（{newest}），{until}")
+        out += [f"【单项否决·{v.reason}】{v.detail}" for v in self.vetoes]
+        return out
+
+
 @dataclass(slots=True)
 class Score:
     id: str
@@ -144,7 +200,7 @@ class Score:
     other: float = 0
     warnings: list[Warning] = field(default_factory=list)
     vetoes: list[Veto] = field(default_factory=list)
-    back_dated: list[tuple[TargetInfo, BackDated]] = field(default_factory=list)
+    accounts: list[AccountResult] = field(default_factory=list)
     sites: int = 0
 
     @property
@@ -166,6 +222,7 @@ class Report:
     as_of: datetime
     units: list[Score]
     sites: list[Score]
+    accounts: list[AccountResult] = field(default_factory=list)
 
     @property
     def sites_passed(self) -> int:
@@ -174,6 +231,14 @@ class Report:
     @property
     def pass_rate(self) -> float | None:
         return self.sites_passed / len(self.sites) if self.sites else None
+
+    @property
+    def accounts_passed(self) -> int:
+        return sum(a.passed for a in self.accounts)
+
+    @property
+    def account_pass_rate(self) -> float | None:
+        return self.accounts_passed / len(self.accounts) if self.accounts else None
 
     @property
     def has_other(self) -> bool:
@@ -205,7 +270,7 @@ def _episodes(target: TargetInfo, rows: Sequence[tuple[Any, ...]], quarter: Quar
             found.append(Warning(target, open_["start"], open_["red_at"], end, open_["newest"], deadline,
                                  scoring.deductions.get(target.category, 0), overdue))
 
-    for at, state, newest, deadline in rows:
+    for at, state, newest, deadline, _reasons in rows:
         when = _at(at)
         if when >= quarter.end or when > as_of:
             break
@@ -226,29 +291,124 @@ def _episodes(target: TargetInfo, rows: Sequence[tuple[Any, ...]], quarter: Quar
 
 def _state_at(rows: Sequence[tuple[Any, ...]], instant: datetime) -> str | None:
     state = None
-    for at, row_state, _newest, _deadline in rows:
+    for at, row_state, *_ in rows:
         if at >= instant.timestamp():
             break
         state = row_state
     return state
 
 
-def _stale_veto(site: str, name: str, columns: list[TargetInfo], history: dict[str, list[tuple[Any, ...]]],
-                quarter: Quarter, until: datetime, scoring: Scoring) -> Veto | None:
-    """At least ``stale_veto_columns`` of the site's news/notice/policy columns red at one moment."""
-    watched = [t for t in columns if t.category in scoring.stale_veto_categories]
-    events = sorted({quarter.start.timestamp(), *(r[0] for t in watched for r in history[t.id]
-                                                   if quarter.start.timestamp() <= r[0] < until.timestamp())})
-    for instant in events:
-        moment = _at(instant)
-        after = moment + timedelta(microseconds=1)
-        red = [t for t in watched if _state_at(history[t.id], after) == "red"]
-        if len(red) >= scoring.stale_veto_columns:
-            names = "、".join(t.name for t in red)
-            return Veto(site, name, "栏目不更新",
-                        f"{moment:%Y-%m-%d %H:%M} 起动态要闻、通知公告、政策文件类栏目同时有 {len(red)} 个超期："
-                        f"{names}")
-    return None
+def _column_vetoes(site: str, name: str, columns: list[TargetInfo], history: dict[str, list[tuple[Any, ...]]],
+                   quarter: Quarter, until: datetime, scoring: Scoring) -> list[Veto]:
+    """Each column veto of ``monitor.vetoes`` the site reached at some moment of the quarter, counted from its
+    columns' verdict reasons as the daemon counts them; the first such moment is the evidence."""
+    watched = [t for t in columns if t.kind == "column"]
+    times = {t.id: [r[0] for r in history[t.id]] for t in watched}
+    q0, q1 = quarter.start.timestamp(), until.timestamp()
+    instants = sorted({q0, *(at for t in watched for at in times[t.id] if q0 <= at < q1)})
+
+    def reasons(t: TargetInfo, instant: float) -> tuple[str, ...]:
+        i = bisect.bisect_right(times[t.id], instant)
+        return history[t.id][i - 1][4] if i else ()
+
+    found = []
+    for rule in VETO_RULES:
+        needed = scoring.stale_veto_columns if rule.kind == "stale_news_notices" else rule.red_at
+        counted = [t for t in watched if rule.categories is None or t.category in rule.categories]
+        for instant in instants:
+            hit = [t for t in counted if rule.reason in reasons(t, instant)]
+            if len(hit) >= needed:
+                found.append(Veto(site, name, COLUMN_VETO_NAMES[rule.kind],
+                                  f"{_at(instant):%Y-%m-%d %H:%M} 起同时有 {len(hit)} 个{rule.label}"
+                                  f"（{needed} 个即单项否决）：{'、'.join(t.name for t in hit)}"))
+                break
+    return found
+
+
+def _red_spans(rows: Sequence[tuple[Any, ...]], quarter: Quarter, as_of: datetime) -> list[RedSpan]:
+    """The times a target was red that overlap the quarter; an unknown stretch does not end one (a failed
+    read is no new post), a green or yellow verdict does."""
+    spans: list[RedSpan] = []
+    start: datetime | None = None
+    newest: date | None = None
+    for at, state, newest_text, _deadline, _reasons in rows:
+        when = _at(at)
+        if when >= quarter.end or when > as_of:
+            break
+        if state == "red":
+            start = start or when
+            newest = date.fromisoformat(newest_text) if newest_text else newest
+        elif state in ("green", "yellow") and start is not None:
+            spans.append(RedSpan(start, when, newest))
+            start, newest = None, None
+    if start is not None:
+        spans.append(RedSpan(start, None, newest))
+    return [s for s in spans if s.end is None or s.end > quarter.start]
+
+
+@dataclass(frozen=True, slots=True)
+class FindingVeto:
+    """A red finding of a veto check, open at some moment of the quarter."""
+
+    check: str
+    subject: str
+    site_id: str
+    title: str
+    detail: str
+    start: datetime  # red and open from (the first such moment up to the quarter's end)
+    end: datetime | None  # closed (gone, fixed) or no longer red; None: still open and red at the report's end
+
+    def veto(self, site_name: str) -> Veto:
+        until = f"，{self.end:%Y-%m-%d %H:%M} 消除" if self.end else "，截至统计时仍存在"
+        return Veto(self.site_id, site_name, CHECKS.get(self.check, self.check),
+                    f"{self.title}（{self.start:%Y-%m-%d %H:%M} 发现{until}）。{self.detail}".rstrip("。"))
+
+
+def _finding_vetoes(db: sqlite3.Connection, quarter: Quarter, until: datetime, scoring: Scoring) -> list[FindingVeto]:
+    """Red findings of the veto checks open at some moment of [quarter start, until), from their trail; a
+    finding an operator marked false positive does not count. A store without findings gives none."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'findings'").fetchone():
+        return []
+    wanted: dict[str, set[str] | None] = {}  # check → the keys that count (None: every key)
+    for entry in scoring.veto_checks:
+        check, _, key = entry.partition("/")
+        keys = wanted.get(check, set())
+        wanted[check] = None if keys is None or not key else keys | {key}
+    marks = ",".join("?" * len(wanted))
+    rows = db.execute(
+        "SELECT f.uid, f.check_name, f.subject, f.site_id, f.title, f.detail, e.at, e.event, e.severity, f.key"
+        " FROM findings AS f JOIN finding_events AS e USING (uid)"
+        f" WHERE f.check_name IN ({marks}) AND f.status != 'false_positive' AND e.at < ? ORDER BY f.uid, e.id",
+        (*wanted, until.timestamp()))
+    by_uid: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        keys = wanted[row[1]]
+        if keys is None or row[9] in keys:
+            by_uid[row[0]].append(row[:9])
+    found = []
+    for events in by_uid.values():
+        _, check, subject, site_id, title, detail = events[0][:6]
+        spans: list[tuple[datetime, datetime | None]] = []
+        open_, red, since = False, False, None
+        for *_, at, event, severity in events:
+            if event in OPENS:
+                open_ = True
+            elif event in CLOSES:
+                open_ = False
+            if event != "notified":
+                red = severity == "red"
+            if open_ and red and since is None:
+                since = _at(at)
+            elif not (open_ and red) and since is not None:
+                spans.append((since, _at(at)))
+                since = None
+        if since is not None:
+            spans.append((since, None))
+        overlapping = [(a, b) for a, b in spans if a < until and (b is None or b > quarter.start)]
+        if overlapping:
+            first, last = overlapping[0], overlapping[-1]
+            found.append(FindingVeto(check, subject, site_id, title, detail, max(first[0], quarter.start), last[1]))
+    return sorted(found, key=lambda f: (f.start, f.title))
 
 
 def compute(db: sqlite3.Connection, quarter: Quarter, scoring: Scoring | None = None,
@@ -257,15 +417,17 @@ def compute(db: sqlite3.Connection, quarter: Quarter, scoring: Scoring | None = 
     scoring = scoring or Scoring()
     as_of = min(now or datetime.now(TZ), quarter.end)
     q0, q1 = quarter.start.timestamp(), quarter.end.timestamp()
-    targets = [TargetInfo(*row) for row in db.execute(
+    listed = [TargetInfo(*row) for row in db.execute(
         "SELECT id, kind, name, url, site_id, site_name, unit_id, unit_name, category FROM targets"
-        " WHERE kind IN ('column', 'homepage') AND (active = 1 OR id IN"
+        " WHERE kind IN ('column', 'homepage', 'account') AND (active = 1 OR id IN"
         " (SELECT target_id FROM verdicts WHERE at >= ? AND at < ?)) ORDER BY unit_id, site_id, kind DESC, id",
         (q0, q1))]
+    targets = [t for t in listed if t.kind != "account"]
     history: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for tid, at, state, newest, deadline in db.execute(
-            "SELECT target_id, at, state, newest_date, deadline FROM verdicts WHERE at < ? ORDER BY at, id", (q1,)):
-        history[tid].append((at, state, newest, deadline))
+    for tid, at, state, newest, deadline, reasons in db.execute(
+            "SELECT target_id, at, state, newest_date, deadline, reasons FROM verdicts WHERE at < ? ORDER BY at, id",
+            (q1,)):
+        history[tid].append((at, state, newest, deadline, tuple(json.loads(reasons))))
 
     unit_scores: dict[str, Score] = {uid: Score(uid, name) for uid, name in units}
     site_scores: dict[str, Score] = {}
@@ -282,16 +444,19 @@ def compute(db: sqlite3.Connection, quarter: Quarter, scoring: Scoring | None = 
                     score.by_column[header] = score.by_column.get(header, 0) + w.points
                 else:
                     score.other += w.points
-        if t.kind == "column":
-            items = [SeenItem(u, title, date.fromisoformat(d) if d else None, _at(f), _at(last))
-                     for u, title, d, f, last in db.execute(
-                         "SELECT url, title, date, first_seen, last_seen FROM items WHERE target_id = ?", (t.id,))]
-            probes = [_at(at) for (at,) in db.execute(
-                "SELECT at FROM observations WHERE target_id = ? AND at < ? AND error IS NULL"
-                " AND (newest_date IS NOT NULL OR not_modified = 1) ORDER BY at", (t.id, q1))]
-            for found in back_dated(items, probes):
-                if quarter.start <= found.item.first_seen < quarter.end:
-                    unit.back_dated.append((t, found))
+    accounts: dict[str, AccountResult] = {}
+    for t in listed:
+        if t.kind == "account":
+            account = accounts[t.id] = AccountResult(t, _red_spans(history[t.id], quarter, as_of))
+            unit_scores.setdefault(t.unit_id, Score(t.unit_id, t.unit_name)).accounts.append(account)
+    owner = {site_id: columns[0].unit_id for site_id, columns in by_site.items()}
+    for found in _finding_vetoes(db, quarter, as_of, scoring):
+        if found.subject in accounts:
+            accounts[found.subject].vetoes.append(found.veto(accounts[found.subject].target.name))
+        elif found.site_id in site_scores:
+            veto = found.veto(site_scores[found.site_id].name)
+            site_scores[found.site_id].vetoes.append(veto)
+            unit_scores[owner[found.site_id]].vetoes.append(veto)
     for site_id, columns in by_site.items():
         site = site_scores[site_id]
         unit = unit_scores[columns[0].unit_id]
@@ -301,11 +466,11 @@ def compute(db: sqlite3.Connection, quarter: Quarter, scoring: Scoring | None = 
             if t.kind == "homepage" and _state_at(history[t.id], as_of) == "red":
                 vetoes.append(Veto(site_id, t.site_name, "首页不更新",
                                    f"截至 {as_of - timedelta(microseconds=1):%Y-%m-%d} 网站首页超期未更新"))
-        stale = _stale_veto(site_id, site.name, columns, history, quarter, as_of, scoring)
-        vetoes += [stale] if stale else []
+        vetoes += _column_vetoes(site_id, site.name, columns, history, quarter, as_of, scoring)
         site.vetoes += vetoes
         unit.vetoes += vetoes
-    return Report(quarter, scoring, as_of, list(unit_scores.values()), list(site_scores.values()))
+    return Report(quarter, scoring, as_of, list(unit_scores.values()), list(site_scores.values()),
+                  list(accounts.values()))
 
 
 def _num(value: float) -> float | int:
@@ -321,7 +486,9 @@ def _row(report: Report, unit: Score) -> list[Any]:
     values = [unit.by_column.get(h, 0) for h, _ in report.scoring.columns]
     values += [unit.other] if report.has_other else []
     verdict = "合格" if unit.passed(report.scoring) else "不合格"
-    note = "；".join(f"{v.site_name}：{v.reason}" for v in unit.vetoes)
+    notes = [f"{v.site_name}：{v.reason}" for v in unit.vetoes]
+    notes += [f"账号{a.target.name}：不合格" for a in unit.accounts if not a.passed]
+    note = "；".join(dict.fromkeys(notes))
     return [unit.name, *(_num(v) for v in values), _num(unit.deduction), _num(unit.score), len(unit.warnings),
             verdict, note]
 
@@ -336,6 +503,16 @@ def _title(report: Report) -> tuple[str, str]:
 def _rate(report: Report) -> str:
     rate = report.pass_rate
     return f"{rate * 100:.2f}%" if rate is not None else "—"
+
+
+def _rates(report: Report) -> str:
+    """The 合格率 line: websites, and accounts when any is watched."""
+    text = f"网站合格率：{_rate(report)}（{report.sites_passed}/{len(report.sites)} 个网站合格）"
+    if report.accounts:
+        rate = report.account_pass_rate
+        text += (f"；政务新媒体合格率：{rate * 100:.2f}%（{report.accounts_passed}/{len(report.accounts)} 个账号合格）"
+                 if rate is not None else "")
+    return text
 
 
 def write_xlsx(report: Report, path: Path) -> None:
@@ -364,7 +541,7 @@ def write_xlsx(report: Report, path: Path) -> None:
         sheet.merge_cells(start_row=3, start_column=col, end_row=4, end_column=col)
     for unit in report.units:
         sheet.append(_row(report, unit))
-    sheet.append([f"网站合格率：{_rate(report)}（{report.sites_passed}/{len(report.sites)} 个网站合格）"])
+    sheet.append([_rates(report)])
     sheet.merge_cells(start_row=sheet.max_row, start_column=1, end_row=sheet.max_row, end_column=width)
     thin = Side(style="thin")
     for row in sheet.iter_rows(min_row=3, max_row=sheet.max_row):
@@ -389,6 +566,18 @@ def write_xlsx(report: Report, path: Path) -> None:
                            w.newest_date.isoformat() if w.newest_date else "", f"{w.start:%Y-%m-%d %H:%M}",
                            f"{w.red_at:%Y-%m-%d %H:%M}" if w.red_at else "",
                            f"{w.end:%Y-%m-%d %H:%M}" if w.end else "未恢复", w.overdue_days or 0, _num(w.points)])
+
+    vetoes = book.create_sheet("单项否决")
+    vetoes.append(["单位", "网站", "否决项", "证据"])
+    for unit in report.units:
+        for v in unit.vetoes:
+            vetoes.append([unit.name, v.site_name, v.reason, v.detail])
+    if report.accounts:
+        accounts = book.create_sheet("政务新媒体")
+        accounts.append(["单位", "账号", "地址", "是否合格", "问题及证据"])
+        for a in report.accounts:
+            accounts.append([a.target.unit_name, a.target.name, a.target.url, "合格" if a.passed else "不合格",
+                             "；".join(a.problems)])
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
 
@@ -410,21 +599,36 @@ def render_html(report: Report) -> str:
             "<style>table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px;text-align:center}"
             "</style></head><body>\n"
             f"<h1>{e(title)}</h1>\n<p>{e(period)}</p>\n<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}"
-            f"</tbody>\n</table>\n<p>网站合格率：{e(_rate(report))}"
-            f"（{report.sites_passed}/{len(report.sites)} 个网站合格）</p>\n"
+            f"</tbody>\n</table>\n<p>{e(_rates(report))}</p>\n{_accounts_html(report)}"
             "</body></html>\n")
+
+
+def _accounts_html(report: Report) -> str:
+    e = html.escape
+    failed = [a for a in report.accounts if not a.passed]
+    if not failed:
+        return ""
+    rows = "".join(f"<tr><td>{e(a.target.unit_name)}</td><td>{e(a.target.name)}</td>"
+                   f"<td>{e('；'.join(a.problems))}</td></tr>\n" for a in failed)
+    return ("<h2>不合格的政务新媒体账号</h2>\n<table>\n<thead><tr><th>单位</th><th>账号</th><th>问题及证据</th></tr>"
+            f"</thead>\n<tbody>\n{rows}</tbody>\n</table>\n")
 
 
 def draft_notice(report: Report) -> str:
     """A draft 通报 in Chinese: overall figures, then each unit's problems with their evidence."""
     q = report.quarter
     scoring = report.scoring
-    warned = [u for u in report.units if u.warnings or u.vetoes or u.back_dated]
+    warned = [u for u in report.units if u.warnings or u.vetoes or any(not a.passed for a in u.accounts)]
     clean = [u.name for u in report.units if u not in warned]
-    lines = [f"关于{q.label}政府网站栏目更新监测情况的通报（草稿）", "", "一、总体情况",
+    what = "政府网站与政务新媒体" if report.accounts else "政府网站栏目更新"
+    lines = [f"关于{q.label}{what}监测情况的通报（草稿）", "", "一、总体情况",
              f"{q.label}（{_cn_date(q.first_day)}—{_cn_date(q.last_day)}），对 {len(report.units)} 个单位的 "
              f"{len(report.sites)} 个政府网站开展栏目更新监测，共发现栏目预警 "
              f"{sum(len(u.warnings) for u in report.units)} 次，网站合格率 {_rate(report)}。"]
+    if report.accounts:
+        lines[-1] += (f"对 {len(report.accounts)} 个政务新媒体账号开展内容更新监测，"
+                      f"{len(report.accounts) - report.accounts_passed} 个不合格，"
+                      f"合格率 {report.account_pass_rate * 100:.2f}%。")
     if clean:
         lines.append(f"其中，{'、'.join(clean)}共 {len(clean)} 个单位在本次监测中未发现问题。")
     lines += ["", "二、存在的主要问题"]
@@ -450,10 +654,11 @@ def draft_notice(report: Report) -> str:
             since += f"，{w.end:%Y-%m-%d %H:%M} 恢复正常" if w.end else "，尚未整改"
             lines.append(f"{item}. {t.site_name}「{t.name}」栏目（{t.category}，{w.state_text}）：{newest}，{since}；"
                          f"{f'扣 {_num(w.points)} 分' if w.points else '不计扣分'}。地址：{t.url}")
-        for t, found in unit.back_dated:
-            item += 1
-            lines.append(f"{item}. 【疑似伪造发稿日期，请人工核实】{t.site_name}「{t.name}」栏目：{found.detail}。"
-                         f"地址：{found.item.url}")
+        for account in unit.accounts:
+            for problem in account.problems:
+                item += 1
+                lines.append(f"{item}. {problem.replace('】', f'】政务新媒体账号「{account.target.name}」：', 1)}。"
+                             f"地址：{account.target.url}")
     lines += ["", "三、下一步工作要求",
               "各单位要对照上述问题立即整改，落实栏目信息更新责任，动态要闻类栏目 2 周内、通知公告和政策文件类栏目 "
               "6 个月内、人事和规划计划类栏目 12 个月内须有更新，不得随意更改信息发布日期。", "",

@@ -14,6 +14,8 @@ import structlog
 from alerts.deliver import Sender
 from alerts.engine import Alerter
 from monitor import config, sdnotify
+from monitor.allchecks import build_checks, build_observation_checks
+from monitor.checks import CheckRunner
 from monitor.config import Inventory
 from monitor.daemon import Monitor, fetch_settings
 from monitor.extract_pool import ExtractPool
@@ -49,6 +51,7 @@ async def monitoring(
                 metrics.attach(monitor)
             alerter = Alerter(monitor, inventory)  # before load: crossings while the daemon was down alert too
             monitor.on_reload.append(alerter.configure)
+            attach_checks(monitor, inventory)
             await monitor.load()
             await alerter.refresh_silences()
             alerter.schedule_all()
@@ -73,6 +76,20 @@ async def monitoring(
     finally:
         pool.close()
         await store.close()
+
+
+def attach_checks(monitor: Monitor, inventory: Inventory) -> CheckRunner:
+    """The checks beyond column freshness: periodic ones in a runner the monitor starts, and the ones on
+    what probes read; both rebuilt on reload."""
+    runner = monitor.check_runner = CheckRunner(monitor, build_checks)
+    monitor.observation_checks = build_observation_checks(inventory)
+
+    def reload(new: Inventory) -> None:
+        monitor.observation_checks = build_observation_checks(new)
+        runner.configure(new)
+
+    monitor.on_reload.append(reload)
+    return runner
 
 
 async def run_service(

@@ -105,6 +105,16 @@ class WorkCalendar:
         except NotImplementedError:
             raise UnknownCalendarYear(day.year, self.overrides_path) from None
 
+    def knows(self, year: int) -> bool:
+        """Whether the override file or the package has the holidays of ``year``."""
+        if year in self.overrides:
+            return True
+        try:
+            chinese_calendar.is_workday(date(year, 1, 1))
+        except NotImplementedError:
+            return False
+        return True
+
     def add_workdays(self, start: date, n: int) -> date:
         """The n-th working day after ``start`` (not counting ``start``): a deadline of n working days."""
         if n < 0:

@@ -50,11 +50,16 @@ async def _async_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_demo_once_shows_all_four_states(tmp_path: Path) -> None:
     out = run_cli("demo", "--once", "--dir", str(tmp_path), timeout=180)
     assert out.returncode == 0, out.stderr
-    last = out.stdout.strip().splitlines()[-1]
+    last = next(line for line in out.stdout.splitlines() if line.startswith("正常 green:") or "超期 red:" in line)
     counts = dict(part.rsplit(" ", 1) for part in last.split("  "))
     for state in ("超期 red:", "预警 yellow:", "未知 unknown:", "正常 green:"):
         assert int(counts[state]) > 0, last
     assert "空白栏目" in out.stdout and "页面无法访问" in out.stdout and "栏目列表由脚本生成" in out.stdout
+    # the other checks' findings: the hacked homepage, its misused word, broken links, the accounts
+    findings = out.stdout.split("监测发现 findings:", 1)[1]
+    for expected in ("首页暗链：「澳门葡京娱乐城」", "「迎峰渡夏」，应为「迎峰度夏」",
+                     "首页确定不可用链接：「关于本网」", "服务菜单链接全部失效"):
+        assert expected in findings, findings
     assert (tmp_path / "govwatch.sqlite3").exists()
 
 

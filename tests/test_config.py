@@ -27,7 +27,7 @@ def test_example_inventory_loads_with_overrides() -> None:
     assert len(inv.targets) == 11  # 7 columns + 2 homepages + 2 accounts
     units = {u.id: u for u in inv.model.units}
     assert [r.events for r in units["xzf-bgs"].receivers] == [
-        ("yellow", "red", "recovered", "repeat", "unregistered", "veto"), ("red",), ()]
+        ("yellow", "red", "recovered", "repeat", "unregistered", "veto", "finding"), ("red",), ()]
     assert units["xzf-bgs"].receivers[1].quiet_hours == "22:00-08:00"
     assert inv.settings.alerts.supervisor == "gkb" and [s.to for s in inv.model.ladders["动态要闻"]] == [
         ("operator-sms",), ("leader-sms",)]

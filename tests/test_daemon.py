@@ -25,8 +25,9 @@ TODAY = datetime.now(TZ).date()
 
 
 def write_inventory(path: Path, server: PageServer, columns: list[dict], **settings) -> config.Inventory:
+    """Columns only: the other checks (links, availability, …) are off, so page hits count probes alone."""
     data = {
-        "settings": {"store": str(path.parent / "govwatch.sqlite3"),
+        "settings": {"store": str(path.parent / "govwatch.sqlite3"), "checks": [],
                      "fetch": {"timeout": "5s", "per_host_interval": "0s"}, **settings},
         "units": [{"id": "u1", "name": "测试县人民政府办公室"}],
         "sites": [{"id": "s1", "name": "测试县人民政府网站", "unit": "u1", "homepage": server.url("/"),
@@ -251,9 +252,10 @@ def test_migrations_are_versioned(tmp_path: Path) -> None:
 
     asyncio.run(open_twice())
     db = sqlite3.connect(tmp_path / "m.sqlite3")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
     assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {
-        "targets", "observations", "items", "verdicts", "current", "outbox", "silences"}
+        "targets", "observations", "items", "verdicts", "current", "outbox", "silences", "findings",
+        "finding_events", "health_probes", "messages"}
 
 
 def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
@@ -271,7 +273,7 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
 
     asyncio.run(reopen())
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert db.execute("SELECT state FROM verdicts").fetchall() == [("red",)]
     assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
 

@@ -201,9 +201,12 @@ async def test_homepage_and_requests_counter(fleet: Fleet, session):
         text = await r.text()
     assert r.status == 200 and fleet.sites[0].name in text and "要闻" in text
     assert fleet.sites[0].homepage_newest.isoformat() in text
-    async with session.get(inv["sites"][0]["homepage"] + "no/such/page.html") as r:
+    async with session.get(inv["sites"][0]["homepage"] + "zwfw/3/") as r:  # a navigation link: an ordinary page
+        assert r.status == 200 and fleet.sites[0].name in await r.text()
+    broken = next(i for i, s in enumerate(fleet.sites) if s.broken)  # a site's broken links answer 404
+    async with session.get(fleet.url(broken, fleet.sites[broken].broken[0])) as r:
         assert r.status == 404
-    assert fleet.requests_served == before + 2
+    assert fleet.requests_served == before + 3
 
 
 async def test_inventory_loopback_unique_ids(fleet: Fleet, tmp_path):

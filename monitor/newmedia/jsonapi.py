@@ -2,7 +2,9 @@
 
 The mapping names where the posts are (``items``, a dotted path such as ``data.list``) and, in each
 post, its ``title``, ``url`` and ``date`` fields (dotted paths too). Dates may be Unix timestamps
-(seconds or milliseconds), ISO 8601 or Chinese dates.
+(seconds or milliseconds), ISO 8601 or Chinese dates. Optional fields: ``text`` (the post's text, read for
+off-duty keywords and repost marks), ``repost`` (present on a repost, e.g. Weibo's ``retweeted_status``)
+or ``original`` (true on an original post, e.g. ``is_original``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from datetime import date
 from typing import Any
 from urllib.parse import urljoin
 
-from monitor.model import Item, ListResult
+from monitor.model import ListResult
 from monitor.newmedia import SOURCE_FAULT, post_date, posts_result
+from monitor.newmedia.content import DEFAULT_OFF_DUTY, classify, off_duty_matcher, repost_in_feed, truthy
 
-FIELDS = ("items", "title", "url", "date")
+FIELDS = ("items", "title", "url", "date", "text", "repost", "original")
 
 
 def pick(data: Any, path: str) -> Any:
@@ -30,7 +33,18 @@ def pick(data: Any, path: str) -> Any:
     return data
 
 
-def read(text: str, url: str, today: date, mapping: dict[str, str]) -> ListResult:
+def repost(post: dict[str, Any], mapping: dict[str, str], title: str, body: str) -> bool | None:
+    """A post's repost flag: the mapped ``repost`` field (any value: a repost; absent: original), else the
+    mapped ``original`` field (true: original; false: not), else the marks in its title and text."""
+    if "repost" in mapping:
+        return bool(pick(post, mapping["repost"]))
+    if "original" in mapping and (flag := pick(post, mapping["original"])) is not None:
+        return not truthy(flag)
+    return repost_in_feed(title, body)
+
+
+def read(text: str, url: str, today: date, mapping: dict[str, str],
+         off_duty: tuple[str, ...] = DEFAULT_OFF_DUTY) -> ListResult:
     try:
         data = json.loads(text)
     except ValueError:
@@ -39,9 +53,13 @@ def read(text: str, url: str, today: date, mapping: dict[str, str]) -> ListResul
     if not isinstance(posts, list):
         return SOURCE_FAULT
     title, link, when = mapping.get("title", "title"), mapping.get("url", "url"), mapping.get("date", "date")
-    return posts_result(
-        (Item(str(pick(p, title) or "（无标题）")[:200], urljoin(url, str(pick(p, link) or "")),
-              post_date(pick(p, when), today))
-         for p in posts if isinstance(p, dict)),
-        today,
-    )
+    matcher = off_duty_matcher(off_duty)
+    out = []
+    for p in posts:
+        if not isinstance(p, dict):
+            continue
+        heading = str(pick(p, title) or "（无标题）")[:200]
+        body = str(pick(p, mapping["text"]) or "") if "text" in mapping else ""
+        out.append(classify(heading, body, repost(p, mapping, heading, body), matcher,
+                            url=urljoin(url, str(pick(p, link) or "")), date=post_date(pick(p, when), today)))
+    return posts_result(out, today)

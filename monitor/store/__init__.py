@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.config import Target
 from monitor.evaluate import History, Verdict
+from monitor.findings import Change, Known, Status
 from monitor.model import Observation
+
+if TYPE_CHECKING:
+    from monitor.extract.messages import Message
+    from monitor.honest import SeenItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +89,28 @@ class VerdictRecord:
     outbox: tuple[OutboxItem, ...] = ()
 
 
-Record = ProbeRecord | VerdictRecord | OutboxRecord
+@dataclass(frozen=True, slots=True)
+class FindingsRecord:
+    """Findings that changed (found, gone, marked, …): each a row update and a trail event, with the
+    notifications and MQTT events they cause, in one transaction."""
+
+    changes: tuple[Change, ...]
+    outbox: tuple[OutboxItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HealthProbeRecord:
+    """One availability probe of a homepage (kept for the rolling failure window)."""
+
+    subject: str
+    at: datetime
+    ok: bool
+    error: str | None = None
+    status: int | None = None
+    ms: float | None = None
+
+
+Record = ProbeRecord | VerdictRecord | OutboxRecord | FindingsRecord | HealthProbeRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +130,7 @@ class Store(Protocol):
     async def write(self, records: Sequence[Record]) -> None: ...
     async def verdict_history(self, target_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
     async def observations(self, target_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
+    async def recent_item_urls(self, target_ids: Sequence[str], limit: int) -> list[str]: ...
     # outbox: pending items per channel, oldest first; delivery results
     async def outbox_due(self, channel: str, now: datetime, limit: int = 100) -> list[OutboxRow]: ...
     async def outbox_next(self) -> dict[str, datetime]: ...
@@ -119,3 +146,18 @@ class Store(Protocol):
                           now: datetime) -> int: ...
     async def silence_remove(self, silence_id: int) -> bool: ...
     async def silences(self, now: datetime) -> list[Silence]: ...
+    # findings of the checks beyond column freshness, with their trail
+    async def load_findings(self) -> list[Known]: ...
+    async def findings_list(self, status: str | None = "open", check: str | None = None, unit_id: str | None = None,
+                            site_id: str | None = None, subject: str | None = None,
+                            limit: int = 500) -> list[dict[str, Any]]: ...
+    async def finding(self, uid: str) -> dict[str, Any] | None: ...
+    async def finding_mark(self, uid: str, status: Status, actor: str, note: str, now: datetime) -> Change | None: ...
+    async def finding_marks(self, since: datetime) -> list[tuple[str, str, datetime, str, str]]: ...
+    async def health_probes(self, subject: str, since: datetime) -> list[HealthProbeRecord]: ...
+    # honest dates: a column's items of the current list and since, and its successful probe times
+    async def honest_history(self, target_id: str) -> tuple[list[SeenItem], list[datetime]]: ...
+    # policy interpretations: a column's items since a date; citizens' messages as last read per message box
+    async def column_items(self, target_id: str, since: date) -> list[SeenItem]: ...
+    async def save_messages(self, box_id: str, messages: Sequence[Message], at: datetime) -> None: ...
+    async def load_messages(self) -> dict[str, tuple[datetime, list[Message]]]: ...

@@ -21,8 +21,11 @@ from typing import Any
 
 from monitor.config import Target
 from monitor.evaluate import History, Verdict
+from monitor.findings import Change, Finding, Known, Status, mark
 from monitor.model import EmptyReason, FetchError, Observation, State
 from monitor.store import (
+    FindingsRecord,
+    HealthProbeRecord,
     OutboxItem,
     OutboxRecord,
     OutboxRow,
@@ -76,6 +79,36 @@ MIGRATIONS: tuple[str, ...] = (
         id INTEGER PRIMARY KEY, scope TEXT NOT NULL, scope_id TEXT NOT NULL, ends_at REAL NOT NULL,
         reason TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL, removed_at REAL
     );
+    """,
+    # 3: findings with their trail, homepage availability probes, items' previous dates
+    """
+    CREATE TABLE findings (
+        uid TEXT PRIMARY KEY, check_name TEXT NOT NULL, subject TEXT NOT NULL, key TEXT NOT NULL,
+        unit_id TEXT NOT NULL, site_id TEXT NOT NULL, severity TEXT NOT NULL, status TEXT NOT NULL,
+        title TEXT NOT NULL, detail TEXT NOT NULL, url TEXT, evidence TEXT NOT NULL,
+        first_seen REAL NOT NULL, changed_at REAL NOT NULL
+    );
+    CREATE INDEX findings_subject ON findings (check_name, subject);
+    CREATE INDEX findings_status ON findings (status, unit_id);
+    CREATE TABLE finding_events (
+        id INTEGER PRIMARY KEY, uid TEXT NOT NULL, at REAL NOT NULL, event TEXT NOT NULL,
+        severity TEXT NOT NULL, actor TEXT NOT NULL, note TEXT NOT NULL
+    );
+    CREATE INDEX finding_events_uid ON finding_events (uid, id);
+    CREATE TABLE health_probes (
+        subject TEXT NOT NULL, at REAL NOT NULL, ok INTEGER NOT NULL, error TEXT, status INTEGER, ms REAL
+    );
+    CREATE INDEX health_probes_subject_at ON health_probes (subject, at);
+    ALTER TABLE items ADD COLUMN prev_date TEXT;
+    ALTER TABLE items ADD COLUMN date_changed_at REAL
+    """,
+    # 4: citizens' messages as last read from each message box
+    """
+    CREATE TABLE messages (
+        box_id TEXT NOT NULL, seq INTEGER NOT NULL, title TEXT NOT NULL, url TEXT, asked TEXT NOT NULL,
+        answered TEXT, status TEXT NOT NULL, status_text TEXT NOT NULL, read_at REAL NOT NULL,
+        PRIMARY KEY (box_id, seq)
+    ) WITHOUT ROWID
     """,
 )
 
@@ -176,8 +209,16 @@ class SQLiteStore:
 
     def _write(self, records: Sequence[Record]) -> None:
         for record in records:
+            if isinstance(record, HealthProbeRecord):
+                self.db.execute(
+                    "INSERT INTO health_probes (subject, at, ok, error, status, ms) VALUES (?, ?, ?, ?, ?, ?)",
+                    (record.subject, record.at.timestamp(), int(record.ok), record.error, record.status, record.ms))
+                continue
             self._outbox(record.items if isinstance(record, OutboxRecord) else record.outbox)
             if isinstance(record, OutboxRecord):
+                continue
+            if isinstance(record, FindingsRecord):
+                self._findings(record.changes)
                 continue
             if isinstance(record, VerdictRecord):
                 self._verdict(record.target_id, record.at, record.verdict, changed=True)
@@ -195,7 +236,10 @@ class SQLiteStore:
                     """INSERT INTO items (target_id, url, title, date, first_seen, last_seen)
                        VALUES (?, ?, ?, ?, ?, ?)
                        ON CONFLICT (target_id, url) DO UPDATE SET title=excluded.title, date=excluded.date,
-                         last_seen=excluded.last_seen""",
+                         last_seen=excluded.last_seen,
+                         prev_date=CASE WHEN excluded.date <> items.date THEN items.date ELSE items.prev_date END,
+                         date_changed_at=CASE WHEN excluded.date <> items.date THEN excluded.last_seen
+                                              ELSE items.date_changed_at END""",
                     [(obs.target_id, i.url, i.title, _iso(i.date), at, at) for i in obs.items],
                 )
             self._verdict(obs.target_id, obs.at, record.verdict, record.changed, cursor.lastrowid, record)
@@ -235,6 +279,103 @@ class SQLiteStore:
                 "etag": probe.etag if probe else None, "lm": probe.last_modified if probe else None,
             },
         )
+
+    def _findings(self, changes: Sequence[Change]) -> None:
+        rows, events = [], []
+        for change in changes:
+            known, f = change.known, change.known.finding
+            rows.append((f.uid, f.check, f.subject, f.key, f.unit_id, f.site_id, str(f.severity), str(known.status),
+                         f.title, f.detail, f.url, json.dumps(dict(f.evidence), ensure_ascii=False, default=str),
+                         known.first_seen.timestamp(), known.changed_at.timestamp()))
+            events.append((f.uid, known.changed_at.timestamp(), str(change.event), str(f.severity), change.actor,
+                           change.note))
+        self.db.executemany(
+            """INSERT INTO findings (uid, check_name, subject, key, unit_id, site_id, severity, status, title, detail,
+                                     url, evidence, first_seen, changed_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (uid) DO UPDATE SET unit_id=excluded.unit_id, site_id=excluded.site_id,
+                 severity=excluded.severity, status=excluded.status, title=excluded.title, detail=excluded.detail,
+                 url=excluded.url, evidence=excluded.evidence, changed_at=excluded.changed_at""", rows)
+        self.db.executemany("INSERT INTO finding_events (uid, at, event, severity, actor, note)"
+                            " VALUES (?, ?, ?, ?, ?, ?)", events)
+
+    async def load_findings(self) -> list[Known]:
+        """Every finding ever recorded, with its status (gone and fixed ones too: seen again, they reappear)."""
+        def query() -> list[Known]:
+            rows = self.db.execute(f"SELECT {_FINDING_COLUMNS} FROM findings").fetchall()
+            return [_known(row) for row in rows]
+
+        return await self._run(query)
+
+    async def findings_list(self, status: str | None = "open", check: str | None = None, unit_id: str | None = None,
+                            site_id: str | None = None, subject: str | None = None,
+                            limit: int = 500) -> list[dict[str, Any]]:
+        """Findings as dicts for the board and the API, worst and newest first."""
+        def query() -> list[dict[str, Any]]:
+            filters = [(f"{column} = ?", value) for column, value in (
+                ("status", status), ("check_name", check), ("unit_id", unit_id), ("site_id", site_id),
+                ("subject", subject)) if value is not None]
+            where = "WHERE " + " AND ".join(c for c, _ in filters) if filters else ""
+            rows = self.db.execute(
+                f"SELECT {_FINDING_COLUMNS} FROM findings {where}"
+                " ORDER BY severity = 'red' DESC, changed_at DESC LIMIT ?", [*(v for _, v in filters), limit])
+            return [_finding_dict(_known(row)) for row in rows]
+
+        return await self._run(query)
+
+    async def finding(self, uid: str) -> dict[str, Any] | None:
+        """One finding with its trail (found, notified, marked, gone), oldest event first."""
+        def query() -> dict[str, Any] | None:
+            row = self.db.execute(f"SELECT {_FINDING_COLUMNS} FROM findings WHERE uid = ?", (uid,)).fetchone()
+            if row is None:
+                return None
+            trail = self.db.execute("SELECT at, event, severity, actor, note FROM finding_events WHERE uid = ?"
+                                    " ORDER BY id", (uid,)).fetchall()
+            notified = self.db.execute(
+                "SELECT channel, status, created_at, sent_at, reason FROM outbox WHERE key LIKE ? ORDER BY id",
+                (f"finding|{uid}|%",)).fetchall()
+            return {**_finding_dict(_known(row)),
+                    "trail": [{"at": _dt(at), "event": ev, "severity": sev, "actor": actor, "note": note}
+                              for at, ev, sev, actor, note in trail],
+                    "notifications": [{"channel": c, "status": st, "created_at": _dt(ca), "sent_at": _dt(sa),
+                                       "reason": r} for c, st, ca, sa, r in notified]}
+
+        return await self._run(query)
+
+    async def finding_mark(self, uid: str, status: Status, actor: str, note: str, now: datetime) -> Change | None:
+        """An operator's mark written straight to the store (the CLI); the daemon takes it in within 30 s."""
+        def work() -> Change | None:
+            row = self.db.execute(f"SELECT {_FINDING_COLUMNS} FROM findings WHERE uid = ?", (uid,)).fetchone()
+            if row is None:
+                return None
+            change = mark(_known(row), status, now, actor, note)
+            self._findings([change])
+            return change
+
+        result: list[Change | None] = []
+        await self._run(self._transaction, lambda: result.append(work()))
+        return result[0]
+
+    async def finding_marks(self, since: datetime) -> list[tuple[str, str, datetime, str, str]]:
+        """Operators' marks made since a time (uid, status, at, actor, note): the daemon picks up marks made
+        by the CLI against the same store."""
+        def query() -> list[tuple[str, str, datetime, str, str]]:
+            rows = self.db.execute(
+                "SELECT e.uid, f.status, e.at, e.actor, e.note FROM finding_events AS e JOIN findings AS f USING (uid)"
+                " WHERE e.at > ? AND e.event IN ('marked_false_positive', 'marked_fixed', 'reopened') ORDER BY e.id",
+                (since.timestamp(),)).fetchall()
+            return [(uid, status, _dt(at), actor, note) for uid, status, at, actor, note in rows]
+
+        return await self._run(query)
+
+    async def health_probes(self, subject: str, since: datetime) -> list[HealthProbeRecord]:
+        def query() -> list[HealthProbeRecord]:
+            rows = self.db.execute("SELECT at, ok, error, status, ms FROM health_probes WHERE subject = ? AND at >= ?"
+                                   " ORDER BY at", (subject, since.timestamp()))
+            return [HealthProbeRecord(subject, _dt(at), bool(ok), error, status, ms)
+                    for at, ok, error, status, ms in rows]
+
+        return await self._run(query)
 
     def _outbox(self, items: Sequence[OutboxItem]) -> None:
         if items:
@@ -428,6 +569,17 @@ class SQLiteStore:
         return await self._run(query)
 
 
+    async def recent_item_urls(self, target_ids: Sequence[str], limit: int) -> list[str]:
+        """The newest items' URLs the probes of these targets saw (by claimed date, then first sighting)."""
+        def query() -> list[str]:
+            marks = ",".join("?" * len(target_ids))
+            rows = self.db.execute(
+                f"SELECT url FROM items WHERE target_id IN ({marks}) GROUP BY url"
+                f" ORDER BY MAX(date) IS NULL, MAX(date) DESC, MAX(first_seen) DESC LIMIT ?", [*target_ids, limit])
+            return [url for (url,) in rows]
+
+        return await self._run(query) if target_ids and limit > 0 else []
+
     async def items_history(self, target_id: str) -> list[Any]:
         """A column's stored items as ``monitor.honest.SeenItem`` (claimed date, first and last sighting)."""
         from monitor.honest import SeenItem
@@ -449,6 +601,95 @@ class SQLiteStore:
             return [datetime.fromtimestamp(at, UTC) for (at,) in rows]
 
         return await self._run(query)
+
+    async def honest_history(self, target_id: str) -> tuple[list[Any], list[datetime]]:
+        """What ``monitor.honest`` needs of one column, bounded: the items of its current list and every item
+        visible since the oldest of them appeared, the successful probes since the oldest of those, and the
+        first successful probe (items seen then are never back-dated)."""
+        from monitor.honest import SeenItem
+
+        good = "target_id = ? AND error IS NULL AND (newest_date IS NOT NULL OR not_modified = 1)"
+
+        def query() -> tuple[list[Any], list[datetime]]:
+            rows = self.db.execute(
+                "SELECT url, title, date, first_seen, last_seen, prev_date, date_changed_at FROM items"
+                " WHERE target_id = :t AND last_seen >= (SELECT MIN(first_seen) FROM items WHERE target_id = :t"
+                "  AND last_seen = (SELECT MAX(last_seen) FROM items WHERE target_id = :t))",
+                {"t": target_id}).fetchall()
+            if not rows:
+                return [], []
+            items = [SeenItem(url, title, _day(day), _dt(first), _dt(last), _day(prev), _dt(changed))
+                     for url, title, day, first, last, prev, changed in rows]
+            first = self.db.execute(f"SELECT at FROM observations WHERE {good} ORDER BY at LIMIT 1",
+                                    (target_id,)).fetchone()
+            since = min(r[3] for r in rows)
+            probes = self.db.execute(f"SELECT at FROM observations WHERE {good} AND at >= ? ORDER BY at",
+                                     (target_id, since)).fetchall()
+            times = ([first[0]] if first and first[0] < since else []) + [at for (at,) in probes]
+            return items, [datetime.fromtimestamp(at, UTC) for at in times]
+
+        return await self._run(query)
+
+    async def column_items(self, target_id: str, since: date) -> list[Any]:
+        """A column's stored items dated since ``since`` (undated ones: first seen since), as
+        ``monitor.honest.SeenItem``, oldest sighting first."""
+        from monitor.evaluate import start_of_day
+        from monitor.honest import SeenItem
+
+        def query() -> list[Any]:
+            rows = self.db.execute(
+                "SELECT url, title, date, first_seen, last_seen FROM items WHERE target_id = ?"
+                " AND (date >= ? OR (date IS NULL AND first_seen >= ?)) ORDER BY first_seen",
+                (target_id, since.isoformat(), start_of_day(since).timestamp()))
+            return [SeenItem(url, title, _day(day), _dt(first), _dt(last)) for url, title, day, first, last in rows]
+
+        return await self._run(query)
+
+    async def save_messages(self, box_id: str, messages: Sequence[Any], at: datetime) -> None:
+        """Replace a message box's stored messages (``monitor.extract.messages.Message``) with those just read."""
+        rows = [(box_id, seq, m.title, m.url, m.asked.isoformat(), _iso(m.answered), str(m.status), m.status_text,
+                 at.timestamp()) for seq, m in enumerate(messages)]
+
+        def work() -> None:
+            self.db.execute("DELETE FROM messages WHERE box_id = ?", (box_id,))
+            self.db.executemany("INSERT INTO messages (box_id, seq, title, url, asked, answered, status, status_text,"
+                                " read_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+        await self._run(self._transaction, work)
+
+    async def load_messages(self) -> dict[str, tuple[datetime, list[Any]]]:
+        """Per message box, when it was last read and its messages then, in page order."""
+        from monitor.extract.messages import Message, MessageStatus
+
+        def query() -> dict[str, tuple[datetime, list[Any]]]:
+            boxes: dict[str, tuple[datetime, list[Any]]] = {}
+            rows = self.db.execute("SELECT box_id, title, url, asked, answered, status, status_text, read_at"
+                                   " FROM messages ORDER BY box_id, seq")
+            for box_id, title, url, asked, answered, status, status_text, read_at in rows:
+                _, messages = boxes.setdefault(box_id, (_dt(read_at), []))
+                messages.append(Message(title, url, date.fromisoformat(asked), _day(answered), MessageStatus(status),
+                                        status_text))
+            return boxes
+
+        return await self._run(query)
+
+_FINDING_COLUMNS = ("check_name, subject, key, severity, title, unit_id, site_id, url, detail, evidence, status,"
+                    " first_seen, changed_at")
+
+
+def _known(row: Sequence[Any]) -> Known:
+    check, subject, key, severity, title, unit_id, site_id, url, detail, evidence, status, first, changed = row
+    finding = Finding(check, subject, key, State(severity), title, unit_id, site_id, url, detail, json.loads(evidence))
+    return Known(finding, Status(status), _dt(first), _dt(changed))
+
+
+def _finding_dict(known: Known) -> dict[str, Any]:
+    f = known.finding
+    return {"uid": f.uid, "check": f.check, "label": f.label, "subject": f.subject, "key": f.key,
+            "severity": str(f.severity), "status": str(known.status), "title": f.title, "detail": f.detail,
+            "url": f.url, "unit_id": f.unit_id, "site_id": f.site_id, "evidence": dict(f.evidence),
+            "first_seen": known.first_seen, "changed_at": known.changed_at}
+
 
 def _observation(row: Sequence[Any]) -> Observation:
     (_, target_id, at, fetch_ms, status, error, detail, not_modified, newest, reason, signature, content_hash,

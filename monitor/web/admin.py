@@ -16,6 +16,7 @@ from aiohttp import web
 
 from monitor.daemon import Monitor
 from monitor.evaluate import TZ
+from monitor.findings import Status
 
 SCOPES = ("unit", "site", "target")
 
@@ -107,9 +108,28 @@ async def drop_item(request: web.Request) -> web.Response:
     return json_response({"dropped": dropped})
 
 
+async def mark_finding(request: web.Request) -> web.Response:
+    """Mark a finding false positive, fixed or open again: ``{"as": "...", "by": "...", "note": "..."}``."""
+    _authorised(request)
+    monitor = _monitor(request)
+    try:
+        body = await request.json()
+        status = Status(str(body["as"]))
+        by, note = str(body.get("by") or "api"), str(body.get("note", "")).strip()
+    except (ValueError, KeyError, TypeError):
+        raise web.HTTPBadRequest(text="需要 JSON: as (false_positive|fixed|open), by, note\n") from None
+    if status is Status.GONE:
+        raise web.HTTPBadRequest(text="as 只能是 false_positive、fixed 或 open\n")
+    change = monitor.mark_finding(request.match_info["uid"], status, by, note)
+    if change is None:
+        raise web.HTTPNotFound(text="没有这条发现\n")
+    return json_response({"uid": change.known.finding.uid, "status": str(change.known.status)})
+
+
 def register(app: web.Application) -> None:
     app.router.add_get("/api/silences", list_silences)
     app.router.add_post("/api/silences", add_silence)
     app.router.add_delete("/api/silences/{silence_id:\\d+}", remove_silence)
     app.router.add_get("/api/outbox", outbox)
     app.router.add_post("/api/outbox/{item_id:\\d+}/drop", drop_item)
+    app.router.add_post("/api/findings/{uid}/mark", mark_finding)

@@ -14,9 +14,12 @@ from aiohttp import web
 
 from monitor.daemon import Monitor
 from monitor.evaluate import TZ
+from monitor.findings import CHECKS
+from monitor.messages import stats_table
 from monitor.report import Quarter, compute, render_html
-from monitor.web import admin, views
+from monitor.web import accounts, admin, views
 from monitor.web.events import EventHub, stream
+from monitor.workdays import default_calendar
 
 if TYPE_CHECKING:
     from monitor.metrics import Metrics
@@ -61,6 +64,76 @@ async def report_page(request: web.Request) -> web.Response:
     return web.Response(text=await asyncio.to_thread(build), content_type="text/html", charset="utf-8")
 
 
+FINDING_STATUSES = (("open", "待处理"), ("false_positive", "误报"), ("fixed", "已整改"), ("gone", "已消失"))
+
+
+def _finding_filters(request: web.Request) -> dict[str, Any]:
+    status = request.query.get("status", "open")
+    if status not in dict(FINDING_STATUSES) and status != "all":
+        raise web.HTTPBadRequest(text=f"status 只能是 {', '.join(s for s, _ in FINDING_STATUSES)} 或 all\n")
+    return {"status": None if status == "all" else status,
+            **{key: request.query.get(key) or None for key in ("check", "unit_id", "site_id", "subject")}}
+
+
+async def findings_page(request: web.Request) -> web.Response:
+    monitor = request.app[MONITOR_KEY]
+    filters = _finding_filters(request)
+    rows = views.finding_rows(await monitor.store.findings_list(**filters), monitor)
+    shown = filters["status"] or "all"
+    return _page("findings.html", rows=rows, shown=shown, statuses=FINDING_STATUSES,
+                 status_label=dict(FINDING_STATUSES).get(shown, "全部"), check=filters["check"],
+                 check_label=CHECKS.get(filters["check"] or "", filters["check"]),
+                 now=views.local_time(monitor.clock()))
+
+
+async def finding_page(request: web.Request) -> web.Response:
+    monitor = request.app[MONITOR_KEY]
+    uid = request.match_info["uid"]
+    found = await monitor.store.finding(uid)
+    if found is None:
+        return _not_found("监测发现", uid)
+    (f,) = views.finding_rows([found], monitor)
+    notifications = [{**n, "created_at": views.local_time(n["created_at"]), "sent_at": views.local_time(n["sent_at"]),
+                      "status": views.NOTIFICATION_STATUS.get(n["status"], n["status"])}
+                     for n in found["notifications"] if n["channel"] != "mqtt"]
+    return _page("finding.html", f=f, trail=views.trail_rows(found["trail"]), notifications=notifications,
+                 evidence=sorted((k, v) for k, v in found["evidence"].items()), now=views.local_time(monitor.clock()))
+
+
+async def api_findings(request: web.Request) -> web.Response:
+    monitor = request.app[MONITOR_KEY]
+    limit = int(request.query.get("limit", 500))
+    return admin.json_response(await monitor.store.findings_list(**_finding_filters(request), limit=limit))
+
+
+async def api_finding(request: web.Request) -> web.Response:
+    found = await request.app[MONITOR_KEY].store.finding(request.match_info["uid"])
+    if found is None:
+        raise web.HTTPNotFound(text="没有这条发现\n")
+    return admin.json_response(found)
+
+
+async def accounts_page(request: web.Request) -> web.Response:
+    monitor = request.app[MONITOR_KEY]
+    units = accounts.unit_groups(monitor)
+    return _page("accounts.html", units=units, unregistered=accounts.unregistered_rows(monitor),
+                 total=sum(len(u["rows"]) for u in units), now=views.local_time(monitor.clock()))
+
+
+async def _message_stats(monitor: Monitor) -> dict[str, Any]:
+    return stats_table(monitor.inventory, await monitor.store.load_messages(), monitor.clock(), default_calendar())
+
+
+async def messages_page(request: web.Request) -> web.Response:
+    """Per unit and per message box: answer times of citizens' messages (网民留言办理统计)."""
+    monitor = request.app[MONITOR_KEY]
+    return _page("messages.html", stats=await _message_stats(monitor), now=views.local_time(monitor.clock()))
+
+
+async def api_message_stats(request: web.Request) -> web.Response:
+    return admin.json_response(await _message_stats(request.app[MONITOR_KEY]))
+
+
 async def silences_page(request: web.Request) -> web.Response:
     monitor = request.app[MONITOR_KEY]
     silences = await monitor.store.silences(monitor.clock())
@@ -73,6 +146,7 @@ async def board(request: web.Request) -> web.Response:
     html = _TEMPLATES.get_template("board.html").render(
         rows=rows, counts=views.counts(rows), labels=views.STATE_LABELS, kinds=views.KIND_LABELS,
         now=monitor.clock().strftime("%Y-%m-%d %H:%M:%S"), total=len(rows),
+        health=views.finding_summary(monitor.findings), vetoes=views.veto_rows(monitor.alerts),
     )
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
@@ -157,6 +231,13 @@ def make_app(monitor: Monitor, metrics: Metrics | None = None) -> web.Applicatio
     app.router.add_get("/events", events)
     app.router.add_get("/silences", silences_page)
     app.router.add_get("/report", report_page)
+    app.router.add_get("/messages", messages_page)
+    app.router.add_get("/api/messages/stats", api_message_stats)
+    app.router.add_get("/findings", findings_page)
+    app.router.add_get("/accounts", accounts_page)
+    app.router.add_get("/finding/{uid}", finding_page)
+    app.router.add_get("/api/findings", api_findings)
+    app.router.add_get("/api/findings/{uid}", api_finding)
     admin.register(app)
     app.router.add_static("/static/", STATIC_DIR)
     app.on_startup.append(_events_start)

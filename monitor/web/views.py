@@ -126,3 +126,59 @@ def silence_rows(silences: Iterable[Any], monitor: Any) -> list[dict[str, Any]]:
          "until": local_time(s.ends_at), "reason": s.reason, "by": s.created_by}
         for s in silences
     ]
+
+
+FINDING_STATUS = {"open": "待处理", "gone": "已消失", "false_positive": "误报", "fixed": "已整改"}
+FINDING_EVENTS = {"found": "发现", "changed": "变化", "gone": "不再出现", "reappeared": "再次出现",
+                  "marked_false_positive": "标记为误报", "marked_fixed": "标记为已整改", "reopened": "重新打开"}
+SEVERITY_LABELS = {"red": "严重", "yellow": "一般"}
+
+
+def finding_rows(records: Iterable[dict[str, Any]], monitor: Any) -> list[dict[str, Any]]:
+    """Findings as the board lists them, with unit and site names for their ids."""
+    units = {u.id: u.name for u in monitor.inventory.model.units}
+    sites = {s.id: s.name for s in monitor.inventory.model.sites}
+    sites.update({t.site_id: t.site_name for t in monitor.inventory.targets if t.kind == "account"})  # 政务新媒体
+    return [
+        {**f, "unit": units.get(f["unit_id"], f["unit_id"]), "site": sites.get(f["site_id"], f["site_id"]),
+         "severity_label": SEVERITY_LABELS.get(f["severity"], f["severity"]),
+         "status_label": FINDING_STATUS.get(f["status"], f["status"]),
+         "first_seen": local_time(f["first_seen"]), "changed_at": local_time(f["changed_at"])}
+        for f in records
+    ]
+
+
+def trail_rows(trail: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"at": local_time(e["at"]), "event": FINDING_EVENTS.get(e["event"], e["event"]),
+             "severity": SEVERITY_LABELS.get(e["severity"], e["severity"]), "actor": e["actor"], "note": e["note"]}
+            for e in trail]
+
+
+def finding_summary(findings: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Open findings per check: red and yellow counts, worst check first (the board's health panel)."""
+    from monitor.findings import CHECKS, Status
+
+    tally: dict[str, Counter[str]] = {}
+    for by_uid in findings.values():
+        for known in by_uid.values():
+            if known.status is Status.OPEN:
+                tally.setdefault(known.finding.check, Counter())[known.finding.severity.value] += 1
+    out = [{"check": check, "label": CHECKS.get(check, check), "red": c["red"], "yellow": c["yellow"]}
+           for check, c in tally.items()]
+    out.sort(key=lambda r: (-r["red"], -r["yellow"], r["check"]))
+    return out
+
+
+def veto_rows(alerts: Any) -> list[dict[str, Any]]:
+    """Sites whose column vetoes are yellow or red, red first."""
+    if alerts is None:
+        return []
+    out = []
+    for site_id, site in alerts.sites.items():
+        for veto in alerts.site_vetoes(site_id):
+            if veto.state in (State.YELLOW, State.RED):
+                out.append({"site": site.name, "site_id": site_id, "unit_id": site.unit, "state": str(veto.state),
+                            "state_label": "单项否决" if veto.state is State.RED else "否决预警",
+                            "detail": veto.detail, "columns": "、".join(veto.columns)})
+    out.sort(key=lambda r: (r["state"] != "red", r["site"]))
+    return out
