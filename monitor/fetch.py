@@ -128,7 +128,8 @@ class Fetcher:
         if isinstance(u, FetchResult):
             return u
         s = self.settings
-        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else None
+        # Never None: aiohttp reads an explicit None as "no timeout at all".
+        timeout = aiohttp.ClientTimeout(total=timeout_s or s.timeout_s)
         async with self._turn(u):
             t0 = time.perf_counter()
             try:

@@ -240,6 +240,14 @@ async def test_timeout(server: tuple[str, web.Application]) -> None:
     assert 400 < r.elapsed_ms < 2000
 
 
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+async def test_link_peek_keeps_the_fetchers_timeout(server: tuple[str, web.Application], method: str) -> None:
+    base, _ = server
+    async with Fetcher(FetchSettings(timeout_s=0.5)) as f:
+        r = await f.peek(base + "/slow", method=method, read_bytes=1024)
+    assert r.error == FetchError.TIMEOUT and 400 < r.elapsed_ms < 2000
+
+
 async def test_redirect_loop(server: tuple[str, web.Application]) -> None:
     base, _ = server
     async with Fetcher(FetchSettings(max_redirects=3)) as f:
