@@ -61,6 +61,7 @@ class SiteSpec:
     down: bool = False
     broken: tuple[str, ...] = ()  # paths that answer 404; every other unrouted path is an ordinary page
     hacked: bool = False  # the homepage carries a hidden gambling-link block and a misused word
+    message_box: bool = False  # serves a 领导信箱 list at MESSAGE_BOX_PATH: answered, late, overdue and 3-month-old
 
 
 FEED_FORMATS = ("rss", "atom", "jsonfeed", "json", "fault")
@@ -793,6 +794,16 @@ _ERROR_BODY = (
     b"<!DOCTYPE html><html><head><title>500 Internal Server Error</title></head><body>"
     b"<h1>Internal Server Error</h1><p>The server encountered an internal error.</p></body></html>"
 )
+MESSAGE_BOX_PATH = "/hdjl/ldxx/index.html"
+# A 领导信箱's messages: (title, asked N days ago, answered N days ago or None, status).
+_MESSAGES = (
+    ("关于小区周边夜间施工噪音扰民的反映", 1, None, "办理中"),
+    ("咨询城乡居民医保缴费时间", 3, 2, "已回复"),
+    ("村道路面破损严重何时维修", 9, None, "办理中"),
+    ("关于老旧小区加装电梯补贴政策的咨询", 12, 4, "已回复"),
+    ("建议增设学校门口交通信号灯", 20, 17, "已回复"),
+    ("农村宅基地审批进度查询", 120, None, "未回复"),
+)
 _NOT_FOUND = b"<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>"
 _PLAIN_PAGE = ("<html><head><meta charset=\"utf-8\"><title>{name}</title></head><body><h1>{name}</h1>"
                "<p>本栏目内容正在整理中，欢迎提出意见建议。</p></body></html>")
@@ -911,6 +922,8 @@ class Fleet:
         self._routes[(port, "/")] = _Route(lambda: self._build_home(si), ct)
         if site.template == "gbk_asp":
             self._routes[(port, "/index.asp")] = self._routes[(port, "/")]
+        if site.message_box:
+            self._routes[(port, MESSAGE_BOX_PATH)] = _Route(lambda: (_message_box(site, self.today),), _CT_HTML)
         for j, col in enumerate(site.columns, start=1):
             path = r.column_path(j, col)
             if col.mode == "error":
@@ -1084,6 +1097,8 @@ class Fleet:
                     "unit": unit_ids[site.unit],
                     "homepage": self.url(si, "/"),
                     "columns": cols,
+                    **({"messages": [{"name": "领导信箱", "url": self.url(si, MESSAGE_BOX_PATH)}]}
+                       if site.message_box else {}),
                 }
             )
         if self.accounts:
@@ -1143,6 +1158,19 @@ def _inventory_yaml(inv: dict) -> str:
             for c in s["columns"]
         )
     return "".join(out)
+
+
+def _message_box(site: SiteSpec, today: datetime.date) -> bytes:
+    """A 领导信箱 list page in the common table layout (标题 | 留言时间 | 回复时间 | 状态)."""
+    rows = []
+    for k, (title, asked, answered, status) in enumerate(_MESSAGES):
+        day = today - datetime.timedelta(days=asked)
+        reply = (today - datetime.timedelta(days=answered)).isoformat() if answered is not None else ""
+        rows.append(f'<tr><td><a href="/hdjl/ldxx/{day:%Y%m}/t{day:%Y%m%d}_{k}.html">{title}</a></td>'
+                    f"<td>{day.isoformat()}</td><td>{reply}</td><td>{status}</td></tr>")
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>领导信箱 - {_esc(site.name)}</title></head>'
+            f'<body><h2>领导信箱</h2><table class="xx-list"><tr><th>标题</th><th>留言时间</th><th>回复时间</th>'
+            f'<th>状态</th></tr>{"".join(rows)}</table><p>{_esc(site.unit)} 版权所有</p></body></html>').encode()
 
 
 def _column_path(template: str, j: int, col: ColumnSpec) -> str:
@@ -1284,7 +1312,7 @@ def demo_fleet(today: datetime.date) -> list[SiteSpec]:
     Fresh columns, columns inside the yellow lead (动态要闻 14-day rule with 4-day lead: newest 11–13 days
     ago; 通知公告 6-month rule with 30-day lead: ≈5 months 10 days ago), stale ones, an empty column, a
     JS-rendered column and an HTTP 500 column; one hacked homepage (hidden gambling links, a misused
-    word) and two broken links on another.
+    word), two broken links on another, and a 领导信箱 with late, overdue and 3-month-old messages.
     """
     d = lambda n: today - datetime.timedelta(days=n)  # noqa: E731
     yellow_notice = _months_ago(today, 5) - datetime.timedelta(days=10)
@@ -1303,6 +1331,7 @@ def demo_fleet(today: datetime.date) -> list[SiteSpec]:
                 C("规划计划", "规划计划", d(60)),
             ),
             homepage_newest=d(0),
+            message_box=True,
         ),
         SiteSpec(
             "云岭县人民政府网站",

@@ -58,7 +58,8 @@ def test_demo_once_shows_all_four_states(tmp_path: Path) -> None:
     # the other checks' findings: the hacked homepage, its misused word, broken links, the accounts
     findings = out.stdout.split("监测发现 findings:", 1)[1]
     for expected in ("首页暗链：「澳门葡京娱乐城」", "「迎峰渡夏」，应为「迎峰度夏」",
-                     "首页确定不可用链接：「关于本网」", "服务菜单链接全部失效"):
+                     "首页确定不可用链接：「关于本网」", "服务菜单链接全部失效", "单项否决 互动回应差",
+                     "留言超期未回复：「村道路面破损严重何时维修」"):
         assert expected in findings, findings
     assert (tmp_path / "govwatch.sqlite3").exists()
 
