@@ -123,7 +123,7 @@ async def test_a_finding_travels_the_one_path_and_keeps_its_trail(
         runner.configure(inv)
         await monitor.check_once()
         await wait_for(lambda: endpoint.messages("group") and endpoint.messages("sms"))
-        (uid,) = [u for by_uid in monitor.findings.values() for u in by_uid]
+        (uid,) = monitor.findings[("word", "s1")]
         chat = endpoint.messages("group")[0]["body"]
         assert chat["title"] == "【政府网站监测】严重问题：错敏词"
         assert "问题：首页含有暗链文字" in chat["message"]
