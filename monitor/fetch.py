@@ -143,14 +143,8 @@ class Fetcher:
                         return FetchResult(elapsed_ms=_ms(t0), error=FetchError.HTTP_STATUS, detail=detail, **common)
                     if method != "GET" or read_bytes <= 0 or "html" not in resp.content_type:
                         return FetchResult(elapsed_ms=_ms(t0), **common)
-                    body = bytearray()
-                    async for chunk in resp.content.iter_chunked(_CHUNK):
-                        body += chunk
-                        if len(body) >= read_bytes:
-                            break
-                    if not resp.content.at_eof():
-                        body = body[:body.rfind(b">") + 1]  # never cut a multibyte character in two
-                    text, charset = decode_html(bytes(body), resp.charset)
+                    body = await _read_head(resp, read_bytes)
+                    text, charset = decode_html(body, resp.charset)
                     return FetchResult(elapsed_ms=_ms(t0), text=text, charset=charset, body_bytes=len(body), **common)
             except (TimeoutError, aiohttp.ClientError, OSError, DecodeError) as exc:
                 err, detail = _classify(exc, u, s, timeout_s)
