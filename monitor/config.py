@@ -367,7 +367,6 @@ class LinkSettings(_Strict):
     a page yellow, ``home_red`` of them on the homepage or ``page_red`` on another page make it red.
     """
 
-    enabled: bool = True
     interval: Duration = Duration(seconds=86400)  # one crawl per site a day, as the inspectors' daily scans
     articles: int = Field(default=5, ge=0, le=100)  # newest article pages per site, from the column probes' items
     max_links: int = Field(default=500, ge=1, le=5000)  # links checked per page (the first in page order)

@@ -339,7 +339,7 @@ async def test_matrix_pages_report_unregistered_accounts_to_their_units(
     page_server.set("/col/xmt.html", TABLE.encode("gb18030"), content_type="text/html")
     data = {
         "settings": {"store": str(tmp_path / "s.sqlite3"), "extract_workers": 0,
-                     "fetch": {"timeout": "3s", "per_host_interval": "0s"}, "links": {"enabled": False}},
+                     "fetch": {"timeout": "3s", "per_host_interval": "0s"}, "checks": ["matrix"]},
         "units": [{"id": "qx", "name": "青溪县人民政府办公室"}, {"id": "yl", "name": "云岭县人民政府办公室"},
                   {"id": "gaj", "name": "县公安局"}],
         "sites": [{"id": "s1", "name": "青溪县人民政府", "unit": "qx", "homepage": page_server.url("/"),

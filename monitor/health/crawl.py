@@ -387,8 +387,6 @@ class LinksCheck:
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
         s = inventory.settings.links
-        if not s.enabled:
-            return []
         targets: dict[str, list[tuple[str, str, str, str]]] = {}
         for t in inventory.targets:
             if t.kind in ("homepage", "column"):
@@ -434,8 +432,8 @@ class LinksCheck:
         for url, result in fetched.items():
             if not result.ok or not result.text:
                 continue
-            report = check_html(result.text, result.final_url, dicts, site_id=site.site_id, allow=allow)
             tree = LexborHTMLParser(result.text)
+            report = check_html(result.text, result.final_url, dicts, site_id=site.site_id, allow=allow, tree=tree)
             role, name = plan[url]
             pages.append(PageScan(url, role, name, report, page_links(tree, result.final_url, s.max_links),
                                   exit_notice(tree)))

@@ -46,11 +46,13 @@ def page_text(tree: LexborHTMLParser) -> str:
 
 
 def check_html(html: str, url: str, dicts: Dictionaries, *, site_id: str | None = None,
-               allow: tuple[str, ...] = DEFAULT_ALLOW) -> PageReport:
+               allow: tuple[str, ...] = DEFAULT_ALLOW, tree: LexborHTMLParser | None = None) -> PageReport:
+    """``tree``: the page already parsed by the caller, read here without changing it (the other checks
+    remove nodes and parse their own copies)."""
     return PageReport(
         url=url,
         soft404=soft404.detect(html),
         hidden=find_hidden(html, url, dicts, allow),
-        external=external_links(LexborHTMLParser(html), url, allow),
+        external=external_links(tree or LexborHTMLParser(html), url, allow),
         words=dicts.scan(page_text(LexborHTMLParser(html)), url, site_id),
     )
