@@ -74,25 +74,36 @@ def attestation_expires(attested_at: date, valid: Duration) -> datetime:
     return valid.after(datetime.combine(attested_at, time(), TZ))
 
 
+def attestation_state(account: AccountModel, valid: Duration, now: datetime) -> State | None:
+    """The interaction attestation's state: None when nothing is attested, red when the function is absent,
+    yellow when the attestation is older than ``valid``, else green."""
+    attested = account.interaction
+    if attested is None:
+        return None
+    if not attested.present:
+        return State.RED
+    return State.YELLOW if now >= attestation_expires(attested.attested_at, valid) else State.GREEN
+
+
 def interaction_findings(account: AccountModel, valid: Duration, now: datetime) -> list[Finding]:
     """The interaction function as attested: absent is 互动回应差 (red, a veto); an attestation older than
     ``valid`` asks the unit to attest again (yellow)."""
+    state = attestation_state(account, valid, now)
+    if state is None or state is State.GREEN:
+        return []  # nothing attested (the accounts page shows 未核验, no unit is alerted) or still valid
     attested = account.interaction
-    if attested is None:
-        return []  # nothing attested: the accounts page shows it as 未核验, no unit is alerted for it
+    assert attested is not None
     site = account_site(account.unit)
     name = f"{account.name}（{account.platform}）"
     facts = {"present": attested.present, "attested_at": attested.attested_at.isoformat(),
              "attested_by": attested.attested_by}
-    if not attested.present:
+    if state is State.RED:
         return [Finding("interaction", account.id, "interaction", State.RED,
                         f"互动回应差（单项否决）：{name}未提供有效互动功能", account.unit, site,
                         detail=f"{name}：{attested.attested_by}于{attested.attested_at:%Y-%m-%d}核验，账号未提供有效的"
                                "互动功能（留言、私信无回应或仅有无关的自动回复）。互动回应差是政务新媒体单项否决项，请立即整改。",
                         evidence=facts)]
     expires = attestation_expires(attested.attested_at, valid)
-    if now < expires:
-        return []
     return [Finding("interaction", account.id, "attestation", State.YELLOW, f"互动功能核验已过期：{name}", account.unit,
                     site,
                     detail=f"{name}：上次由{attested.attested_by}于{attested.attested_at:%Y-%m-%d}核验互动功能有效，"

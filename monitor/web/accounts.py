@@ -10,7 +10,7 @@ from monitor.daemon import Monitor
 from monitor.evaluate import TZ
 from monitor.findings import CHECKS, Known, Status
 from monitor.model import State
-from monitor.newmedia.checks import PostShareCheck, attestation_expires
+from monitor.newmedia.checks import PostShareCheck, attestation_expires, attestation_state
 from monitor.newmedia.content import PostShare
 from monitor.web import views
 
@@ -41,14 +41,15 @@ def _share(monitor: Monitor, account_id: str, found: list[Known]) -> PostShare |
 
 def _interaction(account: Any, monitor: Monitor, now: datetime) -> tuple[str, str]:
     """(text, state) of the interaction attestation."""
-    attested = account.interaction
-    if attested is None:
+    valid = monitor.inventory.settings.accounts.attestation_valid
+    state, attested = attestation_state(account, valid, now), account.interaction
+    if state is None or attested is None:
         return "未核验", "none"
-    if not attested.present:
+    if state is State.RED:
         return f"无有效互动功能（{attested.attested_by} {attested.attested_at:%Y-%m-%d} 核验）", "red"
-    expires = attestation_expires(attested.attested_at, monitor.inventory.settings.accounts.attestation_valid)
-    if now >= expires:
+    if state is State.YELLOW:
         return f"核验已过期（{attested.attested_by} {attested.attested_at:%Y-%m-%d}）", "yellow"
+    expires = attestation_expires(attested.attested_at, valid)
     return f"有效（{attested.attested_by} {attested.attested_at:%Y-%m-%d} 核验，{expires:%Y-%m-%d} 到期）", "green"
 
 
