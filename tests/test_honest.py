@@ -100,8 +100,7 @@ async def test_from_the_store(tmp_path: Path) -> None:
         failed = Observation("col1", t(7, 12).astimezone(UTC), 5.0, None, error=None, detail="x")
         records.append(ProbeRecord(failed, verdict, changed=False, items_changed=False))
         await store.write(records)
-        items = await store.items_history("col1")
-        probes = await store.column_probes("col1")
+        items, probes = await store.honest_history("col1")
         assert [p.astimezone(TZ) for p in probes] == [t(5), t(6), t(7), t(8)]
         found = back_dated(items, probes)
         assert [(f.item.url, f.missed_at.astimezone(TZ), f.days_late) for f in found] == [("x", t(7), 6)]

@@ -580,28 +580,6 @@ class SQLiteStore:
 
         return await self._run(query) if target_ids and limit > 0 else []
 
-    async def items_history(self, target_id: str) -> list[Any]:
-        """A column's stored items as ``monitor.honest.SeenItem`` (claimed date, first and last sighting)."""
-        from monitor.honest import SeenItem
-
-        def query() -> list[Any]:
-            rows = self.db.execute(
-                "SELECT url, title, date, first_seen, last_seen FROM items WHERE target_id = ? ORDER BY first_seen",
-                (target_id,))
-            return [SeenItem(url, title, _day(day), _dt(first), _dt(last)) for url, title, day, first, last in rows]
-
-        return await self._run(query)
-
-    async def column_probes(self, target_id: str) -> list[datetime]:
-        """When a column was read successfully (a dated list, or 304 Not Modified), oldest first."""
-        def query() -> list[datetime]:
-            rows = self.db.execute(
-                "SELECT at FROM observations WHERE target_id = ? AND error IS NULL"
-                " AND (newest_date IS NOT NULL OR not_modified = 1) ORDER BY at", (target_id,))
-            return [datetime.fromtimestamp(at, UTC) for (at,) in rows]
-
-        return await self._run(query)
-
     async def honest_history(self, target_id: str) -> tuple[list[Any], list[datetime]]:
         """What ``monitor.honest`` needs of one column, bounded: the items of its current list and every item
         visible since the oldest of them appeared, the successful probes since the oldest of those, and the
