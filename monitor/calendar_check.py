@@ -78,7 +78,7 @@ class CalendarCheck:
         self.overrides = overrides
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
-        return [Subject(SUBJECT, "", self.interval_s, inventory.settings.alerts.supervisor or "")]
+        return [Subject(SUBJECT, self.interval_s, inventory.settings.alerts.supervisor or "")]
 
     async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
         path = self.overrides or overrides_path()

@@ -34,8 +34,7 @@ log = structlog.get_logger()
 class Subject:
     """What one check looks at: a homepage, a site, an account, a message box."""
 
-    id: str  # the findings' subject (a target id or a site id)
-    host: str  # for per-host politeness
+    id: str  # the findings' subject (a target id or a site id); per-host politeness is the fetcher's
     interval_s: float
     unit_id: str
     site_id: str = ""

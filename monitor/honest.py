@@ -174,7 +174,7 @@ class HonestDatesCheck:
         self.tolerance_days = tolerance_days
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
-        return [Subject(t.id, t.host, self.interval_s, t.unit_id, t.site_id, t)
+        return [Subject(t.id, self.interval_s, t.unit_id, t.site_id, t)
                 for t in inventory.targets if t.kind == "column"]
 
     async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:

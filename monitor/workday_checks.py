@@ -35,10 +35,6 @@ log = structlog.get_logger()
 POLICY = "政策文件"
 
 
-def _host(url: str) -> str:
-    return url.split("/", 3)[2].lower()
-
-
 async def read_box(fetcher: Fetcher, box: MessageBox, today: date) -> list[Message] | None:
     """The messages of a box's first ``box.pages`` list pages, following 下一页; None when any page cannot be
     fetched or read (then what was known of the box stays as it was)."""
@@ -75,7 +71,7 @@ class MessagesCheck:
         self.rules = rules
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
-        return [Subject(box.id, _host(box.url), box.interval_s, box.unit_id, box.site_id, box)
+        return [Subject(box.id, box.interval_s, box.unit_id, box.site_id, box)
                 for box in message_boxes(inventory)]
 
     async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
@@ -119,7 +115,7 @@ class InterpretationCheck:
                            and t.rule.category == POLICY and t.id != site.interpretation_column)
             selection = Selection.from_config(site.interpretation_select)
             spec = InterpretationSite(site.interpretation_column, policy, selection)
-            out.append(Subject(site.id, _host(site.homepage), self.interval_s, site.unit, site.id, spec))
+            out.append(Subject(site.id, self.interval_s, site.unit, site.id, spec))
         return out
 
     async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:

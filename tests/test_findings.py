@@ -82,7 +82,7 @@ class PageWordCheck:
         self.url = url
 
     def subjects(self, inventory: config.Inventory) -> list[Subject]:
-        return [Subject("s1", "127.0.0.1", 3600.0, "u1", "s1", self.url)]
+        return [Subject("s1", 3600.0, "u1", "s1", self.url)]
 
     async def run(self, subject: Subject, monitor: Any, now: datetime) -> Sequence[Finding] | None:
         result = await monitor.fetcher.fetch(subject.data)
@@ -195,7 +195,7 @@ async def test_a_check_that_cannot_look_changes_nothing(
         await monitor.check_once()
         check.url = "http://127.0.0.1:9/"  # refused: the page cannot be read
         await monitor.check_once()
-        check.subjects = lambda inventory: [Subject("s1", "127.0.0.1", 3600.0, "u1", "s1", "http://127.0.0.1:9/")]
+        check.subjects = lambda inventory: [Subject("s1", 3600.0, "u1", "s1", "http://127.0.0.1:9/")]
         monitor.check_runner.configure(inv)
         await monitor.check_once()
         (known,) = monitor.findings[("word", "s1")].values()

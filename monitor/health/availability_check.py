@@ -85,7 +85,7 @@ class AvailabilityCheck:
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
         interval = float(self.settings.interval.seconds)
-        return [Subject(site.id, URL(site.homepage).raw_authority.lower(), interval, site.unit, site.id,
+        return [Subject(site.id, interval, site.unit, site.id,
                         SiteRef(site.id, site.name, site.unit, site.homepage))
                 for site in inventory.model.sites]
 

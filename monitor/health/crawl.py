@@ -397,7 +397,7 @@ class LinksCheck:
             crawl = SiteCrawl(site.id, site.name, site.unit, site.homepage,
                               tuple((name, url) for _, kind, name, url in mine if kind == "column"),
                               tuple(tid for tid, *_ in mine), s)
-            out.append(Subject(site.id, (urlsplit(site.homepage).netloc or "").lower(), s.interval.approx_seconds,
+            out.append(Subject(site.id, s.interval.approx_seconds,
                                site.unit, site.id, crawl))
         return out
 

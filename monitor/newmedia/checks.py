@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import structlog
 
@@ -178,7 +177,7 @@ class InteractionCheck:
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
         s = inventory.settings.accounts
-        return [Subject(a.id, "", s.interaction_interval.approx_seconds, a.unit, account_site(a.unit),
+        return [Subject(a.id, s.interaction_interval.approx_seconds, a.unit, account_site(a.unit),
                         (a, s.attestation_valid))
                 for a in inventory.model.accounts if a.status == REGISTERED]
 
@@ -196,7 +195,7 @@ class ServiceMenuCheck:
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
         interval = inventory.settings.accounts.service_menu_interval.approx_seconds
-        return [Subject(a.id, (urlsplit(a.service_menu[0]).netloc or "").lower(), interval, a.unit,
+        return [Subject(a.id, interval, a.unit,
                         account_site(a.unit), a)
                 for a in inventory.model.accounts if a.status == REGISTERED and a.service_menu]
 
@@ -218,7 +217,7 @@ class MatrixCheck:
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
         interval = inventory.settings.accounts.matrix_interval.approx_seconds
-        return [Subject(site.id, (urlsplit(site.matrix_page).netloc or "").lower(), interval, site.unit, site.id, site)
+        return [Subject(site.id, interval, site.unit, site.id, site)
                 for site in inventory.model.sites if site.matrix_page]
 
     async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
