@@ -19,7 +19,7 @@ quarterly report keep it.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from monitor.checks import Subject
 from monitor.evaluate import TZ, start_of_day
 from monitor.findings import Finding
-from monitor.model import Item, State
+from monitor.model import State
 
 if TYPE_CHECKING:
     from monitor.config import Inventory, Target
@@ -104,16 +104,6 @@ def _reached_back(items: Sequence[SeenItem], item: SeenItem, probe: datetime) ->
     assert item.date is not None
     return any(o.date is not None and o.date < item.date and o.first_seen <= probe and o.last_seen >= item.first_seen
                for o in items)
-
-
-def date_changes(previous: Mapping[str, date | None], current: Iterable[Item]) -> list[DateChange]:
-    """Items (by URL) whose claimed date differs from the one stored at the previous probe."""
-    changes = []
-    for item in current:
-        before = previous.get(item.url)
-        if before is not None and item.date is not None and item.date != before:
-            changes.append(DateChange(item.url, item.title, before, item.date))
-    return changes
 
 
 def listed(items: Sequence[SeenItem]) -> list[SeenItem]:

@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 from monitor import config
 from monitor.config import Target
 from monitor.evaluate import TZ, Verdict
-from monitor.honest import SeenItem, back_dated, date_changes, findings
+from monitor.honest import SeenItem, back_dated, findings, stored_date_changes
 from monitor.model import Item, Observation, State
 from monitor.rules import DEFAULT_RULES
 from monitor.service import monitoring
@@ -77,10 +77,12 @@ def test_a_list_that_only_shifted_is_not_back_dated() -> None:
 
 
 def test_date_changes_between_probes() -> None:
-    previous = {"a": date(2026, 10, 1), "b": date(2026, 10, 3), "c": None}
-    current = [Item("标题a", "a", date(2026, 10, 1)), Item("标题b", "b", date(2026, 10, 13)),
-               Item("标题c", "c", date(2026, 10, 9)), Item("新", "d", date(2026, 10, 14))]
-    changes = date_changes(previous, current)
+    # as the store keeps them: b's date moved from 10-03 to 10-13; c was undated before; d is new
+    current = [seen("a", "2026-10-01", t(5)),
+               SeenItem("b", "标题b", date(2026, 10, 13), t(5), t(31), date(2026, 10, 3), None),
+               SeenItem("c", "标题c", date(2026, 10, 9), t(5), t(31), None, t(9)),
+               seen("d", "2026-10-14", t(14))]
+    changes = stored_date_changes(current)
     assert [(c.url, c.before, c.after) for c in changes] == [("b", date(2026, 10, 3), date(2026, 10, 13))]
     assert "由 2026-10-03 改为 2026-10-13" in changes[0].detail
 
