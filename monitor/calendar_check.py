@@ -21,7 +21,7 @@ from ruamel.yaml import YAMLError
 
 from monitor.checks import Subject
 from monitor.evaluate import TZ
-from monitor.findings import Finding
+from monitor.findings import GOVWATCH, Finding
 from monitor.model import State
 from monitor.workdays import WorkCalendar, overrides_path
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
-SUBJECT = "govwatch"
 WARN_FROM_MONTH = 12  # next year's calendar is needed from 1 December
 
 
@@ -49,7 +48,7 @@ def calendar_finding(now: datetime, knows: Callable[[int], bool], unit_id: str, 
     if year is None:
         return None
     return Finding(
-        "calendar", SUBJECT, str(year), State.RED,
+        "calendar", GOVWATCH, str(year), State.RED,
         f"缺少 {year} 年节假日安排，请更新 chinesecalendar 或 calendar_overrides.yaml", unit_id,
         detail=(f"按工作日计算的期限（网民留言答复、政策解读等）需要 {year} 年的节假日和调休安排，"
                 f"当前安装的 chinesecalendar {_package_version()} 和覆盖文件 {overrides} 都没有 {year} 年的数据。"
@@ -78,7 +77,7 @@ class CalendarCheck:
         self.overrides = overrides
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
-        return [Subject(SUBJECT, self.interval_s, inventory.settings.alerts.supervisor or "")]
+        return [Subject(GOVWATCH, self.interval_s, inventory.settings.alerts.supervisor or "")]
 
     async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
         path = self.overrides or overrides_path()

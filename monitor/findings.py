@@ -45,6 +45,9 @@ CHECKS: dict[str, str] = {
 }
 
 
+GOVWATCH = "govwatch"  # the subject of findings about govwatch itself (its network, its calendar)
+
+
 class Status(StrEnum):
     OPEN = "open"
     GONE = "gone"  # the check no longer sees it

@@ -25,7 +25,7 @@ from ruamel.yaml import YAML
 from monitor import config
 from monitor.daemon import Monitor
 from monitor.evaluate import TZ
-from monitor.findings import Finding, Status
+from monitor.findings import GOVWATCH, Finding, Status
 from monitor.health.availability import (
     Baseline,
     CertFacts,
@@ -40,7 +40,7 @@ from monitor.health.availability import (
     host_matches,
     share_cut_off,
 )
-from monitor.health.availability_check import GOVWATCH, AvailabilityCheck, read_certificate
+from monitor.health.availability_check import AvailabilityCheck, read_certificate
 from monitor.metrics import Metrics
 from monitor.model import FetchError, FetchResult, State
 from monitor.service import monitoring

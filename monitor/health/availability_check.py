@@ -26,7 +26,7 @@ from yarl import URL
 
 from monitor.checks import Subject
 from monitor.fetch import tls_context
-from monitor.findings import Finding, Status
+from monitor.findings import GOVWATCH, Finding, Status
 from monitor.health.availability import (
     BASELINE_MIN,
     Baseline,
@@ -51,11 +51,10 @@ if TYPE_CHECKING:
     from monitor.config import Inventory
     from monitor.daemon import Monitor
 
-__all__ = ["GOVWATCH", "AvailabilityCheck", "read_certificate"]
+__all__ = ["AvailabilityCheck", "read_certificate"]
 
 log = structlog.get_logger()
 
-GOVWATCH = "govwatch"  # the subject of govwatch's own connectivity finding
 CANARY_TTL_S = 60.0  # one canary round answers for every site failing within a minute
 ERROR_BODY = 64 * 1024  # enough of an error answer to recognise a WAF's page
 ROUND = 1.5  # one round: every site's latest probe within this many intervals (they are spread and jittered)
