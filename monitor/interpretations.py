@@ -19,7 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
 
 import structlog
 from rapidfuzz import fuzz
@@ -27,9 +26,10 @@ from selectolax.lexbor import LexborHTMLParser
 
 from monitor.evaluate import TZ
 from monitor.findings import Finding
+from monitor.health.links import absolute
 from monitor.honest import SeenItem
 from monitor.model import State
-from monitor.workdays import UnknownCalendarYear, WorkCalendar
+from monitor.workdays import UnknownCalendarYear, WorkCalendar, deadline_state
 
 if TYPE_CHECKING:
     from monitor.config import InterpretationSelect
@@ -44,7 +44,8 @@ SIMILARITY = 90  # rapidfuzz ratio of the normalized titles for a match by title
 MIN_CONTAINED = 8  # a normalized title this long found inside the other one is a match
 MAX_LINKED = 2  # a page linking more of the candidates than this is a list (a sidebar), not a reference
 
-INTERPRETATION_TITLE = re.compile(r"解读|图解|一图读懂|一图看懂|图说|答记者问|政策问答|吹风会")
+_INTERPRETATION_WORDS = "解读|图解|一图读懂|一图看懂|图说|答记者问|政策问答|吹风会"
+INTERPRETATION_TITLE = re.compile(_INTERPRETATION_WORDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,7 @@ def issued(item: SeenItem) -> date:
 
 _QUOTED = re.compile(r"《([^《》]{4,})》")
 _DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{0,8}[〔\[［（(【]\s*(?:19|20)\d{2}\s*[〕\]］）)】]\s*第?\s*\d+\s*号")
-_MARKERS = re.compile(r"政策解读|解读|图解|一图读懂|一图看懂|图说|答记者问|政策问答|新闻发布会|吹风会|文字版|视频版")
+_MARKERS = re.compile(f"政策解读|{_INTERPRETATION_WORDS}|新闻发布会|文字版|视频版")  # words a title drops for matching
 _NOT_WORD = re.compile(r"[\W_]+")
 _HEAD = re.compile(r"^(?:印发|发布|出台|公布|修订)")
 _TAIL = re.compile(r"的?(?:通知|通告|公告)$")
@@ -209,7 +210,7 @@ def judge(
         if interp is not None:
             out.append(Judgement(doc, day, deadline, interp, how, State.GREEN, issued(interp) > deadline))
             continue
-        state = State.RED if today > deadline else State.YELLOW if today >= yellow_from else State.GREEN
+        state = deadline_state(today, yellow_from, deadline)
         out.append(Judgement(doc, day, deadline, None, "", state, False))
     return out
 
@@ -246,10 +247,5 @@ def findings(site_id: str, unit_id: str, judgements: Iterable[Judgement]) -> lis
 def page_links(html: str, url: str) -> frozenset[str]:
     """The absolute addresses an interpretation's page links to (its 原文链接 to the document)."""
     tree = LexborHTMLParser(html)
-    found = set()
-    for a in tree.css("a[href]"):
-        href = (a.attributes.get("href") or "").strip()
-        if href and not href.lower().startswith(("javascript:", "#", "mailto:")):
-            found.add(urljoin(url, href))
-    return frozenset(found)
+    return frozenset(u for a in tree.css("a[href]") if (u := absolute(a.attributes.get("href") or "", url)))
 

@@ -25,7 +25,7 @@ from monitor.evaluate import TZ
 from monitor.extract.messages import Message, MessageStatus
 from monitor.findings import Finding
 from monitor.model import State
-from monitor.workdays import UnknownCalendarYear, WorkCalendar
+from monitor.workdays import UnknownCalendarYear, WorkCalendar, deadline_state
 
 if TYPE_CHECKING:
     from monitor.config import Inventory
@@ -94,7 +94,7 @@ def timing(message: Message, today: date, cal: WorkCalendar, rules: MessageRules
         late = message.answered is not None and message.answered > deadline
         veto = message.answered is not None and message.answered > veto_after
         return Timing(message, deadline, yellow_from, veto_after, State.GREEN, workdays, late, veto)
-    state = State.RED if today > deadline else State.YELLOW if today >= yellow_from else State.GREEN
+    state = deadline_state(today, yellow_from, deadline)
     return Timing(message, deadline, yellow_from, veto_after, state, workdays, False, today > veto_after)
 
 

@@ -25,6 +25,8 @@ from typing import Any
 import chinese_calendar
 from ruamel.yaml import YAML
 
+from monitor.model import State
+
 ENV_OVERRIDES = "GOVWATCH_CALENDAR_OVERRIDES"
 DEFAULT_OVERRIDES = Path("/etc/govwatch/calendar_overrides.yaml")
 
@@ -152,3 +154,8 @@ def add_workdays(start: date, n: int) -> date:
 
 def workdays_between(a: date, b: date) -> int:
     return default_calendar().workdays_between(a, b)
+
+
+def deadline_state(today: date, yellow_from: date, deadline: date) -> State:
+    """A working-day rule's state on ``today``: red after its last day, yellow from its lead day, else green."""
+    return State.RED if today > deadline else State.YELLOW if today >= yellow_from else State.GREEN
