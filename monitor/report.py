@@ -314,9 +314,8 @@ def _column_vetoes(site: str, name: str, columns: list[TargetInfo], history: dic
     found = []
     for rule in VETO_RULES:
         needed = scoring.stale_veto_columns if rule.kind == "stale_news_notices" else rule.red_at
-        counted = [t for t in watched if rule.categories is None or t.category in rule.categories]
         for instant in instants:
-            hit = [t for t in counted if rule.reason in reasons(t, instant)]
+            hit = [t for t in watched if rule.counts(t.category, reasons(t, instant))]
             if len(hit) >= needed:
                 found.append(Veto(site, name, COLUMN_VETO_NAMES[rule.kind],
                                   f"{_at(instant):%Y-%m-%d %H:%M} 起同时有 {len(hit)} 个{rule.label}"
@@ -395,8 +394,7 @@ def _finding_vetoes(db: sqlite3.Connection, quarter: Quarter, until: datetime, s
                 open_ = True
             elif event in CLOSES:
                 open_ = False
-            if event != "notified":
-                red = severity == "red"
+            red = severity == "red"
             if open_ and red and since is None:
                 since = _at(at)
             elif not (open_ and red) and since is not None:

@@ -26,6 +26,10 @@ class VetoRule:
     red_at: int
     yellow_at: int
 
+    def counts(self, category: str, reasons: Iterable[str]) -> bool:
+        """Whether a column of ``category`` whose verdict has ``reasons`` counts towards this veto."""
+        return (self.categories is None or category in self.categories) and self.reason in reasons
+
 
 VETO_RULES: tuple[VetoRule, ...] = (
     VetoRule("stale_news_notices", "动态要闻、通知公告、政策文件栏目超期未更新",
@@ -58,8 +62,7 @@ def site_vetoes(columns: Iterable[tuple[Target, Verdict]]) -> list[SiteVeto]:
     pairs = [(t, v) for t, v in columns if t.kind == "column"]
     out = []
     for rule in VETO_RULES:
-        counted = tuple(sorted(t.name for t, v in pairs if rule.reason in v.reasons
-                               and (rule.categories is None or t.rule.category in rule.categories)))
+        counted = tuple(sorted(t.name for t, v in pairs if rule.counts(t.rule.category, v.reasons)))
         n = len(counted)
         state = State.RED if n >= rule.red_at else State.YELLOW if n >= rule.yellow_at else State.GREEN
         out.append(SiteVeto(rule, state, counted))
