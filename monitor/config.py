@@ -318,11 +318,7 @@ class AvailabilitySettings(_Strict):
     defaced_ratio: float = Field(default=0.1, gt=0, lt=1)  # a homepage this share of its usual size is suspect
 
     _parse = field_validator("interval", "timeout", "window", "cert_warn", mode="before")(_duration)
-
-    @field_validator("canaries")
-    @classmethod
-    def _canary_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_check_url(v) for v in value)
+    _canaries = field_validator("canaries")(_check_urls)
 
     @model_validator(mode="after")
     def _consistent(self) -> AvailabilitySettings:
