@@ -67,6 +67,7 @@ class Alerter:
         self.board_url = board_address(inventory)
         self.mqtt_prefix = inventory.settings.mqtt.prefix if inventory.settings.mqtt else None
         self.sites = {s.id: s for s in inventory.model.sites}
+        self.site_names = inventory.site_names
         self.site_columns: dict[str, list[str]] = {}
         for target in inventory.targets:
             if target.kind == "column":
@@ -93,19 +94,11 @@ class Alerter:
         for change in changes:
             f = change.known.finding
             if change.alerts:
-                items += finding_items(change, self.units, self._place(f.site_id, f.subject), self.board_url, at,
+                items += finding_items(change, self.units, self.site_names.get(f.site_id, ""), self.board_url, at,
                                        self._finding_suppression(change, at))
             if self.mqtt_prefix:
                 items += self._finding_mqtt(change, at)
         return tuple(items)
-
-    def _place(self, site_id: str, subject: str) -> str:
-        """Where a finding sits, for its message: the site's name, or an account's platform group."""
-        site = self.sites.get(site_id)
-        if site is not None:
-            return site.name
-        tracked = self.monitor.tracked.get(subject)
-        return tracked.target.site_name if tracked is not None else ""
 
     def _finding_suppression(self, change: Change, now: datetime) -> str | None:
         f = change.known.finding

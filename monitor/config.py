@@ -439,6 +439,11 @@ class InventoryModel(_Strict):
     accounts: tuple[AccountModel, ...] = ()
 
 
+def account_site(unit_id: str) -> str:
+    """The site id under which a unit's new-media accounts are grouped (their targets' and findings' site)."""
+    return f"nm-{unit_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """One thing probed on its own schedule: a column list page, a site's homepage or a new-media account.
@@ -473,6 +478,12 @@ class Inventory:
     @property
     def settings(self) -> SettingsModel:
         return self.model.settings
+
+    @property
+    def site_names(self) -> dict[str, str]:
+        """Names by site id, a unit's accounts grouped as 政务新媒体 (for findings, alerts and the board)."""
+        return {**{account_site(a.unit): NEW_MEDIA for a in self.model.accounts},
+                **{site.id: site.name for site in self.model.sites}}
 
 
 # ---------------------------------------------------------------- loading
@@ -662,7 +673,7 @@ class _Builder:
                                    None if keywords == DEFAULT_OFF_DUTY else keywords)
             targets[account.id] = Target(
                 account.id, "account", f"{account.name}（{account.platform}）", account.source.url,
-                f"nm-{unit.id}", NEW_MEDIA, unit.id, unit.name, rule, parser)
+                account_site(unit.id), NEW_MEDIA, unit.id, unit.name, rule, parser)
         return found
 
     def alert_references(self, head: InventoryModel, units: dict[str, UnitModel], rules: dict[str, Rule]) -> None:

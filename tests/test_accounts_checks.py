@@ -175,7 +175,7 @@ async def test_repost_and_weather_shares_reach_the_unit_then_go_away(
         assert {k.status for k in monitor.findings[("repost_share", "qx")].values()} == {Status.GONE}
     [message] = [m["body"] for m in endpoint.messages("u1")]  # gone findings are not announced
     assert "青溪县人民政府办公室" in message["title"]
-    assert "转发他人内容占比过高：青溪发布（微博）" in message["message"]
+    assert "政务新媒体：转发他人内容占比过高：青溪发布（微博）" in message["message"]  # placed with its unit's accounts
     assert "与本部门职能无关的内容占比过高：青溪发布（微博）" in message["message"]
 
 

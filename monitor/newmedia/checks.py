@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 import structlog
 
 from monitor.checks import Subject
-from monitor.config import AccountModel, AccountSettings, Inventory, InventoryModel, SiteModel, Target
+from monitor.config import (
+    AccountModel,
+    AccountSettings,
+    Inventory,
+    InventoryModel,
+    SiteModel,
+    Target,
+    account_site,
+)
 from monitor.durations import Duration
 from monitor.evaluate import TZ
 from monitor.findings import Finding
@@ -35,11 +43,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 REGISTERED = "已备案"
-
-
-def account_site(unit_id: str) -> str:
-    """The site id under which a unit's accounts are grouped (as their targets are)."""
-    return f"nm-{unit_id}"
 
 
 # ------------------------------------------------------------------------------------------ pure core

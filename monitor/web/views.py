@@ -137,8 +137,7 @@ SEVERITY_LABELS = {"red": "严重", "yellow": "一般"}
 def finding_rows(records: Iterable[dict[str, Any]], monitor: Any) -> list[dict[str, Any]]:
     """Findings as the board lists them, with unit and site names for their ids."""
     units = {u.id: u.name for u in monitor.inventory.model.units}
-    sites = {s.id: s.name for s in monitor.inventory.model.sites}
-    sites.update({t.site_id: t.site_name for t in monitor.inventory.targets if t.kind == "account"})  # 政务新媒体
+    sites = monitor.inventory.site_names
     return [
         {**f, "unit": units.get(f["unit_id"], f["unit_id"]), "site": sites.get(f["site_id"], f["site_id"]),
          "severity_label": SEVERITY_LABELS.get(f["severity"], f["severity"]),
