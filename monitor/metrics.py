@@ -31,7 +31,7 @@ Metrics (scrape time, from the monitor's in-memory state):
 ``govwatch_findings_open{check,severity,site,unit}`` gauge
     Open findings of the checks beyond freshness (availability, links, words, messages, accounts, …)
     per check, severity (``yellow`` | ``red``), site and unit; false positives and fixed ones are not
-    counted. ``site`` is empty for findings not tied to a site (accounts, govwatch itself).
+    counted. ``site`` is ``nm-<unit>`` for a unit's accounts and empty for findings about govwatch itself.
 ``govwatch_site_veto_columns{site,unit,veto,state}`` gauge
     Columns counted towards each of a site's three column vetoes (``stale_news_notices``,
     ``long_stale``, ``blank``), labelled with the veto's state (red: the site fails).
