@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -66,6 +67,17 @@ def _check_urls(values: tuple[str, ...] | str | None) -> tuple[str, ...] | str |
     return _check_url(values) if isinstance(values, str) else tuple(_check_url(v) for v in values)
 
 
+def _known(what: str, names: tuple[str, ...]) -> Callable[[tuple[str, ...] | None], tuple[str, ...] | None]:
+    """A validator accepting only ``names`` (e.g. event kinds, check names)."""
+    def check(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        unknown = [v for v in value or () if v not in names]
+        if unknown:
+            raise ValueError(f"unknown {what} {unknown}; use {', '.join(names)}")
+        return value
+
+    return check
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
@@ -102,13 +114,7 @@ class ReceiverModel(_Strict):
             raise ValueError(f"not an apprise URL: {value!r} (e.g. wecombot://KEY, dingtalk://TOKEN, json://host/path)")
         return value
 
-    @field_validator("on")
-    @classmethod
-    def _known_events(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        unknown = [v for v in value or () if v not in EVENT_KINDS]
-        if unknown:
-            raise ValueError(f"unknown event kinds {unknown}; use {', '.join(EVENT_KINDS)}")
-        return value
+    _events = field_validator("on")(_known("event kinds", EVENT_KINDS))
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -421,13 +427,7 @@ class SettingsModel(_Strict):
     # The checks beyond column freshness to run (of CHECK_NAMES); None runs them all.
     checks: tuple[str, ...] | None = None
 
-    @field_validator("checks")
-    @classmethod
-    def _known_checks(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        unknown = [v for v in value or () if v not in CHECK_NAMES]
-        if unknown:
-            raise ValueError(f"unknown checks {unknown}; use {', '.join(CHECK_NAMES)}")
-        return value
+    _checks = field_validator("checks")(_known("checks", CHECK_NAMES))
 
 
 class InventoryModel(_Strict):

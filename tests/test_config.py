@@ -201,3 +201,19 @@ def test_json_inventory_reports_lines_on_errors(tmp_path: Path) -> None:
     path.write_text('{"units": [', encoding="utf-8")
     [problem] = problems_of(path)
     assert problem.startswith(f"{path}:1: JSON syntax")
+
+
+def test_unknown_check_and_event_names_are_refused_and_checks_choose_what_runs(tmp_path: Path) -> None:
+    from monitor.allchecks import build_checks
+
+    path = tmp_path / "inv.yaml"
+    path.write_text("settings:\n  checks: [links, linkz]\n", encoding="utf-8")
+    found = problems_of(path)
+    assert any(p.startswith(f"{path}:2: settings.checks") and "unknown checks ['linkz']" in p for p in found), found
+    path.write_text("units:\n  - id: u1\n    name: 单位\n    receivers:\n"
+                    "      - {id: g, url: 'json://127.0.0.1:9/x', on: [red, bogus]}\n", encoding="utf-8")
+    found = problems_of(path)
+    assert any(p.startswith(f"{path}:5: units[0].receivers[0].on") and "unknown event kinds ['bogus']" in p
+               for p in found), found
+    path.write_text("settings:\n  checks: [links, calendar]\n", encoding="utf-8")
+    assert [c.name for c in build_checks(load(path))] == ["links", "calendar"]
