@@ -23,7 +23,6 @@ import structlog
 
 from monitor.extract.listpage import extract_list
 from monitor.model import EmptyReason, Item, ListResult
-from monitor.newmedia import sources
 
 log = structlog.get_logger()
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -37,6 +36,8 @@ def parse_page(text: str, url: str, today: date, content_type: str | None, parse
     JSON Feed) or "json:<mapping>" (a JSON API with a field mapping), see monitor.newmedia.sources."""
     if parser == "list":
         return extract_list(text, url, today, content_type)
+    from monitor.newmedia import sources  # lazy: workers that only read list pages never load the account readers
+
     if sources.is_source(parser):
         return sources.read(parser, text, url, today, content_type)
     raise ValueError(f"unknown parser {parser!r}")
