@@ -6,11 +6,15 @@ instant run there. Each worker is a spawned process behind a pipe that the event
 directly (no threads, so no GIL hand-offs per page). A page that takes longer than the limit gets
 its worker killed and replaced, and comes back as an unreadable page. ``workers=0`` runs the
 extractor inline (the one-shot ``govwatch probe``).
+
+Other page analyses that must not stall the loop either (the link crawler's checks of a whole page) run
+in the same workers as named jobs (``JOBS``), under the same time limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import multiprocessing
 import signal
 import time
@@ -43,6 +47,19 @@ def parse_page(text: str, url: str, today: date, content_type: str | None, parse
     raise ValueError(f"unknown parser {parser!r}")
 
 
+def _parse_packed(*args: Any) -> tuple[Any, ...]:
+    return _pack(parse_page(*args))
+
+
+# Jobs a worker runs, by name: "module:function", imported in the worker on first use.
+JOBS = {"page": "monitor.extract_pool:_parse_packed", "page_scan": "monitor.health.crawl:scan_page"}
+
+
+def _job(name: str) -> Any:
+    module, _, function = JOBS[name].partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
 def _serve(conn: Connection) -> None:
     """Worker process main loop: one request, one answer, until the pipe closes.
 
@@ -53,11 +70,11 @@ def _serve(conn: Connection) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         try:
-            args = conn.recv()
+            job, args = conn.recv()
         except EOFError:
             return
         try:
-            conn.send(("ok", _pack(parse_page(*args))))
+            conn.send(("ok", _job(job)(*args)))
         except Exception as exc:  # a bug in the extractor costs one page, never the worker
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -71,15 +88,17 @@ class _Worker:
         self.process = _CONTEXT.Process(target=_serve, args=(child,), daemon=True, name="govwatch-extract")
         self.process.start()
         child.close()
-        self.waiter: asyncio.Future[ListResult] | None = None
+        self.waiter: asyncio.Future[Any] | None = None
         self.url = ""
         self.deadline: asyncio.TimerHandle | None = None
 
-    def submit(self, loop: asyncio.AbstractEventLoop, args: tuple[Any, ...], limit_s: float) -> asyncio.Future:
-        """Hand a page to this worker; raise ``WorkerGone`` (after replacing it) if it died while idle."""
+    def submit(self, loop: asyncio.AbstractEventLoop, job: str, args: tuple[Any, ...],
+               limit_s: float) -> asyncio.Future:
+        """Hand a job (its second argument is the page's URL) to this worker; its answer, or None when it failed
+        or ran out of time. Raise ``WorkerGone`` (after replacing it) if it died while idle."""
         self.url = args[1]
         try:
-            self.conn.send(args)
+            self.conn.send((job, args))
         except OSError:
             log.error("extract_worker_died", url=self.url, while_idle=True)
             self.pool.replace(self, died=True)
@@ -89,7 +108,7 @@ class _Worker:
         self.deadline = loop.call_later(limit_s, self._overrun, limit_s, len(args[0]))
         return waiter
 
-    def _finish(self, result: ListResult) -> None:
+    def _finish(self, result: Any) -> None:
         loop = asyncio.get_running_loop()
         loop.remove_reader(self.conn.fileno())
         if self.deadline:
@@ -103,17 +122,17 @@ class _Worker:
             status, value = self.conn.recv()
         except (OSError, EOFError):
             log.error("extract_worker_died", url=self.url, while_idle=False)
-            self._finish(_UNREADABLE)
+            self._finish(None)
             self.pool.replace(self, died=True)
             return
         if status != "ok":
             log.error("extract_failed", url=self.url, error=value)
-        self._finish(_unpack(value) if status == "ok" else _UNREADABLE)
+        self._finish(value if status == "ok" else None)
         self.pool.release(self)
 
     def _overrun(self, limit_s: float, chars: int) -> None:
         log.warning("extract_timeout", url=self.url, limit_s=limit_s, chars=chars)
-        self._finish(_UNREADABLE)
+        self._finish(None)
         self.pool.replace(self)
 
     def kill(self) -> None:
@@ -138,16 +157,22 @@ class ExtractPool:
     async def extract(
         self, text: str, url: str, today: date, content_type: str | None, parser: str = "list",
     ) -> ListResult:
-        args = (text, url, today, content_type, parser)
+        packed = await self.run("page", text, url, today, content_type, parser)
+        return _UNREADABLE if packed is None else _unpack(packed)
+
+    async def run(self, job: str, text: str, url: str, *args: Any) -> Any:
+        """Run a job of ``JOBS`` on a page in a worker (inline when the pool has none); None when it failed or
+        ran past the time limit."""
+        call = (text, url, *args)
         for _ in range(self.size + 1):  # a worker found dead is replaced; the page goes to the next one
             worker = (self._idle.popleft() if self._idle else await self._wait_for_worker()) if self.size else None
             if worker is None:
-                return _guarded(args)
+                return _guarded(job, call)
             try:
-                return await worker.submit(asyncio.get_running_loop(), args, self.time_limit_s)
+                return await worker.submit(asyncio.get_running_loop(), job, call, self.time_limit_s)
             except WorkerGone:
                 continue
-        return _UNREADABLE
+        return None
 
     async def _wait_for_worker(self) -> _Worker | None:
         future: asyncio.Future[_Worker | None] = asyncio.get_running_loop().create_future()
@@ -217,9 +242,9 @@ def _unpack(packed: tuple[Any, ...]) -> ListResult:
     return ListResult(newest, tuple(Item(*i) for i in items), reason, signature)
 
 
-def _guarded(args: tuple[Any, ...]) -> ListResult:
+def _guarded(job: str, args: tuple[Any, ...]) -> Any:
     try:
-        return parse_page(*args)
+        return _job(job)(*args)
     except Exception:
         log.exception("extract_failed", url=args[1])
-        return _UNREADABLE
+        return None

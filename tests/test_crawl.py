@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from monitor import config
 from monitor.daemon import now_shanghai
+from monitor.durations import Duration
 from monitor.evaluate import TZ
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.health.crawl import LinkCache, LinkOutcome, judge, link_checker, page_links
@@ -302,6 +304,25 @@ async def test_second_crawl_uses_the_cache_and_confirms_repeated_failures(world:
         await monitor.check_once()
         assert checker.requests == asked
         assert len(open_findings(monitor, "broken_link")) == len(broken)  # cached failures still count
+
+
+async def test_page_checks_run_in_the_parser_workers_and_a_hostile_homepage_changes_nothing(world: World) -> None:
+    settings = world.inventory.settings.model_copy(update={"extract_workers": 1,
+                                                           "extract_time_limit": Duration(seconds=1)})
+    inventory = replace(world.inventory, model=world.inventory.model.model_copy(update={"settings": settings}))
+    async with monitoring(inventory) as monitor:
+        await monitor.check_once()
+        hidden = open_findings(monitor, "hidden_link")
+        assert hidden  # read in the worker process
+        worker = monitor.pool.workers[0].process.pid
+        # a hacked homepage far too big to check within the time limit: its worker is killed, the crawl skipped
+        hacked = '<div style="display:none"><a href="http://127.0.0.3/x">博彩</a></div>' * 70000
+        world.site.pages["/"] = f"<html><body>{hacked}</body></html>"
+        started = time.monotonic()
+        await monitor.check_once()
+        assert time.monotonic() - started < 30
+        assert monitor.pool.workers[0].process.pid != worker
+        assert open_findings(monitor, "hidden_link") == hidden  # nothing called gone, nothing new
 
 
 async def test_a_link_failing_once_then_working_is_never_reported(world: World) -> None:

@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from monitor.fetch import Fetcher
 
 __all__ = ["LinkCache", "LinkChecker", "LinkOutcome", "LinksCheck", "PageLink", "PageScan", "SiteCrawl", "judge",
-           "link_checker", "page_links", "site_findings"]
+           "link_checker", "page_links", "scan_page", "site_findings"]
 
 log = structlog.get_logger()
 
@@ -296,6 +297,25 @@ def site_findings(site: SiteCrawl, pages: Sequence[PageScan], outcomes: Mapping[
     return out
 
 
+@lru_cache(maxsize=2)
+def _dictionaries(directory: str, stamp: int) -> words.Dictionaries:
+    """The word lists of ``directory`` as of ``stamp`` (its newest file's mtime): loaded once per process."""
+    return words.load(directory)
+
+
+def dictionaries_stamp(directory: Path) -> int:
+    """The newest modification time of the word lists: a change makes every process read them again."""
+    return max((p.stat().st_mtime_ns for p in directory.iterdir() if p.is_file()), default=0)
+
+
+def scan_page(html: str, url: str, final_url: str, role: str, name: str, site_id: str, allow: tuple[str, ...],
+              max_links: int, dict_dir: str, dict_stamp: int) -> PageScan:
+    """One crawled page: the one-page checks and its links (run in a parser worker: ``ExtractPool.run``)."""
+    tree = LexborHTMLParser(html)
+    report = check_html(html, final_url, _dictionaries(dict_dir, dict_stamp), site_id=site_id, allow=allow, tree=tree)
+    return PageScan(url, role, name, report, page_links(tree, final_url, max_links), exit_notice(tree))
+
+
 def is_file(url: str) -> bool:
     return bool(_FILES.search(urlsplit(url).path))
 
@@ -382,8 +402,6 @@ class LinksCheck:
 
     def __init__(self, dictionaries: Path | str | None = None) -> None:
         self._dict_dir = Path(dictionaries) if dictionaries else words.DICT_DIR
-        self._dict_stamp: int | None = None
-        self._dicts: words.Dictionaries | None = None
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
         s = inventory.settings.links
@@ -400,13 +418,6 @@ class LinksCheck:
             out.append(Subject(site.id, s.interval.approx_seconds,
                                site.unit, site.id, crawl))
         return out
-
-    def dictionaries(self) -> words.Dictionaries:
-        """The word lists, read again when a file in their folder changed (edit, then the next crawl uses them)."""
-        stamp = max((p.stat().st_mtime_ns for p in self._dict_dir.iterdir() if p.is_file()), default=0)
-        if self._dicts is None or stamp != self._dict_stamp:
-            self._dicts, self._dict_stamp = words.load(self._dict_dir), stamp
-        return self._dicts
 
     async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
         site: SiteCrawl = subject.data
@@ -426,18 +437,17 @@ class LinksCheck:
         if not fetched[site.homepage].ok or not fetched[site.homepage].text:
             log.info("links_skipped", site=site.site_id, reason=fetched[site.homepage].detail)
             return None  # the homepage cannot be read now: keep what is known (availability tells why)
-        dicts = self.dictionaries()
-        pages: list[PageScan] = []
-        softs: dict[str, soft404.Soft404] = {}
-        for url, result in fetched.items():
-            if not result.ok or not result.text:
-                continue
-            tree = LexborHTMLParser(result.text)
-            report = check_html(result.text, result.final_url, dicts, site_id=site.site_id, allow=allow, tree=tree)
-            role, name = plan[url]
-            pages.append(PageScan(url, role, name, report, page_links(tree, result.final_url, s.max_links),
-                                  exit_notice(tree)))
-            softs[url] = report.soft404
+        # The words are read again in every process when a file of their folder changed (edit, next crawl).
+        stamp = dictionaries_stamp(self._dict_dir)
+        scans = await asyncio.gather(*(
+            monitor.pool.run("page_scan", result.text, url, result.final_url, *plan[url], site.site_id, allow,
+                             s.max_links, str(self._dict_dir), stamp)
+            for url, result in fetched.items() if result.ok and result.text))
+        pages: list[PageScan] = [scan for scan in scans if scan is not None]  # None: unreadable in the time limit
+        if not pages or pages[0].url != site.homepage:
+            log.warning("links_skipped", site=site.site_id, reason="homepage unreadable within the time limit")
+            return None  # a hostile or broken homepage: keep what is known rather than call it all gone
+        softs = {page.url: page.report.soft404 for page in pages}
         hidden = {h.url for p in pages for h in p.report.hidden if h.url}
         wanted = {link.url for p in pages for link in p.links
                   if link.url not in hidden and not link.url.startswith(tuple(s.ignore))}
