@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from monitor.model import Observation
 
 log = structlog.get_logger()
+FIRST_RUN_SPREAD_S = 3600.0  # a new subject's first run falls within this much (or its interval, if shorter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +75,14 @@ class CheckRunner:
         self._wake = asyncio.Event()
         self._seq = itertools.count()
         self._due: list[tuple[float, int, Check, Subject]] = []
-        self._live: dict[tuple[str, str], int] = {}
+        self._live: dict[tuple[str, str], tuple[int, float]] = {}  # (check, subject) → its live heap entry, due
         self._running: set[asyncio.Task[None]] = set()
         self.configure(monitor.inventory)
 
     def configure(self, inventory: Inventory) -> None:
-        """(Re)build the checks and their schedule from an inventory: new subjects run now, removed ones stop."""
+        """(Re)build the checks and their schedule from an inventory. Subjects already scheduled keep their
+        time; new ones (all of them at start) first run spread over their interval, at most FIRST_RUN_SPREAD_S,
+        so that the checks do not all fall on the daemon's first sweep. Removed subjects stop."""
         self.checks = self._build(inventory)
         now = self.monitor.clock().timestamp()
         wanted: dict[tuple[str, str], tuple[Check, Subject]] = {}
@@ -89,16 +92,20 @@ class CheckRunner:
         old = self._live
         self._live = {}
         for key, (check, subject) in wanted.items():
+            kept = old.get(key)
+            due = kept[1] if kept else now + self._rng.random() * min(subject.interval_s, FIRST_RUN_SPREAD_S)
             seq = next(self._seq)
-            self._live[key] = seq
-            spread = 0.0 if key not in old else subject.interval_s * self._rng.random()
-            heapq.heappush(self._due, (now + spread, seq, check, subject))
+            self._live[key] = (seq, due)
+            heapq.heappush(self._due, (due, seq, check, subject))
         self._wake.set()
+
+    def _is_live(self, seq: int, check: Check, subject: Subject) -> bool:
+        return self._live.get((check.name, subject.id), (None,))[0] == seq
 
     async def run_once(self) -> None:
         """Run every subject of every check once, now (the CLI and tests)."""
         pending = [self._one(check, subject) for _, seq, check, subject in sorted(self._due, key=lambda e: e[:2])
-                   if self._live.get((check.name, subject.id)) == seq]
+                   if self._is_live(seq, check, subject)]
         await asyncio.gather(*pending)
 
     async def run(self) -> None:
@@ -110,12 +117,13 @@ class CheckRunner:
                 now = self.monitor.clock().timestamp()
                 while self._due and self._due[0][0] <= now:
                     _, seq, check, subject = heapq.heappop(self._due)
-                    if self._live.get((check.name, subject.id)) != seq:
+                    if not self._is_live(seq, check, subject):
                         continue
                     task = asyncio.create_task(self._one(check, subject))
                     self._running.add(task)
                     task.add_done_callback(self._running.discard)
                     nxt = now + subject.interval_s * (1 + self._rng.uniform(-self._jitter, self._jitter))
+                    self._live[(check.name, subject.id)] = (seq, nxt)
                     heapq.heappush(self._due, (nxt, seq, check, subject))
                 await sleep_or_wake(self._wake, self._due[0][0] - now if self._due else 3600.0)
         finally:

@@ -259,3 +259,25 @@ async def test_findings_reach_mqtt(tmp_path: Path, page_server: PageServer, endp
     finally:
         await sub.close()
         broker.stop()
+
+
+async def test_first_runs_are_spread_and_a_reload_keeps_each_subjects_time(
+        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:
+    from monitor.checks import FIRST_RUN_SPREAD_S
+
+    inv = inventory(tmp_path, page_server, endpoint)
+
+    class ManySites(PageWordCheck):
+        def subjects(self, inventory: config.Inventory) -> list[Subject]:
+            return [Subject(f"s{k}", 86400.0, "u1", f"s{k}", self.url) for k in range(200)]
+
+    async with monitoring(inv) as monitor:
+        runner = monitor.check_runner
+        runner._build = lambda inventory: [ManySites(page_server.url("/"))]
+        start = monitor.clock().timestamp()
+        runner.configure(inv)
+        due = {key: when for key, (_, when) in runner._live.items()}
+        assert len(due) == 200 and all(start <= when <= start + FIRST_RUN_SPREAD_S + 1 for when in due.values())
+        assert max(due.values()) - min(due.values()) > FIRST_RUN_SPREAD_S / 2  # not all on the first sweep
+        runner.configure(inv)  # a reload: every subject keeps its time
+        assert {key: when for key, (_, when) in runner._live.items()} == due
