@@ -89,7 +89,8 @@ async def measure(inv: config.Inventory, received: list[tuple[datetime, str, str
         expected = await monitor.store.outbox_list(None, 100000)
     timer_lat, probe_lat = [], []
     lost = 0
-    expected = [item for item in expected if item["payload"].get("target_id")]  # site vetoes are not crossings
+    # column crossings only: site vetoes and the other checks' findings (links, availability, …) are not crossings
+    expected = [item for item in expected if item["payload"].get("target_kind") in ("column", "homepage")]
     for item in expected:
         fact = item["payload"]
         tracked = monitor.tracked[fact["target_id"]]
