@@ -56,7 +56,7 @@ async def run_demo(once: bool, listen: str, workdir: str | None = None) -> int:
         inventory = config.load(path)
         if not once:
             print(f"govwatch demo: board at http://{listen}/  (inventory {path}; Ctrl-C to stop)", flush=True)
-            return await run_service(inventory)
+            return await run_service(inventory, checks_now=True)  # findings on the board at once
         async with monitoring(inventory) as monitor:
             await monitor.sweep_once()
             await monitor.check_once()

@@ -94,9 +94,10 @@ def attach_checks(monitor: Monitor, inventory: Inventory) -> CheckRunner:
 
 async def run_service(
     inventory: Inventory, store_path: str | None = None, listen: str | None = None,
-    stop: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None, checks_now: bool = False,
 ) -> int:
-    """Run until SIGTERM/SIGINT (or ``stop``): probes, timers and the board; SIGHUP re-reads the inventory."""
+    """Run until SIGTERM/SIGINT (or ``stop``): probes, timers and the board; SIGHUP re-reads the inventory.
+    ``checks_now`` runs every check once at start instead of spreading their first runs (the demo)."""
     from monitor.cli import wait_for_signal
 
     stop = stop or wait_for_signal()
@@ -107,6 +108,8 @@ async def run_service(
         monitor.start()
         port = runner.addresses[0][1] if runner.addresses else port
         background = _background(monitor, inventory.source)
+        if checks_now:
+            background.append(asyncio.create_task(monitor.check_once(), name="checks-now"))
         log.info("started", targets=len(monitor.tracked), board=f"http://{host}:{port}/")
         sdnotify.notify(READY=1, STATUS=f"运行中 running, 看板 board http://{host}:{port}/ — {status_text(monitor)}")
         try:

@@ -89,3 +89,36 @@ async def test_board_escapes_hostile_titles_and_serves_json(tmp_path: Path, page
     assert row["state"] == "red" and row["days_overdue"] == 16 and row["column"].startswith("<script>")
     assert row["newest_date"] == (TODAY - timedelta(days=30)).isoformat()
     assert red == api and green == []
+
+
+async def test_a_service_started_with_checks_now_shows_findings_at_once(
+        tmp_path: Path, page_server: PageServer) -> None:
+    """``govwatch demo`` runs every check once at start; a daemon otherwise spreads first runs over an hour."""
+    import socket
+
+    from monitor.service import run_service
+
+    page_server.set("/", "<html><body><p>首页</p>"
+                         '<div style="position:absolute;left:-9999px"><a href="http://127.0.0.3/bet">澳门葡京娱乐城</a></div>'
+                         "</body></html>")
+    inv = write_inventory(tmp_path / "inv.yaml", page_server, [], checks=["links"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    stop = asyncio.Event()
+    service = asyncio.create_task(run_service(inv, listen=f"127.0.0.1:{port}", stop=stop, checks_now=True))
+    try:
+        async with ClientSession() as http:
+            found = []
+            for _ in range(100):  # without checks_now the crawl would come at a random time within the hour
+                await asyncio.sleep(0.1)
+                try:
+                    found = await (await http.get(f"http://127.0.0.1:{port}/api/findings?check=hidden_link")).json()
+                except OSError:
+                    continue
+                if found:
+                    break
+        assert [f["title"] for f in found] == ["首页暗链：「澳门葡京娱乐城」"], found
+    finally:
+        stop.set()
+        assert await service == 0
