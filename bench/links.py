@@ -6,7 +6,8 @@ Each site (its own port on 127.0.0.1) has a homepage carrying ``--links`` distin
 collapsed dropdowns, two columns, news, service pages (some 404, 500, soft 404 or a redirect loop), file
 downloads (half of them refuse HEAD), special topics, external sites on 127.0.0.2 (some with an exit
 notice) and four injected hidden spam links — plus two column list pages and their articles. The fleet
-runs in its own process so its CPU is not counted. The column probes run first (untimed) so the crawler
+runs in its own process so its CPU is not counted; the daemon's and its parser process's (where the
+page checks run) are. The column probes run first (untimed) so the crawler
 finds the articles in the store. Prints a summary, then the figures as one JSON object on the last line.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -215,15 +217,23 @@ def inventory(ports: list[int], folder: Path, args: argparse.Namespace) -> confi
     return config.build(data, "bench", lambda loc: None)
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def crawl(inv: config.Inventory, concurrency: int) -> dict[str, object]:
     async with monitoring(inv) as monitor:
         await monitor.sweep_once()  # the column probes: items in the store (untimed)
         check = LinksCheck()
         monitor.check_runner = CheckRunner(monitor, lambda _: [check], concurrency=concurrency)
         rss0 = peak_rss_mb()
-        cpu0, wall0 = time.process_time(), time.perf_counter()
+        parsers = [w.process.pid for w in monitor.pool.workers]  # the page checks run there
+        cpu0, wall0 = time.process_time() + sum(map(process_cpu_s, parsers)), time.perf_counter()
         await monitor.check_once()
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        wall = time.perf_counter() - wall0
+        cpu = time.process_time() + sum(map(process_cpu_s, parsers)) - cpu0
         checker = link_checker(monitor)
         found = Counter(k.finding.check for scope in monitor.findings.values() for k in scope.values())
         severity = Counter(str(k.finding.severity) for scope in monitor.findings.values() for k in scope.values())
