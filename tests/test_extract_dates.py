@@ -2,7 +2,15 @@ from datetime import date
 
 import pytest
 
-from monitor.extract.dates import date_from_url, find_dates, infer_year, parse_date
+from monitor.extract.dates import (
+    best_hit,
+    date_from_url,
+    earliest_on_or_after,
+    find_dates,
+    infer_year,
+    latest_on_or_before,
+    parse_date,
+)
 
 TODAY = date(2026, 11, 25)
 
@@ -131,3 +139,17 @@ def test_date_from_url(url: str, expected: date) -> None:
 )
 def test_date_from_url_rejects(url: str) -> None:
     assert date_from_url(url) is None
+
+
+def test_full_date_wins_over_earlier_yearless_one() -> None:
+    assert parse_date("7月29日，召开会议 2017-08-15", TODAY) == date(2017, 8, 15)
+    assert best_hit("7月29日 2017-08-15") == (2017, 8, 15, 6, 16)
+    assert best_hit("（05-31）") == (None, 5, 31, 1, 6)
+
+
+def test_month_day_bounds() -> None:
+    assert latest_on_or_before((7, 29), date(2017, 8, 15)) == date(2017, 7, 29)
+    assert latest_on_or_before((8, 20), date(2017, 8, 15)) == date(2016, 8, 20)
+    assert latest_on_or_before((2, 29), date(2019, 3, 1)) == date(2016, 2, 29)
+    assert earliest_on_or_after((1, 4), date(2025, 12, 28)) == date(2026, 1, 4)
+    assert earliest_on_or_after((12, 30), date(2025, 12, 28)) == date(2025, 12, 30)

@@ -355,3 +355,150 @@ def test_json_prefers_exact_keys_over_lookalikes() -> None:
 def test_html_error_page_served_as_json_is_read_as_html() -> None:
     result = extract_list(page(ul(titled(["2026-11-01", "2026-10-01"]))), URL, TODAY, "application/json")
     assert result.newest_date == date(2026, 11, 1)
+
+
+# --- kinds of real pages the first corpus missed ------------------------------------------
+
+
+def test_row_full_date_beats_yearless_date_in_its_summary() -> None:
+    """A stale column must not read as fresh: 「7月29日」 in a summary is not the row's date."""
+    rows = "".join(
+        f"<li><a href='/a/{i}.html'>关于开展安全生产检查的通知{i}</a>"
+        f"<p>7月29日，某县召开安全生产工作会议，部署下一阶段工作{i}。</p><span>2017-08-{15 - i:02d}</span></li>"
+        for i in range(6)
+    )
+    result = extract_list(page(f"<ul class='list'>{rows}</ul>"), URL, TODAY)
+    assert result.newest_date == date(2017, 8, 15)
+    assert [i.date for i in result.items][:2] == [date(2017, 8, 15), date(2017, 8, 14)]
+
+
+def test_date_in_own_element_beats_full_dates_in_summary() -> None:
+    rows = "".join(
+        f"<li><a href='/a/{i}.html'>关于实施新版管理办法的通知{i}</a>"
+        f"<p>本办法自2027年1月1日起施行，2019年3月1日发布的原办法同时废止{i}。</p>"
+        f"<div class='info'>发布：<span>2026-10-{20 - i}</span></div></li>"
+        for i in range(5)
+    )
+    result = extract_list(page(f"<ul class='list'>{rows}</ul>"), URL, TODAY)
+    assert result.newest_date == date(2026, 10, 20)
+
+
+def test_yearless_dates_take_their_year_from_the_list() -> None:
+    """Month-days among full dates of 2019 are of 2019, not of this year."""
+    dates = ["2019-12-30", "12-28", "12-20", "2019-12-02", "11-30"]
+    result = extract_list(page(ul(titled(dates))), URL, TODAY)
+    assert [i.date for i in result.items] == [
+        date(2019, 12, 30), date(2019, 12, 28), date(2019, 12, 20), date(2019, 12, 2), date(2019, 11, 30)]
+    assert result.newest_date == date(2019, 12, 30)
+
+
+def test_yearless_dates_above_full_ones_are_the_newer_year() -> None:
+    """Sites print this year's items as 05-12 and older ones with their year."""
+    dates = ["01-04", "01-02", "2025-12-28", "2025-12-20"]
+    result = extract_list(page(ul(titled(dates))), URL, date(2026, 1, 6))
+    assert result.newest_date == date(2026, 1, 4)
+
+
+def test_yearless_date_takes_its_year_from_its_url() -> None:
+    rows = "".join(
+        f"<li><a href='./201905/t201905{12 - i:02d}_{i}.html'>关于开展检查工作的通知{i}</a>"
+        f"<span>05-{12 - i:02d}</span></li>"
+        for i in range(4)
+    )
+    result = extract_list(page(f"<ul class='list'>{rows}</ul>"), URL, TODAY)
+    assert result.newest_date == date(2019, 5, 12)
+
+
+def test_list_split_over_several_blocks_is_one_list() -> None:
+    blocks = [
+        ul(titled([f"2026-11-{20 - i:02d}" for i in range(k, k + 5)]), prefix=f"/col/tzgg/{k}/") for k in (0, 5, 10)
+    ]
+    main = "<div class='line'></div>".join(blocks) + "<div class='page'>共3页 下一页</div>"
+    topics = ul(titled(["2026-11-24"] * 3, "某某主题教育专题"), prefix="/zt/")
+    side = f"<div class='box'><h3>专题专栏</h3>{topics}</div>"
+    result = extract_list(page(main, side), URL, TODAY)
+    assert len(result.items) == 15
+    assert result.newest_date == date(2026, 11, 20)
+
+
+def test_split_tables_are_one_list() -> None:
+    def table(k: int) -> str:
+        return "<table class='news'>" + "".join(
+            f"<tr><td><a href='/t/{k + i}.html'>关于开展检查工作的通知{k + i}</a></td>"
+            f"<td>2026/09/{20 - k - i:02d}</td></tr>"
+            for i in range(4)
+        ) + "</table>"
+
+    result = extract_list(page(table(0) + "<hr>" + table(4)), URL, TODAY)
+    assert len(result.items) == 8
+    assert result.newest_date == date(2026, 9, 20)
+
+
+def test_portal_boxes_with_headings_stay_apart() -> None:
+    boxes = "".join(
+        f"<div class='box'><h3>{name}</h3>"
+        + ul(titled([f"2026-{m}-01"] * 4, f"{name}信息标题"), prefix=f"/{i}/") + "</div>"
+        for i, (name, m) in enumerate([("通知公告", "11"), ("工作动态", "10"), ("政策文件", "12")])
+    )
+    result = extract_list(page(boxes), URL, TODAY)
+    assert len(result.items) == 4
+    assert result.newest_date == date(2026, 11, 1)  # the column's own box (its name is in the title)
+
+
+def test_picture_list_with_date_ending_the_title() -> None:
+    rows = "".join(
+        f"<li><a href='/tp/{i}.html' title='图片新闻{i}'><img src='/uploads/2026/11/2026112{i}0930.jpg'></a>"
+        f"<p><a href='/tp/{i}.html'>全县秋季森林防火演练活动现场{i}（2019-0{9 - i}-12）</a></p></li>"
+        for i in range(6)
+    )
+    result = extract_list(page(f"<ul class='photo-list'>{rows}</ul>"), URL, TODAY)
+    assert len(result.items) == 6
+    assert result.newest_date == date(2019, 9, 12)
+    assert result.items[0].title.startswith("全县秋季森林防火演练活动现场0")
+
+
+def test_script_links_in_a_table_are_rows_not_a_script_built_list() -> None:
+    rows = "".join(
+        f"<tr><td>{i + 1}</td><td><a href='javascript:void(0)' onclick=\"showDetail('{9000 + i}')\">"
+        f"某某镇道路提升改造工程施工招标公告{i}</a></td><td>2026-11-{20 - i}</td></tr>"
+        for i in range(6)
+    )
+    script = "<script>$(function(){$.ajax({url:'/visit/count',success:function(r){$('#count').html(r)}})});</script>"
+    main = f"<table class='list'><tr><th>序号</th><th>项目名称</th><th>发布时间</th></tr>{rows}</table>"
+    result = extract_list(page(main + "<div class='content' id='count'></div>" + script), URL, TODAY)
+    assert result.newest_date == date(2026, 11, 20)
+    assert result.items[0].url == URL + "#9000"
+
+
+def test_undated_list_in_html_is_not_called_script_built() -> None:
+    rows = "".join(f"<li><a href='/a/{i}.html'>关于开展检查工作的通知第{i}批</a></li>" for i in range(8))
+    script = "<script>var t = '{{ site.name }}';</script>"
+    result = extract_list(page(f"<ul class='list'>{rows}</ul>{script}"), URL, TODAY)
+    assert result.reason == EmptyReason.NO_DATES
+
+
+def test_list_after_a_long_navigation() -> None:
+    nav = "<div class='nav'>" + "".join(
+        f"<dl><dt><a href='/c{i}/'>栏目{i}</a></dt>"
+        + "".join(f"<dd><a href='/c{i}/s{j}/index.html'>子栏目名称{i}-{j}</a></dd>" for j in range(12)) + "</dl>"
+        for i in range(150)
+    ) + "</div>"
+    result = extract_list(page(nav + ul(titled(["2026-11-20", "2026-11-18", "2026-11-02"]))), URL, TODAY)
+    assert result.newest_date == date(2026, 11, 20)
+
+
+def test_script_text_saying_no_data_is_not_an_empty_column() -> None:
+    script = "<script>function render(r){if(!r.length){$('#l').html('暂无数据')}}</script>"
+    result = extract_list(page(f"<div id='l'><p>栏目介绍</p></div>{script}"), URL, TODAY)
+    assert result.reason != EmptyReason.EMPTY
+
+
+def test_commented_out_rows_do_not_count() -> None:
+    rows = "".join(
+        f"<li><a href='/a/{i}.html'>关于开展检查工作的通知{i}</a><!--<span>2026-11-24</span>-->"
+        f"<span>2026-10-0{i + 1}</span></li>"
+        for i in range(4)
+    )
+    old = "<!--<ul class='list'><li><a href='/x.html'>旧模板中的条目标题</a><span>2026-11-25</span></li></ul>-->"
+    result = extract_list(page(old + f"<ul class='list'>{rows}</ul>"), URL, TODAY)
+    assert result.newest_date == date(2026, 10, 4)

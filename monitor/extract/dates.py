@@ -30,7 +30,7 @@ _CN = re.compile(rf"([{_CN_NUM}○Ｏ]{{4}})\s*年\s*([{_CN_NUM}]{{1,3}})\s*月\
 _DAY_YM = re.compile(r"(?<![\d\-/.])(\d{1,2})\s+((?:19|20)\d{2})\s*[-./年]\s*(\d{1,2})(?![\d\-/.])")
 _YM_DAY = re.compile(r"(?<![\d\-/.])((?:19|20)\d{2})\s*[-./年]\s*(\d{1,2})\s*月?\s+(\d{1,2})(?![\d\-/.:])")
 # A publish label; 截止时间/结束日期/有效期 and the like label other dates.
-_LABEL = re.compile(r"(?:(?:发布|发文|成文|更新|印发|公开)|(?<![止至束始效]))(?:时间|日期)\s*[:：]")
+LABEL = re.compile(r"(?:(?:发布|发文|成文|更新|印发|公开)|(?<![止至束始效]))(?:时间|日期)\s*[:：]")
 
 _MAY_HAVE_YEAR = re.compile(r"(?:19|20)\d{2}")  # in every URL pattern
 _URL_PATTERNS = (
@@ -73,36 +73,85 @@ def _cn_int(text: str) -> int:
     return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[units] if units else 0)
 
 
-def find_dates(text: str, today: date) -> list[tuple[date, int, int]]:
-    """All dates in ``text`` as (date, start, end), in order; year-less ones get an inferred year."""
+MonthDay = tuple[int, int]  # a date printed without its year
+# One date found in a text: (year or None when the text gives none, month, day, start, end).
+Hit = tuple[int | None, int, int, int, int]
+
+
+def scan_dates(text: str) -> list[Hit]:
+    """Every date written in ``text``, in order, with its year as written (None for 05-31, 5月31日).
+
+    Impossible dates (2023-02-30) are left out; their text is still kept from the year-less pass.
+    """
     norm = text.translate(_FULLWIDTH) if _HAS_FULLWIDTH.search(text) else text
-    found: list[tuple[date, int, int]] = []
+    found: list[Hit] = []
     taken: list[tuple[int, int]] = []
     for m in _FULL.finditer(norm):
         month, day = (m.group(2), m.group(3)) if m.group(2) else (m.group(5), m.group(6))
-        d = _make(int(m.group(1)), int(month), int(day))
+        year = int(m.group(1))
         taken.append(m.span())
-        if d:
-            found.append((d, m.start(), m.end()))
+        if _make(year, int(month), int(day)):
+            found.append((year, int(month), int(day), m.start(), m.end()))
     if "〇" in norm or "○" in norm or "零" in norm:
         for m in _CN.finditer(norm):
-            d = _make(_cn_int(m.group(1)), _cn_int(m.group(2)), _cn_int(m.group(3)))
+            year, month, day = _cn_int(m.group(1)), _cn_int(m.group(2)), _cn_int(m.group(3))
             taken.append(m.span())
-            if d:
-                found.append((d, m.start(), m.end()))
+            if _make(year, month, day):
+                found.append((year, month, day, m.start(), m.end()))
     for m in _SHORT.finditer(norm):
         if any(s <= m.start() < e for s, e in taken):
             continue
-        month, day = m.group(1), m.group(2) or m.group(4)
-        d = infer_year(int(month), int(day), today)
-        if d:
-            found.append((d, m.start(), m.end()))
+        month, day = int(m.group(1)), int(m.group(2) or m.group(4))
+        if _make(2000, month, day):  # a leap year: 02-29 is a month-day
+            found.append((None, month, day, m.start(), m.end()))
     if len(found) > 1:
-        found.sort(key=lambda t: t[1])
+        found.sort(key=lambda t: t[3])
     return found
 
 
-def _split_date(text: str) -> date | None:
+def hit_date(hit: Hit, today: date) -> date | None:
+    """The hit's date; a year-less one gets the most recent year not later than tomorrow."""
+    year, month, day = hit[0], hit[1], hit[2]
+    return _make(year, month, day) if year is not None else infer_year(month, day, today)
+
+
+def find_dates(text: str, today: date) -> list[tuple[date, int, int]]:
+    """All dates in ``text`` as (date, start, end), in order; year-less ones get an inferred year."""
+    found = []
+    for hit in scan_dates(text):
+        d = hit_date(hit, today)
+        if d:
+            found.append((d, hit[3], hit[4]))
+    return found
+
+
+def best_hit(text: str) -> Hit | None:
+    """The date a short string (an item's date cell) stands for, year-less or not.
+
+    A labelled date (发布时间：…) wins, then the first date carrying a year, then the first
+    year-less one: a row's own full date is never beaten by a month-day in its summary.
+    """
+    if not _MAY_HAVE_DATE.search(text):
+        return None
+    found = scan_dates(text)
+    if len(found) <= 1:  # a label could only pick a later date
+        return found[0] if found else None
+    label = LABEL.search(text)
+    if label:
+        for hit in found:
+            if hit[3] >= label.end():
+                return hit
+    for hit in found:
+        if hit[0] is not None:
+            return hit
+    return found[0]
+
+
+def split_date(text: str) -> date | None:
+    """A day and a year-month written apart (<em>12</em><span>2023-10</span>)."""
+    if not _MAY_HAVE_DATE.search(text):
+        return None
+    text = text.translate(_FULLWIDTH)
     for pattern, order in ((_DAY_YM, (2, 3, 1)), (_YM_DAY, (1, 2, 3))):
         m = pattern.search(text)
         if m:
@@ -113,24 +162,30 @@ def _split_date(text: str) -> date | None:
 
 
 def parse_date(text: str, today: date) -> date | None:
-    """The single best date of a short string such as an item's date cell.
+    """The single best date of a short string such as an item's date cell (see ``best_hit``), else a day
+    and year-month split across elements; a year-less date takes the most recent year up to tomorrow."""
+    hit = best_hit(text)
+    if hit is not None:
+        return hit_date(hit, today)
+    return split_date(text)
 
-    A labelled date (发布时间：…) wins, then the first date carrying a year, then a
-    year-less one, then a day and year-month split across elements.
-    """
-    if not _MAY_HAVE_DATE.search(text):
-        return None
-    found = find_dates(text, today)
-    if len(found) == 1:  # a label could only pick a later date
-        return found[0][0]
-    if found:
-        label = _LABEL.search(text)
-        if label:
-            for d, start, _ in found:
-                if start >= label.end():
-                    return d
-        return found[0][0]
-    return _split_date(text.translate(_FULLWIDTH))
+
+def latest_on_or_before(month_day: MonthDay, bound: date) -> date | None:
+    """The latest date with this month and day not after ``bound`` (within five years)."""
+    for year in range(bound.year, bound.year - 5, -1):
+        found = _make(year, *month_day)
+        if found and found <= bound:
+            return found
+    return None
+
+
+def earliest_on_or_after(month_day: MonthDay, bound: date) -> date | None:
+    """The earliest date with this month and day not before ``bound`` (within five years)."""
+    for year in range(bound.year, bound.year + 5):
+        found = _make(year, *month_day)
+        if found and found >= bound:
+            return found
+    return None
 
 
 def date_from_url(url: str) -> date | None:

@@ -19,23 +19,37 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import pairwise
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.extract.dates import date_from_url, epoch_date, parse_date
+from monitor.extract.dates import (
+    LABEL,
+    Hit,
+    MonthDay,
+    date_from_url,
+    earliest_on_or_after,
+    epoch_date,
+    hit_date,
+    latest_on_or_before,
+    parse_date,
+    scan_dates,
+    split_date,
+)
 from monitor.model import EmptyReason, Item, ListResult
 
-MAX_ANCHORS = 1200  # links examined per page
+MAX_ANCHORS = 5000  # links examined per page
 MAX_ROWS = 300  # rows kept per candidate list (long archives)
 MAX_CLIMB = 7  # ancestor levels examined above a link
 MAX_TEXT = 3_000_000  # characters parsed; the rest of a huge page is ignored
 MIN_TITLE = 5
+_LISTED_ROWS = 5  # undated rows that make a list plainly in the HTML (then never called script-built)
 NESTING_LIMIT = 5000  # unclosed tags tolerated before the page is cut (see _defuse)
 
 _SIDE = re.compile(
-    r"side|aside|hot|rank|paihang|phb|remen|redian|tuijian|recommend|latest|newest|zxwj|zxxx|"
-    r"footer|foot|header|head|nav|menu|link|yqlj|friend|banner|focus|slide|tab-?title|crumb|weizhi|location",
+    r"(?<!in)side|(?<!p)hot|rank|paihang|phb|remen|redian|tuijian|recommend|latest|newest|zxwj|zxxx|"
+    r"foot|head(?!line)|(?<!ca)nav|menu|link|yqlj|friend|banner|focus|slide|tab-?title|crumb|weizhi|location",
     re.I,
 )
 _MAIN = re.compile(r"list|main|content|con\b|article|news|column|lanmu|lm|xxgk|wjlb|doc", re.I)
@@ -77,16 +91,19 @@ class _Row:
     title: str
     href: str  # as written in the page; resolved only for the chosen list
     anchor: LexborNode
-    anchor_text: str  # anchor.text(separator=" "), kept from the link scan
+    anchor_text: str  # anchor.text(separator="\n"), kept from the link scan
     node: LexborNode
     title_from_attr: bool
     date: date | None = None
+    month_day: MonthDay | None = None  # set when the date was printed without its year (then inferred)
+    url_date: date | None = None
 
 
 @dataclass(slots=True)
 class _Candidate:
     container: LexborNode
     rows: list[_Row] = field(default_factory=list)
+    tail: LexborNode | None = None  # the last block of a list split over sibling blocks (its pager follows)
     seen: set[int] = field(default_factory=set)
     dates_read: bool = False
 
@@ -155,11 +172,15 @@ def _extract_html(text: str, url: str, today: date) -> ListResult:
     main = _best(mains, page)
     if main is not None and main.dated:
         return _result(main, page)
-    if _JS.search(text) or (_JS_FETCH.search(text) and _EMPTY_CONTAINER.search(text)):
+    listed = main is not None and _mean_title(main) >= 8
+    # A list plainly in the HTML was not built by a script elsewhere on the page.
+    if not (listed and len(main.rows) >= _LISTED_ROWS) and (
+        _JS.search(text) or (_JS_FETCH.search(text) and _EMPTY_CONTAINER.search(text))
+    ):
         return ListResult(None, reason=EmptyReason.JS_RENDERED)
     if _EMPTY.search(_body_text(tree)) or _EMPTY_CONTAINER.search(text):
         return ListResult(None, reason=EmptyReason.EMPTY)
-    if main is not None and _mean_title(main) >= 8:
+    if listed:
         return ListResult(None, _items(main, url), EmptyReason.NO_DATES, _signature(main.container, page.idents))
     side = _best(sides, page)  # a last resort: a page whose only dated list is a sidebar
     if side is not None and side.dated:
@@ -205,6 +226,8 @@ def _inline_datastore(m: re.Match[str]) -> str:
 
 
 def _body_text(tree: LexborHTMLParser) -> str:
+    """The page's visible text: a script's 暂无数据 (shown when its request fails) is not the page's."""
+    tree.strip_tags(["script", "style", "template"])
     body = tree.body
     return body.text(separator=" ") if body is not None else ""
 
@@ -216,20 +239,68 @@ def _items(cand: _Candidate, url: str) -> tuple[Item, ...]:
 def _result(cand: _Candidate, page: _Page) -> ListResult:
     items = _items(cand, page.url)
     limit = page.today + timedelta(days=1)
+    if any(r.month_day for r in cand.rows):
+        items = _date_yearless(items, cand.rows, limit)
     dates = [i.date for i in items if i.date and i.date <= limit]
     reason = None if dates else EmptyReason.NO_DATES
     return ListResult(max(dates) if dates else None, items, reason, _signature(cand.container, page.idents))
 
 
+def _date_yearless(items: tuple[Item, ...], rows: list[_Row], limit: date) -> tuple[Item, ...]:
+    """Give year-less dates (05-31) their year from the list itself rather than from today.
+
+    Evidence is every full date of the list (its own or its URL's) not after ``limit``. A row's own URL
+    date decides first (the nearest year to it). In a list sorted newest first, a month-day takes the latest
+    year not after the dated row above it, or, above every dated row, the earliest year not before the one
+    below it; in an unsorted list, the latest year not after the list's newest full date. Without evidence
+    the year stays the one inferred from today. Pinned rows are no evidence: they sit out of order.
+    """
+    known = [
+        (i, item.date if rows[i].month_day is None else rows[i].url_date)
+        for i, item in enumerate(items)
+        if not item.pinned
+    ]
+    known = [(i, d) for i, d in known if d is not None and d <= limit]
+    if not known:
+        return items
+    steps = [a[1] >= b[1] for a, b in pairwise(known)]
+    newest_first = len(steps) < 2 or sum(steps) * 10 >= len(steps) * 8
+    newest = max(d for _, d in known)
+    dated = list(items)
+    for i, (item, row) in enumerate(zip(items, rows, strict=True)):
+        if row.month_day is None:
+            continue
+        if row.url_date is not None:
+            found = min(
+                (d for d in (latest_on_or_before(row.month_day, row.url_date),
+                             earliest_on_or_after(row.month_day, row.url_date)) if d),
+                key=lambda d: abs(d - row.url_date), default=None)
+        elif not newest_first:
+            found = latest_on_or_before(row.month_day, newest)
+        else:
+            above = [d for j, d in known if j < i]
+            below = [d for j, d in known if j > i]
+            if above:
+                found = latest_on_or_before(row.month_day, above[-1])
+            else:
+                found = earliest_on_or_after(row.month_day, below[0])
+                if found is None or found > limit:
+                    found = latest_on_or_before(row.month_day, limit)
+        dated[i] = Item(item.title, item.url, found, item.pinned)
+    return tuple(dated)
+
+
 def _title_anchors(links: list[LexborNode]) -> list[tuple[LexborNode, str, str, str, bool]]:
     """Links that look like item titles: (node, its raw text, title, href, title taken from the title attribute)."""
-    found = []
+    found: list[tuple[LexborNode, str, str, str, bool]] = []
     for a in links[:MAX_ANCHORS]:
         attrs = a.attributes
         href = (attrs.get("href") or "").strip()
         if not href or (href[0] in _SKIP_FIRST and href[:11].lower().startswith(_SKIP_HREF)):
-            continue
-        raw = a.text(separator=" ")
+            href = _script_target(href, attrs.get("onclick"))
+            if not href:
+                continue
+        raw = a.text(separator="\n")
         attr = attrs.get("title")
         if len(raw) < MIN_TITLE and not attr:  # nav links: too short whatever squashing does
             continue
@@ -237,9 +308,30 @@ def _title_anchors(links: list[LexborNode]) -> list[tuple[LexborNode, str, str, 
         attr = " ".join(attr.split()) if attr else ""
         from_attr = len(attr) > len(text.rstrip(".…"))
         title = attr if from_attr else text
-        if len(title.strip("[]【】()（） ")) >= MIN_TITLE:
-            found.append((a, raw, title, href, from_attr))
+        if len(title.strip("[]【】()（） ")) < MIN_TITLE:
+            continue
+        if found and found[-1][3] == href:  # a picture list's image link and title link: one item
+            if found[-1][4] and not from_attr:
+                found[-1] = (a, raw, title, href, from_attr)
+            continue
+        found.append((a, raw, title, href, from_attr))
     return found
+
+
+_QUOTED = re.compile(r"""['"]([^'"]{1,300})['"]""")
+
+
+def _script_target(href: str, onclick: str | None) -> str | None:
+    """Where a script link (href="javascript:;" onclick="openDetail('12345')") leads: the first quoted
+    argument, as a path when it looks like one, else as a fragment naming the item. None for links that
+    lead nowhere (mailto:, tel:, bare # or javascript: without a handler)."""
+    if not onclick or href[:1].lower() in ("m", "t"):
+        return None
+    m = _QUOTED.search(onclick)
+    if m is None:
+        return None
+    target = m.group(1).strip()
+    return target if "/" in target or "." in target else f"#{target}"
 
 
 def _squash(text: str) -> str:
@@ -310,7 +402,66 @@ def _candidates(links: list[LexborNode]) -> tuple[list[_Candidate], dict[int, in
             continue
         cand.seen.add(row_id)
         cand.rows.append(_Row(title, href, anchor, raw, row, from_attr))
-    return list(groups.values()), counts
+    return _join_split(list(groups.values())), counts
+
+
+def _join_split(cands: list[_Candidate]) -> list[_Candidate]:
+    """Join lists split over sibling blocks of one kind (<ul class="list"> every five rows, one <table> per
+    page section) with nothing between them but empty separators. A block with its own heading is
+    another list (a portal's boxes), so it stays apart."""
+    joined: list[_Candidate] = []
+    for cand in cands:
+        prev = joined[-1] if joined else None
+        if prev is not None and _kind(cand.container) == _kind(prev.container):
+            last, block = _block(prev.tail or prev.container), _block(cand.container)
+            if _kind(last) == _kind(block) and _adjacent(last, block):
+                prev.rows.extend(cand.rows[: max(0, MAX_ROWS - len(prev.rows))])
+                prev.tail = cand.container
+                continue
+        joined.append(cand)
+    return joined
+
+
+def _block(container: LexborNode) -> LexborNode:
+    """The container with the wrappers that hold nothing else (<div class="box"><ul>…</ul></div>)."""
+    node = container
+    for _ in range(2):
+        parent = node.parent
+        if parent is None or parent.tag in _TOP or _element_count(parent) != 1:
+            break
+        node = parent
+    return node
+
+
+def _element_count(node: LexborNode) -> int:
+    """Element children, counting no further than 2."""
+    count = 0
+    for child in node.iter(include_text=False):
+        if child.tag != "-comment":
+            count += 1
+            if count > 1:
+                break
+    return count
+
+
+def _kind(node: LexborNode) -> tuple[str, str]:
+    return node.tag, node.attributes.get("class") or ""
+
+
+def _adjacent(first: LexborNode, second: LexborNode) -> bool:
+    """Whether ``second`` follows ``first`` with only blank separators (<div class="line"></div>, <hr>)
+    between them."""
+    node = first.next
+    target = second.mem_id
+    for _ in range(8):
+        if node is None:
+            return False
+        if node.mem_id == target:
+            return True
+        if node.tag != "-comment" and (node.text() or "").strip():
+            return False
+        node = node.next
+    return False
 
 
 def _read_dates(cand: _Candidate, page: _Page) -> None:
@@ -321,26 +472,88 @@ def _read_dates(cand: _Candidate, page: _Page) -> None:
         segment = _title_segment(row.anchor, row.anchor_text, page.today)
         if not row.title_from_attr:
             row.title = _squash(segment) or row.title
-        row_text = row.anchor_text if row.node is row.anchor else row.node.text(separator=" ")
-        row.date = _row_date(row.node, row_text, segment, row.href, page.today, page.link_counts)
+        row_text = row.anchor_text if row.node is row.anchor else row.node.text(separator="\n")
+        _row_date(row, row_text, segment, page)
 
 
-def _row_date(
-    row: LexborNode, row_text: str, title_text: str, href: str, today: date, counts: dict[int, int]
-) -> date | None:
-    """Date from the row's text outside the title, then from trailing siblings, then the URL."""
-    rest = row_text.replace(title_text, " ", 1) if title_text else row_text
-    found = parse_date(rest, today)
-    if found is None:
-        found = parse_date(_trailing_text(row, counts), today)
-    return found or date_from_url(href)
+def _row_date(row: _Row, row_text: str, title_text: str, page: _Page) -> None:
+    """The row's date: its own (labelled, or standing alone in an element) outside the title, else one ending
+    the title (picture lists), else one just after the row, else the URL's, else one in its summary."""
+    rest = row_text.replace(title_text, "\n", 1) if title_text else row_text
+    own, prose = _own_date(rest)
+    if own is None:
+        own = _title_end_date(title_text)
+    if own is None:
+        own, _ = _own_date(_trailing_text(row.node, page.link_counts))
+    row.url_date = date_from_url(row.href)
+    if own is None and row.url_date is None:
+        own = prose
+    if isinstance(own, date) or own is None:
+        row.date = own or row.url_date
+        return
+    row.date = hit_date(own, page.today)
+    if own[0] is None:
+        row.month_day = (own[1], own[2])
+
+
+_DATE_NOISE = re.compile(r"[\s\d:：\[\]【】()（）<>〔〕{}|/·.,，、-]+")
+_MAX_DATE_WORDS = 8  # 发布时间 / 更新日期 / 星期三: what a date's own element says beside the date
+
+
+def _own_date(text: str) -> tuple[Hit | date | None, Hit | None]:
+    """The date ``text`` (a row's text outside its title, text nodes split by newlines) gives as the row's
+    own, and failing that the first found in longer prose (a summary: full dates first).
+
+    A labelled date (发布时间：…) wins, then one standing in its own element with little beside it, full
+    dates before year-less ones, then a day and a year-month split across elements.
+    """
+    hits = scan_dates(text)
+    if not hits:
+        return split_date(text), None
+    if len(hits) > 1:
+        label = LABEL.search(text)
+        if label:
+            for hit in hits:
+                if hit[3] >= label.end():
+                    return hit, None
+    alone = [hit for hit in hits if _stands_alone(text, hit)]
+    for group in (alone, hits):
+        for hit in group:
+            if hit[0] is not None:
+                return (hit, None) if group is alone else (None, hit)
+        if group:
+            return (group[0], None) if group is alone else (None, group[0])
+    return None, None
+
+
+def _stands_alone(text: str, hit: Hit) -> bool:
+    start = text.rfind("\n", 0, hit[3]) + 1
+    end = text.find("\n", hit[4])
+    piece = text[start : hit[3]] + " " + text[hit[4] : end if end >= 0 else len(text)]
+    return len(_DATE_NOISE.sub("", piece)) <= _MAX_DATE_WORDS
+
+
+_TITLE_END_OPEN = frozenset(" (（[【〔\u3000")
+
+
+def _title_end_date(title: str) -> Hit | None:
+    """A date closing the title, alone or in brackets: 活动剪影（2023-05-12）. Dates inside a title
+    (关于2023年5月1日放假的通知) are not the item's."""
+    hits = scan_dates(title)
+    if not hits:
+        return None
+    hit = hits[-1]
+    if title[hit[4] :].strip(" )）]】〕\u3000\n"):
+        return None
+    before = title[: hit[3]].rstrip("\n")
+    return hit if before and before[-1] in _TITLE_END_OPEN else None
 
 
 def _title_segment(anchor: LexborNode, whole: str, today: date) -> str:
     """The part of the link's text ``whole`` that is the title (a link may also wrap its date span)."""
     best = ""
     for child in anchor.iter(include_text=False):
-        text = child.text(separator=" ")
+        text = child.text(separator="\n")
         if len(text.strip()) > len(best.strip()):
             best = text
     if best and parse_date(whole.replace(best, " ", 1), today) is not None:
@@ -362,7 +575,7 @@ def _trailing_text(row: LexborNode, counts: dict[int, int]) -> str:
         else:
             parts.append(node.text(separator=" "))
         node = node.next
-    return " ".join(parts)
+    return "\n".join(parts)
 
 
 def _is_pinned(row: LexborNode) -> bool:
@@ -395,7 +608,7 @@ def _score(cand: _Candidate, page: _Page) -> float:
         score += 5
     if "govwatch-datastore" in classes:
         score += 60
-    if _has_pager(cand.container):
+    if _has_pager(cand.tail or cand.container):
         score += 20
     if _share_directory(rows, page.url):
         score += 25
