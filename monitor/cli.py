@@ -193,6 +193,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(once=args.once, listen=args.listen, workdir=args.dir))
 
 
+def _row_id(text: str) -> int:
+    """An id of a stored row (a silence, an outbox item): a positive 64-bit integer."""
+    if not text.isdigit() or len(text) > 19 or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"编号应为不大于 {2**63 - 1} 的正整数，收到 {text[:30]!r}")
+    return int(text)
+
+
 def _with_store(args: argparse.Namespace, work: Callable[[Any, Any], Awaitable[int]]) -> int:
     """Open the inventory's store (the daemon may be running: SQLite WAL allows it) and run ``work``."""
     from monitor.store.sqlite import SQLiteStore
@@ -461,7 +468,7 @@ def parser() -> argparse.ArgumentParser:
     sil.add_argument("--until", help="end time, e.g. 2026-12-01T18:00 (Asia/Shanghai)")
     sil.add_argument("--reason", default="")
     sil.add_argument("--by", default="cli")
-    sil.add_argument("--id", type=int, help="silence id for rm")
+    sil.add_argument("--id", type=_row_id, help="silence id for rm")
     sil.set_defaults(func=cmd_silence)
 
     fnd = sub.add_parser("findings", help="what the checks found (links, words, availability, messages, …); "
@@ -484,7 +491,7 @@ def parser() -> argparse.ArgumentParser:
     box.add_argument("--config", required=True)
     box.add_argument("--status", choices=("pending", "sent", "dropped", "suppressed"))
     box.add_argument("--limit", type=int, default=50)
-    box.add_argument("--drop", type=int, nargs="+", metavar="ID")
+    box.add_argument("--drop", type=_row_id, nargs="+", metavar="ID")
     box.add_argument("--by", default="cli")
     box.set_defaults(func=cmd_outbox)
 

@@ -56,7 +56,7 @@ class Quarter:
     @classmethod
     def parse(cls, text: str) -> Quarter:
         match = re.fullmatch(r"\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*", text)
-        if not match:
+        if not match or not 1970 < int(match[1]) < 9999:
             raise ValueError(f"not a quarter: {text!r} (write e.g. 2026Q4)")
         return cls(int(match[1]), int(match[2]))
 

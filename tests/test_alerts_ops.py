@@ -69,6 +69,50 @@ async def test_api_writes_need_the_token_and_silences_apply_at_once(
     assert endpoint.received == []
 
 
+async def test_bad_api_input_is_a_400_in_chinese_and_the_store_keeps_writing(
+        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:
+    """A body, id or query value the store cannot take is refused before it: a 400 naming what is wrong, and the
+    store writes on (a bad write used to leave its connection inside a transaction: every later write failed)."""
+    inv = with_settings(inventory(tmp_path, page_server, endpoint), token=TOKEN)
+    async with monitoring(inv) as monitor:
+        runner = await serve(monitor, "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        until = (monitor.clock() + timedelta(hours=2)).isoformat()
+        good = {"scope": "site", "id": "s1", "until": until, "reason": "网站改版"}
+        huge = "9" * 20
+        try:
+            async with ClientSession() as http:
+                refused = [
+                    (await http.post(f"{base}/api/silences", json={**good, "by": None}, headers=auth), "by"),
+                    (await http.post(f"{base}/api/silences", json={**good, "id": ["s1"]}, headers=auth), "id"),
+                    (await http.post(f"{base}/api/silences", json={**good, "until": "明天"}, headers=auth), "until"),
+                    (await http.post(f"{base}/api/silences", data="[", headers=auth), "JSON"),
+                    (await http.post(f"{base}/api/silences", json=[good], headers=auth), "JSON 对象"),
+                    (await http.post(f"{base}/api/outbox/{huge}/drop", headers=auth), "编号"),
+                    (await http.delete(f"{base}/api/silences/{huge}", headers=auth), "编号"),
+                    (await http.post(f"{base}/api/findings/x/mark", json={"as": None}, headers=auth), "as"),
+                    (await http.get(f"{base}/api/outbox?limit=abc"), "limit"),
+                    (await http.get(f"{base}/api/outbox?status=everything"), "status"),
+                    (await http.get(f"{base}/api/findings?limit=-5"), "limit"),
+                    (await http.get(f"{base}/report?quarter=0001Q1"), "quarter"),
+                ]
+                for answer, named in refused:
+                    text = await answer.text()
+                    assert answer.status == 400, (answer.url, answer.status, text)
+                    assert named in text and re.search(r"[\u4e00-\u9fff]", text), text
+                    assert len(text) < 200  # the client's value is quoted cut short, never echoed whole
+                bare = await http.post(f"{base}/api/silences", json=good, headers={"Authorization": TOKEN})
+                assert bare.status == 401  # the token alone, without "Bearer ", is not accepted
+                made = await http.post(f"{base}/api/silences", json=good, headers=auth)
+                assert made.status == 201
+        finally:
+            await runner.cleanup()
+        await monitor.sweep_once()
+        assert len(await monitor.store.observations("c0")) == 1  # a probe after all that is stored
+        assert [s.reason for s in await monitor.store.silences(monitor.clock())] == ["网站改版"]
+
+
 async def test_writes_are_refused_without_a_configured_token(
         tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:
     inv = inventory(tmp_path, page_server, endpoint)
@@ -113,6 +157,8 @@ async def test_operator_drops_what_keeps_failing_from_the_cli(
     assert "#1  unit u1" in cli("silence", "list", "--config", inv.source).stdout
     assert cli("silence", "rm", "--config", inv.source, "--id", "1").returncode == 0
     assert cli("silence", "list", "--config", inv.source).stdout == ""
+    too_big = cli("outbox", "--config", inv.source, "--drop", "9" * 20)
+    assert too_big.returncode == 2 and "编号应为" in too_big.stderr
 
 
 async def test_mqtt_carries_retained_state_and_events_of_every_change(

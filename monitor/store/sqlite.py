@@ -11,13 +11,14 @@ batch is one hop off the event loop, not one per statement.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from monitor.config import Target
 from monitor.evaluate import History, Verdict
@@ -112,6 +113,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+T = TypeVar("T")
+
 _OBS_COLUMNS = (
     "id, target_id, at, fetch_ms, http_status, error, detail, not_modified, newest_date, reason, "
     "signature, content_hash, item_count"
@@ -134,16 +137,28 @@ def _day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
+# Errors of the file rather than of the statement: the connection is reopened before its next use, so a store
+# opened read-only (or left in a bad state by an I/O error) recovers once the cause goes.
+_REOPEN_AFTER = ("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
 class SQLiteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
+        self._reopen = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
 
     @property
     def db(self) -> sqlite3.Connection:
+        """The connection; reopened first when the last error came from the file."""
         if self._db is None:
             raise RuntimeError("store is not open")
+        if self._reopen:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = self._connect()
+            self._reopen = False
         return self._db
 
     async def _run(self, work: Any, *args: Any) -> Any:
@@ -152,11 +167,19 @@ class SQLiteStore:
     async def open(self) -> None:
         await self._run(self._open)
 
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
+                db.execute(f"PRAGMA {pragma}")
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
+
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
-            self.db.execute(f"PRAGMA {pragma}")
+        self._db = self._connect()
         (version,) = self.db.execute("PRAGMA user_version").fetchone()
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             statements = [s for s in script.split(";") if s.strip()]
@@ -170,18 +193,32 @@ class SQLiteStore:
 
     async def close(self) -> None:
         if self._db is not None:
-            await self._run(self.db.close)
+            await self._run(self._db.close)
             self._db = None
         self._thread.shutdown(wait=True)
 
-    def _transaction(self, work: Any, *args: Any) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+    def _transaction(self, work: Callable[..., T], *args: Any) -> T:
+        """Every write goes through here: ``work`` is committed whole, or rolled back and its own error raised.
+
+        SQLite may already have rolled back a failed statement or COMMIT itself (a full disk does): the error
+        raised is then still the real cause, never "cannot rollback - no transaction is active". After an
+        error of the file (read-only, I/O) the connection is reopened before its next use.
+        """
+        db = self.db
         try:
-            work(*args)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            db.execute("BEGIN IMMEDIATE")
+            result = work(*args)
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if getattr(exc, "sqlite_errorname", "").startswith(_REOPEN_AFTER):  # extended names too (SQLITE_IOERR_…)
+                self._reopen = True
+            if db.in_transaction:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    self._reopen = True
             raise
+        return result
 
     async def sync_targets(self, targets: Sequence[Target], now: datetime) -> None:
         """Upsert the inventory's targets; targets no longer listed are marked inactive, not deleted."""
@@ -352,9 +389,7 @@ class SQLiteStore:
             self._findings([change])
             return change
 
-        result: list[Change | None] = []
-        await self._run(self._transaction, lambda: result.append(work()))
-        return result[0]
+        return await self._run(self._transaction, work)
 
     async def finding_marks(self, since: datetime) -> list[tuple[str, str, datetime, str, str]]:
         """Operators' marks made since a time (uid, status, at, actor, note): the daemon picks up marks made
@@ -431,14 +466,11 @@ class SQLiteStore:
 
     async def outbox_drop(self, ids: Sequence[int], by: str) -> int:
         def work() -> int:
-            self.db.execute("BEGIN IMMEDIATE")
-            cursor = self.db.executemany(
+            return self.db.executemany(
                 "UPDATE outbox SET status = 'dropped', reason = ? WHERE id = ? AND status = 'pending'",
-                [(f"dropped by {by}", i) for i in ids])
-            self.db.execute("COMMIT")
-            return cursor.rowcount
+                [(f"dropped by {by}", i) for i in ids]).rowcount
 
-        return await self._run(work)
+        return await self._run(self._transaction, work)
 
     async def outbox_pending(self, ids: Sequence[int]) -> set[int]:
         def query() -> set[int]:
@@ -480,24 +512,19 @@ class SQLiteStore:
     async def silence_add(self, scope: str, scope_id: str, ends_at: datetime, reason: str, by: str,
                           now: datetime) -> int:
         def work() -> int:
-            self.db.execute("BEGIN IMMEDIATE")
-            cursor = self.db.execute(
+            return int(self.db.execute(
                 "INSERT INTO silences (scope, scope_id, ends_at, reason, created_by, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)", (scope, scope_id, ends_at.timestamp(), reason, by, now.timestamp()))
-            self.db.execute("COMMIT")
-            return int(cursor.lastrowid or 0)
+                " VALUES (?, ?, ?, ?, ?, ?)", (scope, scope_id, ends_at.timestamp(), reason, by, now.timestamp()),
+            ).lastrowid or 0)
 
-        return await self._run(work)
+        return await self._run(self._transaction, work)
 
     async def silence_remove(self, silence_id: int) -> bool:
         def work() -> bool:
-            self.db.execute("BEGIN IMMEDIATE")
-            cursor = self.db.execute("UPDATE silences SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
-                                     (datetime.now(UTC).timestamp(), silence_id))
-            self.db.execute("COMMIT")
-            return cursor.rowcount > 0
+            return self.db.execute("UPDATE silences SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
+                                   (datetime.now(UTC).timestamp(), silence_id)).rowcount > 0
 
-        return await self._run(work)
+        return await self._run(self._transaction, work)
 
     async def silences(self, now: datetime) -> list[Silence]:
         def query() -> list[Silence]:

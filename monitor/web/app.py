@@ -52,8 +52,8 @@ async def report_page(request: web.Request) -> web.Response:
     now = monitor.clock().astimezone(TZ)
     try:
         quarter = Quarter.parse(request.query.get("quarter") or f"{now.year}Q{(now.month - 1) // 3 + 1}")
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    except ValueError:
+        raise admin.bad_request(f"quarter 应写作 2026Q4 这样的季度，收到 {request.query['quarter'][:20]!r}") from None
     units = [(u.id, u.name) for u in monitor.inventory.model.units]
     store_path = monitor.inventory.settings.store
 
@@ -70,7 +70,7 @@ FINDING_STATUSES = (("open", "待处理"), ("false_positive", "误报"), ("fixed
 def _finding_filters(request: web.Request) -> dict[str, Any]:
     status = request.query.get("status", "open")
     if status not in dict(FINDING_STATUSES) and status != "all":
-        raise web.HTTPBadRequest(text=f"status 只能是 {', '.join(s for s, _ in FINDING_STATUSES)} 或 all\n")
+        raise admin.bad_request(f"status 只能是 {', '.join(s for s, _ in FINDING_STATUSES)} 或 all")
     return {"status": None if status == "all" else status,
             **{key: request.query.get(key) or None for key in ("check", "unit_id", "site_id", "subject")}}
 
@@ -102,7 +102,7 @@ async def finding_page(request: web.Request) -> web.Response:
 
 async def api_findings(request: web.Request) -> web.Response:
     monitor = request.app[MONITOR_KEY]
-    limit = int(request.query.get("limit", 500))
+    limit = admin.query_int(request, "limit", 500)
     return admin.json_response(await monitor.store.findings_list(**_finding_filters(request), limit=limit))
 
 
