@@ -19,7 +19,7 @@ import apprise
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_random_exponential
 
-from alerts import messages
+from alerts import texts
 from monitor.config import AlertSettings, ReceiverModel
 from monitor.daemon import sleep_or_wake
 from monitor.store import OutboxRow, Store
@@ -50,8 +50,8 @@ async def notify(url: str, title: str, body: str, timeout_s: float) -> None:
 def render(receiver: ReceiverModel, rows: list[OutboxRow], board_url: str | None) -> tuple[str, str]:
     facts = [row.payload for row in rows]
     if receiver.kind == "sms":
-        return "", messages.sms(facts, board_url)
-    return messages.grouped(facts, board_url)
+        return "", texts.sms(facts, board_url)
+    return texts.grouped(facts, board_url)
 
 
 class Routes(Protocol):

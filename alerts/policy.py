@@ -14,9 +14,9 @@ from datetime import date, datetime, time, timedelta
 import structlog
 
 from monitor import workdays
-from monitor.config import AlertSettings, LadderStep, Target
+from monitor.config import AlertSettings, LadderStep
 from monitor.evaluate import TZ, Reason, Verdict, start_of_day
-from monitor.model import State
+from monitor.model import State, Target
 
 # How many days ahead to look for the next working day (covers the longest holiday).
 _WORKDAY_HORIZON = 14

@@ -2,7 +2,7 @@
 
     python bench/accounts.py --accounts 5000
 
-The feed bridges (monitor.fleet: RSS, Atom, JSON Feed and a JSON API, 2% broken bridge pages) run in their
+The feed bridges (monitor.demo.fleet: RSS, Atom, JSON Feed and a JSON API, 2% broken bridge pages) run in their
 own process so their CPU is not counted as the daemon's. Prints a human summary, then the figures as one
 JSON object on the last line.
 """
@@ -27,7 +27,7 @@ from monitor import config, logs
 
 def start_bridges(args: argparse.Namespace, inventory: Path) -> subprocess.Popen[str]:
     fleet = subprocess.Popen(
-        [sys.executable, "-m", "monitor.fleet", "--sites", "0", "--accounts", str(args.accounts),
+        [sys.executable, "-m", "monitor.demo.fleet", "--sites", "0", "--accounts", str(args.accounts),
          "--bridges", str(args.bridges), "--inventory", str(inventory)],
         stdout=subprocess.PIPE, text=True,
     )

@@ -115,7 +115,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="govwatch-latency-") as folder:
         path = Path(folder) / "inventory.json"
         sites = max(args.columns // 20, 1)
-        fleet = subprocess.Popen([sys.executable, "-m", "monitor.fleet", "--sites", str(sites), "--columns",
+        fleet = subprocess.Popen([sys.executable, "-m", "monitor.demo.fleet", "--sites", str(sites), "--columns",
                                   str(args.columns // sites), "--inventory", str(path)], stdout=subprocess.PIPE,
                                  text=True)
         try:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.config import Target
-from monitor.honest import findings
+from monitor.checks.honest import findings
+from monitor.model import Target
 from monitor.rules import DEFAULT_RULES
 from monitor.store.sqlite import SQLiteStore
 

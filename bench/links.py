@@ -32,8 +32,8 @@ from aiohttp import web
 
 from bench.sweep import peak_rss_mb
 from monitor import config, logs
-from monitor.checks import CheckRunner
-from monitor.health.crawl import LinksCheck, link_checker
+from monitor.checks.links import LinksCheck, link_checker
+from monitor.checks.runner import CheckRunner
 from monitor.service import monitoring
 
 PLACES = ("青溪", "云岭", "白川", "金源", "安阳", "永山", "宁江", "丰河", "清泉", "泰林",

@@ -19,11 +19,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from monitor.config import Target
 from monitor.daemon import Tracked
 from monitor.evaluate import History, evaluate
 from monitor.metrics import Metrics
-from monitor.model import FetchError, Observation
+from monitor.model import FetchError, Observation, Target
 from monitor.rules import DEFAULT_RULES, HOMEPAGE
 
 CATEGORIES = ("动态要闻", "通知公告", "政策文件", "人事信息", "规划计划")

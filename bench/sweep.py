@@ -2,7 +2,7 @@
 
     python bench/sweep.py --sites 600 --columns 50
 
-The fleet (monitor.fleet) runs in its own process so its CPU is not counted as the daemon's.
+The fleet (monitor.demo.fleet) runs in its own process so its CPU is not counted as the daemon's.
 Prints a human summary, then the figures as one JSON object on the last line.
 """
 
@@ -33,7 +33,7 @@ def peak_rss_mb(pid: int | str = "self") -> float:
 
 def start_fleet(args: argparse.Namespace, inventory: Path) -> subprocess.Popen[str]:
     fleet = subprocess.Popen(
-        [sys.executable, "-m", "monitor.fleet", "--sites", str(args.sites), "--columns", str(args.columns),
+        [sys.executable, "-m", "monitor.demo.fleet", "--sites", str(args.sites), "--columns", str(args.columns),
          "--inventory", str(inventory)],
         stdout=subprocess.PIPE, text=True,
     )

@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from monitor.health.page import PageReport
+    from monitor.checks.page import PageReport
 
 _SEV = {"严重": "【严重】", "一般": "【一般】", "敏感": "【敏感】"}
 _KIND = {"hidden_link": "隐藏链接", "hidden_iframe": "隐藏框架", "hidden_text": "隐藏文字", "spam_block": "垃圾信息",
@@ -25,9 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.checks.page import check_html, words
     from monitor.fetch import Fetcher, FetchSettings
-    from monitor.health import words
-    from monitor.health.page import check_html
 
     dicts = words.load(args.dictionaries)
 

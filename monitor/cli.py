@@ -16,7 +16,7 @@ from monitor import __version__, config
 from monitor.evaluate import TZ
 
 if TYPE_CHECKING:
-    from monitor.report import Quarter, Scoring
+    from monitor.report.score import Quarter, Scoring
     from monitor.store.sqlite import SQLiteStore
 
 
@@ -60,7 +60,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_import_excel(args: argparse.Namespace) -> int:
-    from monitor.excel import read_inventory
+    from monitor.config.excel import read_inventory
 
     try:
         data, locate = read_inventory(Path(args.file))
@@ -75,7 +75,7 @@ def cmd_import_excel(args: argparse.Namespace) -> int:
 
 def cmd_import_accounts(args: argparse.Namespace) -> int:
     """An office's list of new-media accounts (序号, 单位名称, 新媒体账号名称, 类型) as inventory YAML."""
-    from monitor.newmedia.registry import read_accounts, to_inventory
+    from monitor.config.account_list import read_accounts, to_inventory
 
     try:
         data = to_inventory(read_accounts(Path(args.file)), args.status)
@@ -90,7 +90,7 @@ def cmd_import_accounts(args: argparse.Namespace) -> int:
 
 def cmd_check_accounts(args: argparse.Namespace) -> int:
     """Accounts found (same Excel layout) that the inventory does not register: 未备案, per unit. Exit 1 if any."""
-    from monitor.newmedia.registry import read_accounts, unregistered
+    from monitor.config.account_list import read_accounts, unregistered
 
     inventory = _load_or_report(args.config)
     if inventory is None:
@@ -168,7 +168,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_check_page(args: argparse.Namespace) -> int:
-    from monitor.health.cli import run
+    from monitor.check_page import run
 
     return run(args)
 
@@ -187,7 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor import logs
-    from monitor.demo import run_demo
+    from monitor.demo.command import run_demo
 
     logs.setup("warning" if args.once else "info")
     return asyncio.run(run_demo(once=args.once, listen=args.listen, workdir=args.dir))
@@ -314,7 +314,7 @@ def cmd_messages(args: argparse.Namespace) -> int:
     """Per unit and per message box: the answer times of the messages the daemon last read (tab-separated)."""
     from datetime import datetime
 
-    from monitor.messages import stats_table
+    from monitor.checks.messages import stats_table
     from monitor.workdays import default_calendar
 
     async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
@@ -350,7 +350,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     """The quarterly score table (xlsx, HTML) and a draft 通报 from the stored verdict history."""
     import sqlite3
 
-    from monitor.report import Quarter, Scoring, compute, write_all
+    from monitor.report.files import write_all
+    from monitor.report.score import Quarter, Scoring, compute
 
     try:
         quarter = Quarter.parse(args.quarter)
@@ -384,7 +385,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _demo_report(quarter: Quarter, scoring: Scoring, out: Path) -> int:
     """``report --demo``: a quarter of scripted history on loopback sites through the daemon, then its report."""
     from monitor import logs
-    from monitor.demo_quarter import run_demo_quarter
+    from monitor.demo.quarter import run_demo_quarter
 
     logs.setup("warning")
     print(f"simulating {quarter}: loopback sites probed daily through the daemon into {out / f'demo-{quarter}'}",
@@ -453,7 +454,7 @@ def parser() -> argparse.ArgumentParser:
                     'json:{"items":"data.list","title":"title","url":"url","date":"time"}')
     pr.set_defaults(func=cmd_probe)
 
-    from monitor.health.cli import add_parser as add_check_page
+    from monitor.check_page import add_parser as add_check_page
 
     add_check_page(sub)
     sub.choices["check-page"].set_defaults(func=cmd_check_page)

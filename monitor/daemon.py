@@ -21,12 +21,12 @@ from typing import Any
 
 import structlog
 
-from monitor.config import Inventory, Target
+from monitor.config import Inventory
 from monitor.evaluate import TZ, History, Reason, Verdict, advance, evaluate
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.findings import Change, Finding, Known, Status, mark, reconcile
-from monitor.model import Observation
+from monitor.model import Observation, Target
 from monitor.probe import probe
 from monitor.store import FindingsRecord, OutboxItem, ProbeRecord, Record, Store, VerdictRecord
 

@@ -37,10 +37,12 @@ DEATH_WINDOW_S = 60.0
 
 def parse_page(text: str, url: str, today: date, content_type: str | None, parser: str = "list") -> ListResult:
     """Read a fetched page with its target's parser: "list" (an HTML or JSON list page), "feed" (RSS, Atom,
-    JSON Feed) or "json:<mapping>" (a JSON API with a field mapping), see monitor.newmedia.sources."""
+    JSON Feed) or "json:<mapping>" (a JSON API with a field mapping), see monitor.extract.accounts.sources."""
     if parser == "list":
         return extract_list(text, url, today, content_type)
-    from monitor.newmedia import sources  # lazy: workers that only read list pages never load the account readers
+    from monitor.extract.accounts import (
+        sources,  # lazy: workers that only read list pages never load the account readers
+    )
 
     if sources.is_source(parser):
         return sources.read(parser, text, url, today, content_type)
@@ -52,7 +54,7 @@ def _parse_packed(*args: Any) -> tuple[Any, ...]:
 
 
 # Jobs a worker runs, by name: "module:function", imported in the worker on first use.
-JOBS = {"page": "monitor.extract_pool:_parse_packed", "page_scan": "monitor.health.crawl:scan_page"}
+JOBS = {"page": "monitor.extract_pool:_parse_packed", "page_scan": "monitor.checks.links:scan_page"}
 
 
 def _job(name: str) -> Any:

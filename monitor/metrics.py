@@ -75,11 +75,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor import __version__
-from monitor.config import Target
 from monitor.daemon import Monitor, Tracked
 from monitor.evaluate import Verdict, start_of_day
 from monitor.findings import Status
-from monitor.model import FetchError, Observation, State
+from monitor.model import FetchError, Observation, State, Target
 
 TARGET_LABELS = ("target", "column", "site", "unit", "category", "kind")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the classic text format, read by every Prometheus

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from monitor.rules import Rule
+
 
 class State(StrEnum):
     GREEN = "green"
@@ -109,3 +111,27 @@ class Observation:
     @property
     def fetched(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One thing probed on its own schedule: a column list page, a site's homepage or a new-media account.
+
+    An account's ``site_id`` is ``nm-<unit id>`` and its ``site_name`` 政务新媒体: the board, alerts and
+    metrics group a unit's accounts like a site's columns.
+    """
+
+    id: str
+    kind: str  # "column" | "homepage" | "account"
+    name: str
+    url: str
+    site_id: str
+    site_name: str
+    unit_id: str
+    unit_name: str
+    rule: Rule
+    parser: str = "list"  # "list" | "feed" | "json:<mapping>" (see monitor.extract_pool.parse_page)
+
+    @property
+    def host(self) -> str:
+        return self.url.split("/", 3)[2].lower()

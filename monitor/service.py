@@ -14,8 +14,8 @@ import structlog
 from alerts.deliver import Sender
 from alerts.engine import Alerter
 from monitor import config, sdnotify
-from monitor.allchecks import build_checks, build_observation_checks
-from monitor.checks import CheckRunner
+from monitor.checks.registry import build_checks, build_observation_checks
+from monitor.checks.runner import CheckRunner
 from monitor.config import Inventory
 from monitor.daemon import Monitor, fetch_settings
 from monitor.extract_pool import ExtractPool

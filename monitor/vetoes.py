@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from monitor.config import Target
 from monitor.evaluate import Reason, Verdict
-from monitor.model import State
+from monitor.model import State, Target
 
 
 @dataclass(frozen=True, slots=True)

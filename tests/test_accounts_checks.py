@@ -14,15 +14,15 @@ from aiohttp import ClientSession, web
 from ruamel.yaml import YAML
 
 from monitor import config
+from monitor.checks.accounts import interaction_findings
+from monitor.demo.fleet import Fleet, demo_accounts
 from monitor.evaluate import TZ
+from monitor.extract.accounts.matrix import read_matrix
+from monitor.extract.accounts.sources import source_parser
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.findings import Status
-from monitor.fleet import Fleet, demo_accounts
 from monitor.model import State
-from monitor.newmedia.checks import interaction_findings
-from monitor.newmedia.matrix import read_matrix
-from monitor.newmedia.sources import source_parser
 from monitor.probe import probe
 from monitor.service import monitoring
 from monitor.web.app import serve

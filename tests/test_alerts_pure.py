@@ -6,12 +6,13 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from alerts import messages
+from alerts import texts
 from alerts.policy import Alert, change_alerts, next_reminder, scheduled_alerts
 from alerts.routing import quiet_until, route
-from monitor.config import AlertSettings, LadderStep, ReceiverModel, Target, UnitModel
+from monitor.config import AlertSettings, LadderStep, ReceiverModel, UnitModel
 from monitor.durations import Duration
 from monitor.evaluate import TZ, Verdict, freshness
+from monitor.model import Target
 from monitor.rules import DEFAULT_RULES
 
 RULE = DEFAULT_RULES["动态要闻"]
@@ -112,7 +113,7 @@ def _fact(kind: str, days_overdue: int | None = 26, **extra: object) -> dict:
 
 
 def test_message_names_everything_a_staff_member_needs() -> None:
-    title, body = messages.single(_fact("red"))
+    title, body = texts.single(_fact("red"))
     assert title == "【政府网站监测】红色预警：栏目超期未更新"
     for part in ("单位：青溪县人民政府办公室", "网站：青溪县人民政府网站", "栏目：乡镇动态（动态要闻）",
                  "最新信息日期：2026-10-17（已 40 天未更新，已超期 26 天）", "规则：动态要闻类栏目 2 周内须更新",
@@ -123,7 +124,7 @@ def test_message_names_everything_a_staff_member_needs() -> None:
 def test_grouped_message_counts_and_lists_worst_first() -> None:
     facts = [_fact("yellow", days_overdue=None, days_left=2, column="政务要闻"), _fact("red"),
              _fact("red", column="通知公告", days_overdue=40)]
-    title, body = messages.grouped(facts, "http://127.0.0.1:8470/")
+    title, body = texts.grouped(facts, "http://127.0.0.1:8470/")
     assert title == "【政府网站监测】青溪县人民政府办公室：超期 2 项，预警 1 项"
     lines = body.splitlines()
     assert lines[0].startswith("[超期] 青溪县人民政府网站「通知公告」") and "已超期 40 天" in lines[0]
@@ -134,10 +135,10 @@ def test_sms_fits_one_message_with_its_link() -> None:
     long_site = "某某省某某市某某县某某乡镇人民政府和某某县发展和改革委员会联合门户网站"
     for facts in ([_fact("red")], [_fact("red", site=long_site)], [_fact("red"), _fact("red", column="通知公告")],
                   [_fact("yellow", days_overdue=None, days_left=3, unit=long_site)]):
-        text = messages.sms(facts, "http://127.0.0.1:8470/")
-        assert len(text) <= messages.SMS_LIMIT, text
+        text = texts.sms(facts, "http://127.0.0.1:8470/")
+        assert len(text) <= texts.SMS_LIMIT, text
         assert text.startswith("【监测预警】") and "http://127.0.0.1:8470/" in text
-    assert messages.sms([_fact("red")], None) == (
+    assert texts.sms([_fact("red")], None) == (
         "【监测预警】“青溪县人民政府网站乡镇动态”已超期26天未更新，请即处理 http://127.0.0.1:8470/target/s1-c1")
 
 
@@ -154,8 +155,8 @@ def test_days_since_and_deadline_in_facts() -> None:
 
 
 def test_messages_name_what_they_are_about() -> None:
-    assert messages.single(_fact("red", target_kind="homepage"))[0] == "【政府网站监测】红色预警：首页超期未更新"
-    title, body = messages.single(_fact("yellow", days_overdue=None, days_left=2, target_kind="account",
+    assert texts.single(_fact("red", target_kind="homepage"))[0] == "【政府网站监测】红色预警：首页超期未更新"
+    title, body = texts.single(_fact("yellow", days_overdue=None, days_left=2, target_kind="account",
                                         column="青溪发布（微博）", category="政务新媒体"))
     assert title == "【政府网站监测】黄色预警：账号临近更新期限"
     assert "账号：青溪发布（微博）（政务新媒体）" in body and "数据源地址：" in body

@@ -23,10 +23,8 @@ from cryptography.x509.oid import NameOID
 from ruamel.yaml import YAML
 
 from monitor import config
-from monitor.daemon import Monitor
-from monitor.evaluate import TZ
-from monitor.findings import GOVWATCH, Finding, Status
-from monitor.health.availability import (
+from monitor.checks.availability import (
+    AvailabilityCheck,
     Baseline,
     CertFacts,
     Kind,
@@ -38,9 +36,12 @@ from monitor.health.availability import (
     debounce,
     examine_page,
     host_matches,
+    read_certificate,
     share_cut_off,
 )
-from monitor.health.availability_check import AvailabilityCheck, read_certificate
+from monitor.daemon import Monitor
+from monitor.evaluate import TZ
+from monitor.findings import GOVWATCH, Finding, Status
 from monitor.metrics import Metrics
 from monitor.model import FetchError, FetchResult, State
 from monitor.service import monitoring

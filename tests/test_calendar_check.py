@@ -9,7 +9,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from monitor import config
-from monitor.calendar_check import calendar_finding, missing_year
+from monitor.checks.calendar import calendar_finding, missing_year
 from monitor.evaluate import TZ
 from monitor.model import State
 from monitor.service import monitoring

@@ -204,7 +204,7 @@ def test_json_inventory_reports_lines_on_errors(tmp_path: Path) -> None:
 
 
 def test_unknown_check_and_event_names_are_refused_and_checks_choose_what_runs(tmp_path: Path) -> None:
-    from monitor.allchecks import build_checks
+    from monitor.checks.registry import build_checks
 
     path = tmp_path / "inv.yaml"
     path.write_text("settings:\n  checks: [links, linkz]\n", encoding="utf-8")

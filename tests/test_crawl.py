@@ -18,11 +18,11 @@ from aiohttp import web
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor import config
+from monitor.checks.links import LinkCache, LinkOutcome, judge, link_checker, page_links
 from monitor.daemon import now_shanghai
 from monitor.durations import Duration
 from monitor.evaluate import TZ
 from monitor.fetch import Fetcher, FetchSettings
-from monitor.health.crawl import LinkCache, LinkOutcome, judge, link_checker, page_links
 from monitor.model import FetchError, FetchResult, State
 from monitor.service import monitoring
 from tests.conftest import Endpoint

@@ -1,6 +1,6 @@
 """``govwatch report --demo``: a scripted 2026 Q4 through the real daemon and store, checked by hand.
 
-The script (monitor.demo_quarter.scenario), probed daily at 09:00 from 21 September. Rules: a news
+The script (monitor.demo.quarter.scenario), probed daily at 09:00 from 21 September. Rules: a news
 column (and a homepage, an account) with newest item D is yellow from D+11 and red from D+15; a
 6-month column red from the day after D + 6 months, yellow 30 days before; a 12-month one likewise
 with 60 days.
@@ -27,8 +27,8 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from monitor import cli
-from monitor.demo_quarter import run_demo_quarter
-from monitor.report import Quarter
+from monitor.demo.quarter import run_demo_quarter
+from monitor.report.score import Quarter
 
 
 async def test_demo_quarter_opens_with_the_hand_computed_figures(tmp_path: Path) -> None:

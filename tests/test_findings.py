@@ -14,7 +14,7 @@ import aiohttp
 from ruamel.yaml import YAML
 
 from monitor import config
-from monitor.checks import Subject
+from monitor.checks.base import Subject
 from monitor.evaluate import TZ
 from monitor.findings import Change, Event, Finding, Known, Status, mark, reconcile
 from monitor.metrics import Metrics
@@ -263,7 +263,7 @@ async def test_findings_reach_mqtt(tmp_path: Path, page_server: PageServer, endp
 
 async def test_first_runs_are_spread_and_a_reload_keeps_each_subjects_time(
         tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:
-    from monitor.checks import FIRST_RUN_SPREAD_S
+    from monitor.checks.runner import FIRST_RUN_SPREAD_S
 
     inv = inventory(tmp_path, page_server, endpoint)
 

@@ -1,4 +1,4 @@
-"""Tests for monitor.fleet: the loopback fleet of government sites used by the demo and benchmarks."""
+"""Tests for monitor.demo.fleet: the loopback fleet of government sites used by the demo and benchmarks."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from monitor.fleet import ColumnSpec, Fleet, SiteSpec, bench_fleet, demo_fleet  # noqa: E402
+from monitor.demo.fleet import ColumnSpec, Fleet, SiteSpec, bench_fleet, demo_fleet  # noqa: E402
 
 TODAY = datetime.date(2026, 11, 25)
 
@@ -274,7 +274,7 @@ def test_cli_ready_and_sigterm(tmp_path):
         [
             sys.executable,
             "-m",
-            "monitor.fleet",
+            "monitor.demo.fleet",
             "--sites",
             "4",
             "--columns",

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.health import soft404, words
-from monitor.health.hidden import find_hidden
-from monitor.health.links import external_links, host_kind
-from monitor.health.page import check_html
+from monitor.checks.page import check_html, soft404, words
+from monitor.checks.page.external import external_links, host_kind
+from monitor.checks.page.hidden import find_hidden
 
 FIX = Path(__file__).parent / "fixtures" / "health"
 URL = "http://www.qingchuan.gov.cn/zwgk/tzgg/202611/t20261120_88.html"

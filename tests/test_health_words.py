@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.health import words
-from monitor.health.page import page_text
+from monitor.checks.page import page_text, words
 
 FIX = Path(__file__).parent / "fixtures" / "health"
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"

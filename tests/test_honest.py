@@ -9,10 +9,9 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from monitor import config
-from monitor.config import Target
+from monitor.checks.honest import SeenItem, back_dated, findings, stored_date_changes
 from monitor.evaluate import TZ, Verdict
-from monitor.honest import SeenItem, back_dated, findings, stored_date_changes
-from monitor.model import Item, Observation, State
+from monitor.model import Item, Observation, State, Target
 from monitor.rules import DEFAULT_RULES
 from monitor.service import monitoring
 from monitor.store import ProbeRecord

@@ -12,12 +12,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from monitor import config
+from monitor.checks.honest import SeenItem
+from monitor.checks.interpretation import InterpretationCheck, Selection, core, findings, judge, match
 from monitor.evaluate import TZ
-from monitor.honest import SeenItem
-from monitor.interpretations import Selection, core, findings, judge, match
 from monitor.model import State
 from monitor.service import monitoring
-from monitor.workday_checks import InterpretationCheck
 from monitor.workdays import WorkCalendar
 from tests.conftest import ListPage, PageServer
 

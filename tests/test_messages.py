@@ -14,15 +14,14 @@ import pytest
 from ruamel.yaml import YAML
 
 from monitor import config
+from monitor.checks.messages import MessageBox, MessagesCheck, answer_stats, findings, judge, stats_table, timing
 from monitor.decode import decode_html
 from monitor.evaluate import TZ
-from monitor.extract.messages import Message, MessageStatus, Unreadable, read_messages
+from monitor.extract.message_box import Message, MessageStatus, Unreadable, read_messages
 from monitor.findings import Status
-from monitor.messages import MessageBox, answer_stats, findings, judge, stats_table, timing
 from monitor.model import State
 from monitor.service import monitoring
 from monitor.web.app import serve
-from monitor.workday_checks import MessagesCheck
 from monitor.workdays import WorkCalendar
 from tests.conftest import Endpoint, PageServer
 from tests.test_alerts_delivery import wait_for

@@ -14,12 +14,12 @@ import xlsxwriter
 from ruamel.yaml import YAML
 
 from monitor import cli, config
+from monitor.config.account_list import read_accounts, to_inventory, unregistered
 from monitor.evaluate import TZ, History, Reason, advance, evaluate
+from monitor.extract.accounts import post_date
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.model import EmptyReason, State
-from monitor.newmedia import post_date
-from monitor.newmedia.registry import read_accounts, to_inventory, unregistered
 from monitor.probe import probe
 from monitor.rules import DEFAULT_RULES, NEW_MEDIA
 from monitor.service import monitoring
@@ -274,7 +274,7 @@ async def test_stale_account_turns_yellow_then_red_and_alerts_its_unit(
 
 
 async def test_demo_fleet_serves_accounts_in_every_state(tmp_path: Path) -> None:
-    from monitor.fleet import Fleet, demo_accounts
+    from monitor.demo.fleet import Fleet, demo_accounts
 
     today = datetime.now(TZ).date()
     async with Fleet([], today, accounts=demo_accounts(today)) as fleet:

@@ -14,7 +14,9 @@ from monitor import cli
 from monitor.evaluate import TZ
 from monitor.findings import Finding, Known, Status, mark, reconcile
 from monitor.model import State
-from monitor.report import Quarter, Scoring, compute, draft_notice, write_all
+from monitor.report.files import write_all
+from monitor.report.notice import draft_notice
+from monitor.report.score import Quarter, Scoring, compute
 from monitor.store import FindingsRecord
 from monitor.store.sqlite import SQLiteStore
 

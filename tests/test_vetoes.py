@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-from alerts import messages
-from monitor.config import Target
+from alerts import texts
 from monitor.evaluate import TZ, Reason, Verdict
-from monitor.model import State
+from monitor.model import State, Target
 from monitor.rules import DEFAULT_RULES
 from monitor.service import monitoring
 from monitor.vetoes import site_vetoes
@@ -59,11 +58,11 @@ def test_veto_messages_say_what_fails_and_fit_an_sms() -> None:
             "columns": ["工作动态", "通知公告"], "url": "http://127.0.0.1:9/", "board": "http://127.0.0.1:8470/unit/u1",
             "newest_date": None, "days_since": None, "days_overdue": None, "days_left": None, "target_kind": "site",
             "at": datetime(2026, 11, 26, tzinfo=TZ).isoformat()}
-    title, body = messages.single(fact)
+    title, body = texts.single(fact)
     assert title == "【政府网站监测】否决预警：网站即将因栏目问题被单项否决"
     assert "情况：动态要闻、通知公告、政策文件栏目超期未更新已有 4 个，再有 1 个即单项否决" in body
     assert "涉及栏目：工作动态、通知公告" in body
-    assert len(messages.sms([fact], "http://127.0.0.1:8470/")) <= messages.SMS_LIMIT
+    assert len(texts.sms([fact], "http://127.0.0.1:8470/")) <= texts.SMS_LIMIT
 
 
 async def test_the_unit_hears_before_the_site_fails_and_the_office_when_it_does(

@@ -19,24 +19,16 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from monitor.checks import Subject
-from monitor.config import (
-    AccountModel,
-    AccountSettings,
-    Inventory,
-    InventoryModel,
-    SiteModel,
-    Target,
-    account_site,
-)
+from monitor.checks.base import Subject
+from monitor.checks.links import LinkOutcome, link_checker
+from monitor.config import AccountModel, AccountSettings, Inventory, InventoryModel, SiteModel, account_site
+from monitor.config.account_list import AccountRow, unregistered
 from monitor.durations import Duration
 from monitor.evaluate import TZ
+from monitor.extract.accounts.content import PostShare, post_share
+from monitor.extract.accounts.matrix import Listed, read_matrix
 from monitor.findings import Finding
-from monitor.health.crawl import LinkOutcome, link_checker
-from monitor.model import Item, Observation, State
-from monitor.newmedia.content import PostShare, post_share
-from monitor.newmedia.matrix import Listed, read_matrix
-from monitor.newmedia.registry import AccountRow, unregistered
+from monitor.model import Item, Observation, State, Target
 
 if TYPE_CHECKING:
     from monitor.daemon import Monitor

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import structlog
 from ruamel.yaml import YAMLError
 
-from monitor.checks import Subject
+from monitor.checks.base import Subject
 from monitor.evaluate import TZ
 from monitor.findings import GOVWATCH, Finding
 from monitor.model import State

@@ -24,14 +24,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from monitor.checks import Subject
+from monitor.checks.base import Subject
 from monitor.evaluate import TZ, start_of_day
 from monitor.findings import Finding
 from monitor.model import State
 
 if TYPE_CHECKING:
-    from monitor.config import Inventory, Target
+    from monitor.config import Inventory
     from monitor.daemon import Monitor
+    from monitor.model import Target
 
 DEFAULT_TOLERANCE_DAYS = 2
 

@@ -1,5 +1,6 @@
-"""Policy documents and their interpretations (政策解读) (pure): a document that needs one gets it within
-3 working days of its own date (seeds 001 and 003).
+"""Policy documents and their interpretations (政策解读): a document that needs one gets it within 3 working
+days of its own date (seeds 001 and 003). The rules are pure (at the top); the check (``InterpretationCheck``,
+at the bottom) reads the stored items of a site's columns and, for those still unmatched, their pages' links.
 
 Documents are the items of a site's 政策文件 columns; interpretations are the items of its 政策解读 column
 and any item whose title says 解读 / 图解 / 一图读懂 / 答记者问. A document is matched to an interpretation
@@ -17,22 +18,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from rapidfuzz import fuzz
 from selectolax.lexbor import LexborHTMLParser
 
+from monitor.checks.base import Subject
+from monitor.checks.honest import SeenItem
+from monitor.checks.page.external import absolute
+from monitor.durations import add_months
 from monitor.evaluate import TZ
 from monitor.findings import Finding
-from monitor.health.links import absolute
-from monitor.honest import SeenItem
 from monitor.model import State
-from monitor.workdays import UnknownCalendarYear, WorkCalendar, deadline_state
+from monitor.workdays import UnknownCalendarYear, WorkCalendar, deadline_state, default_calendar
 
 if TYPE_CHECKING:
-    from monitor.config import InterpretationSelect
+    from monitor.config import InterpretationSelect, Inventory
+    from monitor.daemon import Monitor
 
 log = structlog.get_logger()
 
@@ -249,3 +253,76 @@ def page_links(html: str, url: str) -> frozenset[str]:
     tree = LexborHTMLParser(html)
     return frozenset(u for a in tree.css("a[href]") if (u := absolute(a.attributes.get("href") or "", url)))
 
+# ------------------------------------------------------------------------------------------ the check
+
+
+POLICY = "政策文件"
+
+
+@dataclass(frozen=True, slots=True)
+class InterpretationSite:
+    column: str  # the 政策解读 column's target id
+    policy_columns: tuple[str, ...]  # the 政策文件 columns' target ids
+    selection: Selection
+
+
+class InterpretationCheck:
+    """Per site with an interpretation column: the documents of its 政策文件 columns (as the column probes stored
+    them) against the interpretations, matched by title and, for those still missing, by the links on up to
+    ``fetch_pages`` document and interpretation pages per run (pages read once, remembered)."""
+
+    name = "interpretation"
+    produces = ("interpretation",)
+
+    def __init__(self, interval_s: float = 3 * 3600.0, calendar: WorkCalendar | None = None,
+                 fetch_pages: int = 10, window_months: int = 12) -> None:
+        self.interval_s = interval_s
+        self._calendar = calendar
+        self.fetch_pages = fetch_pages
+        self.window_months = window_months
+        self._links: dict[str, frozenset[str]] = {}  # page URL → the URLs it links to
+
+    def subjects(self, inventory: Inventory) -> list[Subject]:
+        out = []
+        for site in inventory.model.sites:
+            if site.interpretation_column is None:
+                continue
+            policy = tuple(t.id for t in inventory.targets if t.site_id == site.id and t.kind == "column"
+                           and t.rule.category == POLICY and t.id != site.interpretation_column)
+            selection = Selection.from_config(site.interpretation_select)
+            spec = InterpretationSite(site.interpretation_column, policy, selection)
+            out.append(Subject(site.id, self.interval_s, site.unit, site.id, spec))
+        return out
+
+    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
+        spec: InterpretationSite = subject.data
+        today = now.astimezone(TZ).date()
+        since = add_months(today, -self.window_months)
+        column = await monitor.store.column_items(spec.column, since)
+        if not column:
+            return None  # the interpretation column was never read: nothing to judge by
+        docs: list[SeenItem] = []
+        for target_id in spec.policy_columns:
+            docs.extend(await monitor.store.column_items(target_id, since))
+        interps = column + [d for d in docs if is_interpretation(d.title)]
+        covered = min(issued(i) for i in column)
+        cal = self._calendar or default_calendar()
+        judgements = judge(docs, interps, today, cal, covered, spec.selection, self._links)
+        if await self._read_links(monitor, judgements, interps):
+            judgements = judge(docs, interps, today, cal, covered, spec.selection, self._links)
+        return findings(subject.site_id, subject.unit_id, judgements)
+
+    async def _read_links(self, monitor: Monitor, judgements: Sequence[Judgement], interps: list[SeenItem]) -> bool:
+        """Read the links of documents still missing an interpretation and of interpretations matched to none;
+        whether any page was read."""
+        used = {j.interpretation.url for j in judgements if j.interpretation is not None}
+        missing = [j.document.url for j in judgements if j.interpretation is None and j.state is not State.GREEN]
+        spare = [i.url for i in sorted(interps, key=issued, reverse=True) if i.url not in used]
+        if not missing:
+            return False
+        pages = [u for u in dict.fromkeys(missing + spare) if u not in self._links][:self.fetch_pages]
+        for url in pages:
+            result = await monitor.fetcher.fetch(url)
+            if result.ok and result.text is not None:
+                self._links[url] = page_links(result.text, result.final_url or url)
+        return any(url in self._links for url in pages)

@@ -1,7 +1,7 @@
 """The link crawler (check ``links``): per site the homepage, every column page and the newest articles.
 
 On every crawled page it runs the one-page checks (hidden links, soft 404, external links, wrong and
-sensitive words: ``monitor.health.page``) and checks every link on it once per run, through the
+sensitive words: ``monitor.checks.page``) and checks every link on it once per run, through the
 monitor's fetcher so the per-host limits hold. Same-site page links are read with a capped GET (a
 deleted article often answers 200 with 页面不存在); other links and files with HEAD, then GET when HEAD
 is refused. Results are cached for all sites (working links 24 h, failures 1 h by default).
@@ -34,12 +34,11 @@ from weakref import WeakKeyDictionary
 import structlog
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.checks import Subject
+from monitor.checks.base import Subject
+from monitor.checks.page import PageReport, check_html, soft404, words
+from monitor.checks.page.external import DEFAULT_ALLOW, ExternalLink, absolute, css_path, host_kind
 from monitor.config import Inventory, LinkSettings
 from monitor.findings import Finding
-from monitor.health import soft404, words
-from monitor.health.links import DEFAULT_ALLOW, ExternalLink, absolute, css_path, host_kind
-from monitor.health.page import PageReport, check_html
 from monitor.model import FetchError, FetchResult, State
 
 if TYPE_CHECKING:

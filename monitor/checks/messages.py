@@ -1,5 +1,6 @@
-"""Citizens' messages (网民留言) against the rules (pure): each answered within 5 working days (yellow from
-the 4th), none left unanswered for more than 3 months (单项否决 互动回应差), and answer-time statistics.
+"""Citizens' messages (网民留言) against the rules: each answered within 5 working days (yellow from the 4th),
+none left unanswered for more than 3 months (单项否决 互动回应差), and answer-time statistics. The rules are pure
+(at the top); the check (``MessagesCheck``, at the bottom) reads each message box's list pages.
 
 Working days come from ``monitor.workdays`` (holidays and 调休 Saturdays). A message whose deadline falls
 in a year no calendar knows is left out and logged rather than guessed (the calendar check raises that
@@ -20,15 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from monitor.checks.base import Subject
 from monitor.durations import add_months
 from monitor.evaluate import TZ
-from monitor.extract.messages import Message, MessageStatus
+from monitor.extract.message_box import UNREADABLE_LABELS, Message, MessageStatus, read_messages
 from monitor.findings import Finding
 from monitor.model import State
-from monitor.workdays import UnknownCalendarYear, WorkCalendar, deadline_state
+from monitor.workdays import UnknownCalendarYear, WorkCalendar, deadline_state, default_calendar
 
 if TYPE_CHECKING:
     from monitor.config import Inventory
+    from monitor.daemon import Monitor
+    from monitor.fetch import Fetcher
 
 log = structlog.get_logger()
 
@@ -246,3 +250,53 @@ def stats_table(
                                              "yellow_workday": rules.yellow_workday,
                                              "veto_months": rules.veto_months, "window_months": rules.window_months},
             "units": unit_rows, "boxes": box_rows}
+
+# ------------------------------------------------------------------------------------------ the check
+
+
+async def read_box(fetcher: Fetcher, box: MessageBox, today: date) -> list[Message] | None:
+    """The messages of a box's first ``box.pages`` list pages, following 下一页; None when any page cannot be
+    fetched or read (then what was known of the box stays as it was)."""
+    found: dict[tuple[str, date], Message] = {}
+    url, seen = box.url, set()
+    for _ in range(box.pages):
+        seen.add(url)
+        result = await fetcher.fetch(url)
+        if not result.ok or result.text is None:
+            log.warning("message_box_fetch_failed", box=box.id, url=url, error=result.error, detail=result.detail)
+            return None
+        page = read_messages(result.text, result.final_url or url, today)
+        if page.unreadable is not None:
+            log.warning("message_box_unreadable", box=box.id, url=url, reason=str(page.unreadable),
+                        detail=UNREADABLE_LABELS[page.unreadable])
+            return None
+        for message in page.messages:  # a message moving to the next page between two fetches counts once
+            found.setdefault((message.url or message.title, message.asked), message)
+        if page.next_url is None or page.next_url in seen:
+            break
+        url = page.next_url
+    return list(found.values())
+
+
+class MessagesCheck:
+    """Each message box's list pages: unanswered messages near or past their 5 working days, late answers,
+    and the 3-month veto. Stores what it read, for the answer-time statistics."""
+
+    name = "messages"
+    produces = ("message_overdue",)
+
+    def __init__(self, calendar: WorkCalendar | None = None, rules: MessageRules = DEFAULT_RULES) -> None:
+        self._calendar = calendar
+        self.rules = rules
+
+    def subjects(self, inventory: Inventory) -> list[Subject]:
+        return [Subject(box.id, box.interval_s, box.unit_id, box.site_id, box)
+                for box in message_boxes(inventory)]
+
+    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
+        box: MessageBox = subject.data
+        messages = await read_box(monitor.fetcher, box, now.astimezone(TZ).date())
+        if messages is None:
+            return None
+        await monitor.store.save_messages(box.id, messages, now)
+        return findings(box, messages, now, self._calendar or default_calendar(), self.rules)

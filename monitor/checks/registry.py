@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from monitor.calendar_check import CalendarCheck
-from monitor.checks import Check, ObservationCheck
+from monitor.checks.accounts import InteractionCheck, MatrixCheck, PostShareCheck, ServiceMenuCheck
+from monitor.checks.availability import AvailabilityCheck
+from monitor.checks.base import Check, ObservationCheck
+from monitor.checks.calendar import CalendarCheck
+from monitor.checks.honest import HonestDatesCheck
+from monitor.checks.interpretation import InterpretationCheck
+from monitor.checks.links import LinksCheck
+from monitor.checks.messages import MessagesCheck
 from monitor.config import Inventory
-from monitor.health.availability_check import AvailabilityCheck
-from monitor.health.crawl import LinksCheck
-from monitor.honest import HonestDatesCheck
-from monitor.newmedia.checks import InteractionCheck, MatrixCheck, PostShareCheck, ServiceMenuCheck
-from monitor.workday_checks import InterpretationCheck, MessagesCheck
 
 
 def _enabled(inventory: Inventory, name: str) -> bool:

@@ -1,10 +1,7 @@
-"""Periodic checks that are not column probes: each runs per subject on its own interval.
+"""The check runner: every check's subjects, each run on its own interval.
 
-A check (availability of a homepage, a site's links, an account's service menu, a message box, …)
-names the subjects it looks at and, for one subject, returns the findings it sees now — or ``None``
-when it could not look (its source failed): then what was known stays as it was, never a false
-"gone" or a false finding. The runner hands every result to ``Monitor.report_findings``, the one path
-to the store, the outbox, the metrics and MQTT.
+The runner hands every result to ``Monitor.report_findings``, the one path to the store, the outbox,
+the metrics and MQTT.
 """
 
 from __future__ import annotations
@@ -13,52 +10,19 @@ import asyncio
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 
-from monitor.findings import Finding
+from monitor.checks.base import Check, Subject
 
 if TYPE_CHECKING:
-    from monitor.config import Inventory, Target
+    from monitor.config import Inventory
     from monitor.daemon import Monitor
-    from monitor.model import Observation
 
 log = structlog.get_logger()
 FIRST_RUN_SPREAD_S = 3600.0  # a new subject's first run falls within this much (or its interval, if shorter)
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """What one check looks at: a homepage, a site, an account, a message box."""
-
-    id: str  # the findings' subject (a target id or a site id); per-host politeness is the fetcher's
-    interval_s: float
-    unit_id: str
-    site_id: str = ""
-    data: Any = field(default=None, compare=False)  # whatever the check needs (URLs, names, settings)
-
-
-class Check(Protocol):
-    name: str
-    produces: tuple[str, ...]  # the finding checks it reports (keys of findings.CHECKS)
-
-    def subjects(self, inventory: Inventory) -> list[Subject]: ...
-
-    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> Sequence[Finding] | None: ...
-
-
-class ObservationCheck(Protocol):
-    """A check on what a column or account probe already read (its items), run on every fetched
-    observation of the target (``Monitor.observation_checks``); the subject is the target."""
-
-    name: str
-    produces: tuple[str, ...]
-
-    def findings(self, target: Target, observation: Observation) -> Sequence[Finding] | None: ...
 
 
 class CheckRunner:

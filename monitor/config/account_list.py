@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.config import ConfigError, ConfigProblem, InventoryModel, canonical_platform
-from monitor.excel import find_header, sheet_rows, stable_id
+from monitor.config.errors import ConfigError, ConfigProblem
+from monitor.config.excel import find_header, sheet_rows, stable_id
+from monitor.config.schema import InventoryModel, canonical_platform
 
 REQUIRED = ("单位名称", "新媒体账号名称", "类型")
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from python_calamine import CalamineWorkbook
 
-from monitor.config import ConfigError, ConfigProblem
+from monitor.config.errors import ConfigError, ConfigProblem
 
 REQUIRED = ("单位", "网站", "栏目", "地址", "类别")
 OPTIONAL_HOMEPAGE = ("网站首页", "首页", "首页地址")

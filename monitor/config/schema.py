@@ -1,51 +1,25 @@
-"""The inventory: units, sites, columns and settings, from YAML or an Excel sheet.
+"""The inventory's schema (pydantic): units, sites, columns, accounts, categories, ladders and settings.
 
-Loading never stops at the first problem: every error is collected with its file, line (or
-Excel row), field, what is wrong and how to fix it, so ``govwatch check-config`` can list them
-all and the daemon can refuse to start on them.
+Validators say what is wrong and how to fix it; ``monitor.config.build`` turns their errors into problems
+with lines.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.durations import Duration
-from monitor.newmedia.content import DEFAULT_OFF_DUTY
-from monitor.newmedia.jsonapi import FIELDS as MAPPING_FIELDS
-from monitor.newmedia.sources import source_parser
-from monitor.rules import DEFAULT_RULES, HOMEPAGE, NEW_MEDIA, Rule, canonical_category
+from monitor.extract.accounts.content import DEFAULT_OFF_DUTY
+from monitor.extract.accounts.jsonapi import FIELDS as MAPPING_FIELDS
+from monitor.extract.accounts.sources import source_parser
+from monitor.rules import canonical_category
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    file: str
-    line: int | None  # 1-based line (YAML) or row (Excel)
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-
-
-class ConfigError(Exception):
-    def __init__(self, problems: list[ConfigProblem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
 
 
 def _duration(value: Any) -> Duration | None:
@@ -184,7 +158,7 @@ def _check_regex(value: str | None) -> str | None:
 
 class InterpretationSelect(_Strict):
     """Which policy documents need an interpretation (regular expressions on the title; unset: the defaults of
-    monitor.interpretations.Selection)."""
+    monitor.checks.interpretation.Selection)."""
 
     include: str | None = None
     exclude: str | None = None
@@ -361,7 +335,7 @@ class MqttModel(_Strict):
 
 
 class LinkSettings(_Strict):
-    """The link crawler (``monitor.health.crawl``): per site the homepage, every column page and the newest
+    """The link crawler (``monitor.checks.links``): per site the homepage, every column page and the newest
     articles, every link on them checked once, hidden links, external links and wrong words on every page.
 
     Broken links are deducted separately for the homepage and other pages (国办秘函〔2019〕19号; the points are
@@ -437,356 +411,3 @@ class InventoryModel(_Strict):
     units: tuple[UnitModel, ...] = ()
     sites: tuple[SiteModel, ...] = ()
     accounts: tuple[AccountModel, ...] = ()
-
-
-def account_site(unit_id: str) -> str:
-    """The site id under which a unit's new-media accounts are grouped (their targets' and findings' site)."""
-    return f"nm-{unit_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One thing probed on its own schedule: a column list page, a site's homepage or a new-media account.
-
-    An account's ``site_id`` is ``nm-<unit id>`` and its ``site_name`` 政务新媒体: the board, alerts and
-    metrics group a unit's accounts like a site's columns.
-    """
-
-    id: str
-    kind: str  # "column" | "homepage" | "account"
-    name: str
-    url: str
-    site_id: str
-    site_name: str
-    unit_id: str
-    unit_name: str
-    rule: Rule
-    parser: str = "list"  # "list" | "feed" | "json:<mapping>" (see monitor.extract_pool.parse_page)
-
-    @property
-    def host(self) -> str:
-        return self.url.split("/", 3)[2].lower()
-
-
-@dataclass(frozen=True, slots=True)
-class Inventory:
-    source: str
-    model: InventoryModel
-    rules: dict[str, Rule]
-    targets: tuple[Target, ...]
-
-    @property
-    def settings(self) -> SettingsModel:
-        return self.model.settings
-
-    @property
-    def site_names(self) -> dict[str, str]:
-        """Names by site id, a unit's accounts grouped as 政务新媒体 (for findings, alerts and the board)."""
-        return {**{account_site(a.unit): NEW_MEDIA for a in self.model.accounts},
-                **{site.id: site.name for site in self.model.sites}}
-
-
-# ---------------------------------------------------------------- loading
-
-
-def load(path: str | Path) -> Inventory:
-    """Load and validate an inventory from .yaml/.yml, .json or .xlsx/.xls/.ods; raise ConfigError."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError([ConfigProblem(str(path), None, "", "file not found")])
-    suffix = path.suffix.lower()
-    if suffix in {".xlsx", ".xls", ".ods"}:
-        from monitor.excel import read_inventory  # lazy: the Excel reader is only needed here
-
-        data, locate = read_inventory(path)
-        return build(data, str(path), locate)
-    text = _read_text(path)
-    if suffix == ".json":
-        # JSON is YAML 1.2; the C json parser reads 30,000 columns in well under a second, where
-        # the pure-Python YAML parser needs ~15 s and ~300 MB. Lines are looked up only on errors.
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError([ConfigProblem(str(path), exc.lineno, "", f"JSON syntax: {exc.msg}")]) from None
-        try:
-            return build(data, str(path), lambda loc: None)
-        except ConfigError:
-            pass  # validate again with line numbers
-    data, locate = _read_yaml(path, text)
-    return build(data, str(path), locate)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            [ConfigProblem(str(path), None, "", f"not UTF-8 text ({exc}); save the file as UTF-8")]
-        ) from None
-
-
-def _read_yaml(path: Path, text: str) -> tuple[Any, Any]:
-    yaml = YAML(typ="rt")
-    try:
-        data = yaml.load(text)
-    except MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ConfigError([ConfigProblem(str(path), line, "", f"YAML syntax: {exc.problem}")]) from None
-    if data is None:
-        data = CommentedMap()
-    if not isinstance(data, dict):
-        raise ConfigError([ConfigProblem(str(path), 1, "", "the file must be a mapping with units: and sites:")])
-    return data, lambda loc: _yaml_line(data, loc)
-
-
-def _yaml_line(root: Any, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the deepest node of ``loc`` that exists in the YAML tree."""
-    node, line = root, None
-    for key in loc:
-        if isinstance(node, CommentedMap) and key in node:
-            line = node.lc.key(key)[0] + 1
-            node = node[key]
-        elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
-            line = node.lc.item(key)[0] + 1
-            node = node[key]
-        else:
-            break
-    return line
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
-def _field_name(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _pydantic_message(err: dict[str, Any]) -> str:
-    kind, msg = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        return "unknown field; check its spelling (see deploy/inventory.example.yaml for the fields)"
-    if kind == "missing":
-        return "required field is missing; add it"
-    if kind == "string_pattern_mismatch" and err["loc"][-1] == "id":
-        return "ids are 1-64 ASCII letters, digits, '_', '.', '-'; rename it"
-    if msg.startswith("Value error, "):
-        msg = msg.removeprefix("Value error, ")
-    return f"{msg} (got {err.get('input')!r})" if "input" in err and kind != "value_error" else msg
-
-
-def build(data: Any, source: str, locate: Any) -> Inventory:
-    """Validate plain inventory data; ``locate(loc)`` maps a field path to its line or row.
-
-    Each unit, site and column is validated on its own so that one run reports every problem.
-    """
-    return _Builder(source, locate).build(_plain(data))
-
-
-class _Builder:
-    def __init__(self, source: str, locate: Any) -> None:
-        self.source = source
-        self.locate = locate
-        self.problems: list[ConfigProblem] = []
-        self.box_ids: set[str] = set()
-
-    def problem(self, loc: tuple[Any, ...], message: str) -> None:
-        self.problems.append(ConfigProblem(self.source, self.locate(loc), _field_name(loc), message))
-
-    def check(self, model: type[BaseModel], value: Any, loc: tuple[Any, ...]) -> Any:
-        try:
-            return model.model_validate(value)
-        except ValidationError as exc:
-            for e in exc.errors():
-                self.problem((*loc, *e["loc"]), _pydantic_message(e))
-            return None
-
-    def entries(self, data: dict[str, Any], key: str) -> list[tuple[int, Any]]:
-        items = data.get(key) or []
-        if not isinstance(items, list):
-            self.problem((key,), "must be a list of entries (- id: …)")
-            return []
-        return list(enumerate(items))
-
-    def build(self, data: dict[str, Any]) -> Inventory:
-        for key in sorted(set(data) - set(InventoryModel.model_fields)):
-            self.problem((key,), "unknown section; the sections are settings, categories, ladders, units, sites, "
-                         "accounts")
-        head = self.check(InventoryModel, {k: data[k] for k in ("settings", "categories", "ladders") if k in data}, ())
-        if head is None:
-            raise ConfigError(self.problems)
-        rules = self.rules(head)
-        units: dict[str, UnitModel] = {}
-        for i, raw in self.entries(data, "units"):
-            unit = self.check(UnitModel, raw, ("units", i))
-            if unit is not None and unit.id in units:
-                self.problem(("units", i, "id"), f"duplicate unit id {unit.id!r}; ids must be unique")
-            elif unit is not None:
-                units[unit.id] = unit
-        sites: list[SiteModel] = []
-        targets: dict[str, Target] = {}
-        for i, raw in self.entries(data, "sites"):
-            site = self.site(raw, ("sites", i), rules, units, targets)
-            if site is not None:
-                sites.append(site)
-        accounts = self.accounts(data, rules, units, targets, head.settings.accounts)
-        self.alert_references(head, units, rules)
-        if self.problems:
-            raise ConfigError(self.problems)
-        model = head.model_copy(update={"units": tuple(units.values()), "sites": tuple(sites),
-                                        "accounts": tuple(accounts)})
-        return Inventory(self.source, model, rules, tuple(targets.values()))
-
-    def accounts(
-        self, data: dict[str, Any], rules: dict[str, Rule], units: dict[str, UnitModel], targets: dict[str, Target],
-        settings: AccountSettings,
-    ) -> list[AccountModel]:
-        """Validate each account; those with a source that are not 已关停 become targets of kind "account"."""
-        found: list[AccountModel] = []
-        ids: set[str] = set()
-        for i, raw in self.entries(data, "accounts"):
-            account = self.check(AccountModel, raw, ("accounts", i))
-            if account is None:
-                continue
-            unit = units.get(account.unit)
-            if unit is None:
-                self.problem(("accounts", i, "unit"),
-                             f"unknown unit {account.unit!r}; add it under units: or use one of {sorted(units)}")
-                continue
-            if account.id in ids or account.id in targets:
-                self.problem(("accounts", i, "id"), f"duplicate id {account.id!r}; give the account a unique id:")
-                continue
-            ids.add(account.id)
-            found.append(account)
-            if account.source is None or account.status == "已关停":
-                continue
-            rule = rules[NEW_MEDIA].with_overrides(account.deadline, account.lead, account.interval)
-            keywords = account.off_duty_keywords or settings.off_duty_keywords
-            parser = source_parser(account.source.kind, account.source.mapping,
-                                   None if keywords == DEFAULT_OFF_DUTY else keywords)
-            targets[account.id] = Target(
-                account.id, "account", f"{account.name}（{account.platform}）", account.source.url,
-                account_site(unit.id), NEW_MEDIA, unit.id, unit.name, rule, parser)
-        return found
-
-    def alert_references(self, head: InventoryModel, units: dict[str, UnitModel], rules: dict[str, Rule]) -> None:
-        """Receivers named by ladders and the supervisor must exist; receiver ids are unique per unit."""
-        for unit in units.values():
-            ids = [r.id for r in unit.receivers]
-            for dup in sorted({i for i in ids if ids.count(i) > 1}):
-                self.problem(("units",), f"unit {unit.id!r} has two receivers with id {dup!r}; rename one")
-        supervisor = head.settings.alerts.supervisor
-        if supervisor is not None and supervisor not in units:
-            self.problem(("settings", "alerts", "supervisor"),
-                         f"unknown unit {supervisor!r}; name the supervising office's unit id from units:")
-        known = {r.id for u in units.values() for r in u.receivers}
-        for category, steps in head.ladders.items():
-            if (canonical_category(category) or category) not in rules:
-                self.problem(("ladders", category), f"unknown category {category!r}; use one of {', '.join(rules)}")
-            for n, step in enumerate(steps):
-                for receiver in step.to:
-                    if receiver not in known:
-                        self.problem(("ladders", category, n, "to"),
-                                     f"no unit has a receiver with id {receiver!r}; add it under a unit's receivers:")
-
-    def rules(self, head: InventoryModel) -> dict[str, Rule]:
-        rules = dict(DEFAULT_RULES)
-        for name, cat in head.categories.items():
-            canonical = canonical_category(name) or name
-            base = rules.get(canonical)
-            if base is None:
-                if cat.deadline is None or cat.lead is None or cat.interval is None:
-                    self.problem(("categories", name), "a new category needs deadline, lead and interval "
-                                 "(known categories: " + ", ".join(DEFAULT_RULES) + ")")
-                    continue
-                base = Rule(name, cat.deadline, cat.lead, cat.interval, f"{name}栏目 {cat.deadline} 内须更新")
-            rule = base.with_overrides(cat.deadline, cat.lead, cat.interval)
-            rules[canonical] = Rule(rule.category, rule.deadline, rule.lead, rule.interval, cat.text or rule.text)
-        return rules
-
-    def site(
-        self, raw: Any, loc: tuple[Any, ...], rules: dict[str, Rule], units: dict[str, UnitModel],
-        targets: dict[str, Target],
-    ) -> SiteModel | None:
-        """Validate a site and each of its columns on their own; add the valid ones' targets."""
-        columns = raw.get("columns") if isinstance(raw, dict) else None
-        if not isinstance(columns, list):
-            columns = []
-            raw = raw if not isinstance(raw, dict) or "columns" not in raw else {**raw, "columns": "?"}
-        site = self.check(SiteModel, {**raw, "columns": []} if isinstance(raw, dict) else raw, loc)
-        valid: list[tuple[int, ColumnModel, Rule]] = []
-        for j, col_raw in enumerate(columns):
-            col = self.check(ColumnModel, col_raw, (*loc, "columns", j))
-            if col is None:
-                continue
-            rule = rules.get(col.category) if col.category != NEW_MEDIA else None
-            if rule is None:
-                self.problem((*loc, "columns", j, "category"), f"unknown category {col.category!r}; use one of "
-                             f"{', '.join(r for r in rules if r != NEW_MEDIA)} or define it under categories:")
-                continue
-            valid.append((j, col, rule.with_overrides(col.deadline, col.lead, col.interval)))
-        if site is None:
-            return None
-        unit = units.get(site.unit)
-        if unit is None:
-            self.problem((*loc, "unit"),
-                         f"unknown unit {site.unit!r}; add it under units: or use one of {sorted(units)}")
-            return None
-        if any(t.site_id == site.id for t in targets.values()):
-            self.problem((*loc, "id"), f"duplicate site id {site.id!r}; ids must be unique")
-            return None
-        found: list[tuple[Target, tuple[Any, ...]]] = []
-        if site.check_homepage:
-            found.append((Target(f"{site.id}-home", "homepage", HOMEPAGE, site.homepage, site.id, site.name,
-                                 unit.id, unit.name, rules[HOMEPAGE]), (*loc, "homepage")))
-        for j, col, rule in valid:
-            cid = col.id or f"{site.id}-{_short_hash(col.url)}"
-            found.append((Target(cid, "column", col.name, col.url, site.id, site.name, unit.id, unit.name, rule),
-                          (*loc, "columns", j)))
-        for target, where in found:
-            if target.id in targets:
-                self.problem(where, f"duplicate target id {target.id!r}; give the column a unique id:")
-            targets[target.id] = target
-        boxes = self.message_boxes(site, loc, targets)
-        self.interpretation_column(site, loc, [t for t, _ in found])
-        return site.model_copy(update={"columns": tuple(col for _, col, _ in valid), "messages": boxes})
-
-    def message_boxes(
-        self, site: SiteModel, loc: tuple[Any, ...], targets: dict[str, Target],
-    ) -> tuple[MessageBoxModel, ...]:
-        """The site's message boxes, each with its id (given, or derived from its URL); ids are unique."""
-        boxes = []
-        for j, box in enumerate(site.messages):
-            box_id = box.id or f"{site.id}-msg-{_short_hash(box.url)}"
-            if box_id in targets or box_id in self.box_ids:
-                self.problem((*loc, "messages", j, "id"), f"duplicate id {box_id!r}; give the message box a unique id:")
-                continue
-            self.box_ids.add(box_id)
-            boxes.append(box.model_copy(update={"id": box_id}))
-        return tuple(boxes)
-
-    def interpretation_column(self, site: SiteModel, loc: tuple[Any, ...], site_targets: list[Target]) -> None:
-        """``interpretation_column`` names a column of this site, and the site has 政策文件 columns to check."""
-        wanted = site.interpretation_column
-        if wanted is None:
-            return
-        columns = [t for t in site_targets if t.kind == "column"]
-        if not any(t.id == wanted for t in columns):
-            self.problem((*loc, "interpretation_column"),
-                         f"no column with id {wanted!r} on site {site.id!r}; give its 政策解读 column an id: "
-                         f"and name it here (column ids: {', '.join(t.id for t in columns) or 'none'})")
-        elif not any(t.rule.category == "政策文件" and t.id != wanted for t in columns):
-            self.problem((*loc, "interpretation_column"),
-                         "the site has no column of category 政策文件 whose documents would need an interpretation; "
-                         "add one or remove interpretation_column")
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.blake2s(text.encode(), digest_size=5).hexdigest()

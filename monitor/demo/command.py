@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor import config
+from monitor.demo.fleet import Fleet, demo_accounts, demo_fleet
 from monitor.evaluate import TZ
-from monitor.fleet import Fleet, demo_accounts, demo_fleet
 from monitor.service import monitoring, run_service
 from monitor.web import views
 

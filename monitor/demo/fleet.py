@@ -11,7 +11,7 @@ column's list fragment is rendered once and cached, so a request is a dict looku
 
 CLI (for benchmarks, runs the fleet in its own process)::
 
-    python -m monitor.fleet --sites 600 --columns 50 --inventory /tmp/inv.yaml [--today 2026-11-25]
+    python -m monitor.demo.fleet --sites 600 --columns 50 --inventory /tmp/inv.yaml [--today 2026-11-25]
 """
 
 from __future__ import annotations
@@ -1516,7 +1516,8 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m monitor.fleet", description="Serve a loopback fleet of gov sites.")
+    ap = argparse.ArgumentParser(prog="python -m monitor.demo.fleet",
+                                 description="Serve a loopback fleet of gov sites.")
     ap.add_argument("--sites", type=int, default=6)
     ap.add_argument("--columns", type=int, default=5, help="columns per site")
     ap.add_argument("--inventory", help="write the govwatch inventory here (YAML, or JSON for a .json path)")

@@ -28,9 +28,10 @@ from aiohttp import web
 from ruamel.yaml import YAML
 
 from monitor import config
+from monitor.checks.honest import HonestDatesCheck
 from monitor.evaluate import TZ
-from monitor.honest import HonestDatesCheck
-from monitor.report import Quarter, Report, Scoring, compute, write_all
+from monitor.report.files import write_all
+from monitor.report.score import Quarter, Report, Scoring, compute
 from monitor.service import monitoring
 
 LEAD_IN_DAYS = 10  # probing starts this many days before the quarter, so its first day has a state

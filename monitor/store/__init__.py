@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from monitor.config import Target
 from monitor.evaluate import History, Verdict
 from monitor.findings import Change, Known, Status
-from monitor.model import Observation
+from monitor.model import Observation, Target
 
 if TYPE_CHECKING:
-    from monitor.extract.messages import Message
-    from monitor.honest import SeenItem
+    from monitor.checks.honest import SeenItem
+    from monitor.extract.message_box import Message
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from monitor.config import Target
 from monitor.evaluate import History, Verdict
 from monitor.findings import Change, Finding, Known, Status, mark
-from monitor.model import EmptyReason, FetchError, Observation, State
+from monitor.model import EmptyReason, FetchError, Observation, State, Target
 from monitor.store import (
     FindingsRecord,
     HealthProbeRecord,
@@ -608,10 +607,10 @@ class SQLiteStore:
         return await self._run(query) if target_ids and limit > 0 else []
 
     async def honest_history(self, target_id: str) -> tuple[list[Any], list[datetime]]:
-        """What ``monitor.honest`` needs of one column, bounded: the items of its current list and every item
+        """What ``monitor.checks.honest`` needs of one column, bounded: the items of its current list and every item
         visible since the oldest of them appeared, the successful probes since the oldest of those, and the
         first successful probe (items seen then are never back-dated)."""
-        from monitor.honest import SeenItem
+        from monitor.checks.honest import SeenItem
 
         good = "target_id = ? AND error IS NULL AND (newest_date IS NOT NULL OR not_modified = 1)"
 
@@ -637,9 +636,9 @@ class SQLiteStore:
 
     async def column_items(self, target_id: str, since: date) -> list[Any]:
         """A column's stored items dated since ``since`` (undated ones: first seen since), as
-        ``monitor.honest.SeenItem``, oldest sighting first."""
+        ``monitor.checks.honest.SeenItem``, oldest sighting first."""
+        from monitor.checks.honest import SeenItem
         from monitor.evaluate import start_of_day
-        from monitor.honest import SeenItem
 
         def query() -> list[Any]:
             rows = self.db.execute(
@@ -651,7 +650,7 @@ class SQLiteStore:
         return await self._run(query)
 
     async def save_messages(self, box_id: str, messages: Sequence[Any], at: datetime) -> None:
-        """Replace a message box's stored messages (``monitor.extract.messages.Message``) with those just read."""
+        """Replace a message box's stored messages (``monitor.extract.message_box.Message``) with those just read."""
         rows = [(box_id, seq, m.title, m.url, m.asked.isoformat(), _iso(m.answered), str(m.status), m.status_text,
                  at.timestamp()) for seq, m in enumerate(messages)]
 
@@ -664,7 +663,7 @@ class SQLiteStore:
 
     async def load_messages(self) -> dict[str, tuple[datetime, list[Any]]]:
         """Per message box, when it was last read and its messages then, in page order."""
-        from monitor.extract.messages import Message, MessageStatus
+        from monitor.extract.message_box import Message, MessageStatus
 
         def query() -> dict[str, tuple[datetime, list[Any]]]:
             boxes: dict[str, tuple[datetime, list[Any]]] = {}

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from monitor.checks.accounts import PostShareCheck, attestation_expires, attestation_state
 from monitor.daemon import Monitor
 from monitor.evaluate import TZ
+from monitor.extract.accounts.content import PostShare
 from monitor.findings import CHECKS, Known, Status
 from monitor.model import State
-from monitor.newmedia.checks import PostShareCheck, attestation_expires, attestation_state
-from monitor.newmedia.content import PostShare
 from monitor.web import views
 
 ORDER = {"red": 0, "yellow": 1, "unknown": 2, "green": 3, "none": 4}

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from aiohttp import web
 
+from monitor.checks.messages import stats_table
 from monitor.daemon import Monitor
 from monitor.evaluate import TZ
 from monitor.findings import CHECKS
-from monitor.messages import stats_table
-from monitor.report import Quarter, compute, render_html
+from monitor.report.html import render_html
+from monitor.report.score import Quarter, compute
 from monitor.web import accounts, admin, views
 from monitor.web.events import EventHub, stream
 from monitor.workdays import default_calendar

@@ -13,8 +13,8 @@ import json
 
 from aiohttp import web
 
-from monitor.config import Target
 from monitor.evaluate import Verdict
+from monitor.model import Target
 from monitor.web.views import STATE_LABELS
 
 QUEUE_SIZE = 256

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.health import soft404
-from monitor.health.hidden import HiddenFinding, find_hidden
-from monitor.health.links import DEFAULT_ALLOW, ExternalLink, external_links
-from monitor.health.words import Dictionaries, WordFinding
+from monitor.checks.page import soft404
+from monitor.checks.page.external import DEFAULT_ALLOW, ExternalLink, external_links
+from monitor.checks.page.hidden import HiddenFinding, find_hidden
+from monitor.checks.page.words import Dictionaries, WordFinding
 
 __all__ = ["PageReport", "check_html", "page_text"]
 

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.health.links import DEFAULT_ALLOW, absolute, css_path, host_kind
-from monitor.health.words import Dictionaries
+from monitor.checks.page.external import DEFAULT_ALLOW, absolute, css_path, host_kind
+from monitor.checks.page.words import Dictionaries
 
 __all__ = ["HiddenFinding", "find_hidden"]
 

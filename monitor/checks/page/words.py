@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 
 __all__ = ["DICT_DIR", "Dictionaries", "Entry", "WordFinding", "load"]
 
-DICT_DIR = Path(__file__).resolve().parent.parent / "dictionaries"
+DICT_DIR = Path(__file__).resolve().parents[2] / "dictionaries"
 CONTEXT = 15
 
 # file → (category, severity)

@@ -15,9 +15,9 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from monitor.extract.accounts import FAULT_MARKERS, SOURCE_FAULT, post_date, posts_result
+from monitor.extract.accounts.content import DEFAULT_OFF_DUTY, classify, off_duty_matcher, repost_in_feed
 from monitor.model import ListResult
-from monitor.newmedia import FAULT_MARKERS, SOURCE_FAULT, post_date, posts_result
-from monitor.newmedia.content import DEFAULT_OFF_DUTY, classify, off_duty_matcher, repost_in_feed
 
 _XML_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*["'][^"']*["']""")
 

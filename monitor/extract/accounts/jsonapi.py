@@ -14,9 +14,9 @@ from datetime import date
 from typing import Any
 from urllib.parse import urljoin
 
+from monitor.extract.accounts import SOURCE_FAULT, post_date, posts_result
+from monitor.extract.accounts.content import DEFAULT_OFF_DUTY, classify, off_duty_matcher, repost_in_feed, truthy
 from monitor.model import ListResult
-from monitor.newmedia import SOURCE_FAULT, post_date, posts_result
-from monitor.newmedia.content import DEFAULT_OFF_DUTY, classify, off_duty_matcher, repost_in_feed, truthy
 
 FIELDS = ("items", "title", "url", "date", "text", "repost", "original")
 

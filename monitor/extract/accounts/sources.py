@@ -33,9 +33,9 @@ def read(parser: str, text: str, url: str, today: date, content_type: str | None
     options: dict[str, Any] = json.loads(spec) if spec else {}
     off_duty = {"off_duty": tuple(options.pop("off_duty"))} if "off_duty" in options else {}
     if kind == "feed":
-        from monitor.newmedia import feeds  # lazy: feedparser is imported only where accounts are read
+        from monitor.extract.accounts import feeds  # lazy: feedparser is imported only where accounts are read
 
         return feeds.read(text, url, today, content_type, **off_duty)
-    from monitor.newmedia import jsonapi
+    from monitor.extract.accounts import jsonapi
 
     return jsonapi.read(text, url, today, options, **off_duty)

@@ -1,0 +1,263 @@
+"""From plain inventory data to an ``Inventory``: each unit, site, column and account validated on its own, so
+that one run reports every problem with its line."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from monitor.config.errors import ConfigError, ConfigProblem
+from monitor.config.inventory import Inventory, account_site
+from monitor.config.schema import (
+    AccountModel,
+    AccountSettings,
+    ColumnModel,
+    InventoryModel,
+    MessageBoxModel,
+    SiteModel,
+    UnitModel,
+)
+from monitor.extract.accounts.content import DEFAULT_OFF_DUTY
+from monitor.extract.accounts.sources import source_parser
+from monitor.model import Target
+from monitor.rules import DEFAULT_RULES, HOMEPAGE, NEW_MEDIA, Rule, canonical_category
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _pydantic_message(err: dict[str, Any]) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown field; check its spelling (see deploy/inventory.example.yaml for the fields)"
+    if kind == "missing":
+        return "required field is missing; add it"
+    if kind == "string_pattern_mismatch" and err["loc"][-1] == "id":
+        return "ids are 1-64 ASCII letters, digits, '_', '.', '-'; rename it"
+    if msg.startswith("Value error, "):
+        msg = msg.removeprefix("Value error, ")
+    return f"{msg} (got {err.get('input')!r})" if "input" in err and kind != "value_error" else msg
+
+
+def build(data: Any, source: str, locate: Any) -> Inventory:
+    """Validate plain inventory data; ``locate(loc)`` maps a field path to its line or row.
+
+    Each unit, site and column is validated on its own so that one run reports every problem.
+    """
+    return _Builder(source, locate).build(_plain(data))
+
+
+class _Builder:
+    def __init__(self, source: str, locate: Any) -> None:
+        self.source = source
+        self.locate = locate
+        self.problems: list[ConfigProblem] = []
+        self.box_ids: set[str] = set()
+
+    def problem(self, loc: tuple[Any, ...], message: str) -> None:
+        self.problems.append(ConfigProblem(self.source, self.locate(loc), _field_name(loc), message))
+
+    def check(self, model: type[BaseModel], value: Any, loc: tuple[Any, ...]) -> Any:
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            for e in exc.errors():
+                self.problem((*loc, *e["loc"]), _pydantic_message(e))
+            return None
+
+    def entries(self, data: dict[str, Any], key: str) -> list[tuple[int, Any]]:
+        items = data.get(key) or []
+        if not isinstance(items, list):
+            self.problem((key,), "must be a list of entries (- id: …)")
+            return []
+        return list(enumerate(items))
+
+    def build(self, data: dict[str, Any]) -> Inventory:
+        for key in sorted(set(data) - set(InventoryModel.model_fields)):
+            self.problem((key,), "unknown section; the sections are settings, categories, ladders, units, sites, "
+                         "accounts")
+        head = self.check(InventoryModel, {k: data[k] for k in ("settings", "categories", "ladders") if k in data}, ())
+        if head is None:
+            raise ConfigError(self.problems)
+        rules = self.rules(head)
+        units: dict[str, UnitModel] = {}
+        for i, raw in self.entries(data, "units"):
+            unit = self.check(UnitModel, raw, ("units", i))
+            if unit is not None and unit.id in units:
+                self.problem(("units", i, "id"), f"duplicate unit id {unit.id!r}; ids must be unique")
+            elif unit is not None:
+                units[unit.id] = unit
+        sites: list[SiteModel] = []
+        targets: dict[str, Target] = {}
+        for i, raw in self.entries(data, "sites"):
+            site = self.site(raw, ("sites", i), rules, units, targets)
+            if site is not None:
+                sites.append(site)
+        accounts = self.accounts(data, rules, units, targets, head.settings.accounts)
+        self.alert_references(head, units, rules)
+        if self.problems:
+            raise ConfigError(self.problems)
+        model = head.model_copy(update={"units": tuple(units.values()), "sites": tuple(sites),
+                                        "accounts": tuple(accounts)})
+        return Inventory(self.source, model, rules, tuple(targets.values()))
+
+    def accounts(
+        self, data: dict[str, Any], rules: dict[str, Rule], units: dict[str, UnitModel], targets: dict[str, Target],
+        settings: AccountSettings,
+    ) -> list[AccountModel]:
+        """Validate each account; those with a source that are not 已关停 become targets of kind "account"."""
+        found: list[AccountModel] = []
+        ids: set[str] = set()
+        for i, raw in self.entries(data, "accounts"):
+            account = self.check(AccountModel, raw, ("accounts", i))
+            if account is None:
+                continue
+            unit = units.get(account.unit)
+            if unit is None:
+                self.problem(("accounts", i, "unit"),
+                             f"unknown unit {account.unit!r}; add it under units: or use one of {sorted(units)}")
+                continue
+            if account.id in ids or account.id in targets:
+                self.problem(("accounts", i, "id"), f"duplicate id {account.id!r}; give the account a unique id:")
+                continue
+            ids.add(account.id)
+            found.append(account)
+            if account.source is None or account.status == "已关停":
+                continue
+            rule = rules[NEW_MEDIA].with_overrides(account.deadline, account.lead, account.interval)
+            keywords = account.off_duty_keywords or settings.off_duty_keywords
+            parser = source_parser(account.source.kind, account.source.mapping,
+                                   None if keywords == DEFAULT_OFF_DUTY else keywords)
+            targets[account.id] = Target(
+                account.id, "account", f"{account.name}（{account.platform}）", account.source.url,
+                account_site(unit.id), NEW_MEDIA, unit.id, unit.name, rule, parser)
+        return found
+
+    def alert_references(self, head: InventoryModel, units: dict[str, UnitModel], rules: dict[str, Rule]) -> None:
+        """Receivers named by ladders and the supervisor must exist; receiver ids are unique per unit."""
+        for unit in units.values():
+            ids = [r.id for r in unit.receivers]
+            for dup in sorted({i for i in ids if ids.count(i) > 1}):
+                self.problem(("units",), f"unit {unit.id!r} has two receivers with id {dup!r}; rename one")
+        supervisor = head.settings.alerts.supervisor
+        if supervisor is not None and supervisor not in units:
+            self.problem(("settings", "alerts", "supervisor"),
+                         f"unknown unit {supervisor!r}; name the supervising office's unit id from units:")
+        known = {r.id for u in units.values() for r in u.receivers}
+        for category, steps in head.ladders.items():
+            if (canonical_category(category) or category) not in rules:
+                self.problem(("ladders", category), f"unknown category {category!r}; use one of {', '.join(rules)}")
+            for n, step in enumerate(steps):
+                for receiver in step.to:
+                    if receiver not in known:
+                        self.problem(("ladders", category, n, "to"),
+                                     f"no unit has a receiver with id {receiver!r}; add it under a unit's receivers:")
+
+    def rules(self, head: InventoryModel) -> dict[str, Rule]:
+        rules = dict(DEFAULT_RULES)
+        for name, cat in head.categories.items():
+            canonical = canonical_category(name) or name
+            base = rules.get(canonical)
+            if base is None:
+                if cat.deadline is None or cat.lead is None or cat.interval is None:
+                    self.problem(("categories", name), "a new category needs deadline, lead and interval "
+                                 "(known categories: " + ", ".join(DEFAULT_RULES) + ")")
+                    continue
+                base = Rule(name, cat.deadline, cat.lead, cat.interval, f"{name}栏目 {cat.deadline} 内须更新")
+            rule = base.with_overrides(cat.deadline, cat.lead, cat.interval)
+            rules[canonical] = Rule(rule.category, rule.deadline, rule.lead, rule.interval, cat.text or rule.text)
+        return rules
+
+    def site(
+        self, raw: Any, loc: tuple[Any, ...], rules: dict[str, Rule], units: dict[str, UnitModel],
+        targets: dict[str, Target],
+    ) -> SiteModel | None:
+        """Validate a site and each of its columns on their own; add the valid ones' targets."""
+        columns = raw.get("columns") if isinstance(raw, dict) else None
+        if not isinstance(columns, list):
+            columns = []
+            raw = raw if not isinstance(raw, dict) or "columns" not in raw else {**raw, "columns": "?"}
+        site = self.check(SiteModel, {**raw, "columns": []} if isinstance(raw, dict) else raw, loc)
+        valid: list[tuple[int, ColumnModel, Rule]] = []
+        for j, col_raw in enumerate(columns):
+            col = self.check(ColumnModel, col_raw, (*loc, "columns", j))
+            if col is None:
+                continue
+            rule = rules.get(col.category) if col.category != NEW_MEDIA else None
+            if rule is None:
+                self.problem((*loc, "columns", j, "category"), f"unknown category {col.category!r}; use one of "
+                             f"{', '.join(r for r in rules if r != NEW_MEDIA)} or define it under categories:")
+                continue
+            valid.append((j, col, rule.with_overrides(col.deadline, col.lead, col.interval)))
+        if site is None:
+            return None
+        unit = units.get(site.unit)
+        if unit is None:
+            self.problem((*loc, "unit"),
+                         f"unknown unit {site.unit!r}; add it under units: or use one of {sorted(units)}")
+            return None
+        if any(t.site_id == site.id for t in targets.values()):
+            self.problem((*loc, "id"), f"duplicate site id {site.id!r}; ids must be unique")
+            return None
+        found: list[tuple[Target, tuple[Any, ...]]] = []
+        if site.check_homepage:
+            found.append((Target(f"{site.id}-home", "homepage", HOMEPAGE, site.homepage, site.id, site.name,
+                                 unit.id, unit.name, rules[HOMEPAGE]), (*loc, "homepage")))
+        for j, col, rule in valid:
+            cid = col.id or f"{site.id}-{_short_hash(col.url)}"
+            found.append((Target(cid, "column", col.name, col.url, site.id, site.name, unit.id, unit.name, rule),
+                          (*loc, "columns", j)))
+        for target, where in found:
+            if target.id in targets:
+                self.problem(where, f"duplicate target id {target.id!r}; give the column a unique id:")
+            targets[target.id] = target
+        boxes = self.message_boxes(site, loc, targets)
+        self.interpretation_column(site, loc, [t for t, _ in found])
+        return site.model_copy(update={"columns": tuple(col for _, col, _ in valid), "messages": boxes})
+
+    def message_boxes(
+        self, site: SiteModel, loc: tuple[Any, ...], targets: dict[str, Target],
+    ) -> tuple[MessageBoxModel, ...]:
+        """The site's message boxes, each with its id (given, or derived from its URL); ids are unique."""
+        boxes = []
+        for j, box in enumerate(site.messages):
+            box_id = box.id or f"{site.id}-msg-{_short_hash(box.url)}"
+            if box_id in targets or box_id in self.box_ids:
+                self.problem((*loc, "messages", j, "id"), f"duplicate id {box_id!r}; give the message box a unique id:")
+                continue
+            self.box_ids.add(box_id)
+            boxes.append(box.model_copy(update={"id": box_id}))
+        return tuple(boxes)
+
+    def interpretation_column(self, site: SiteModel, loc: tuple[Any, ...], site_targets: list[Target]) -> None:
+        """``interpretation_column`` names a column of this site, and the site has 政策文件 columns to check."""
+        wanted = site.interpretation_column
+        if wanted is None:
+            return
+        columns = [t for t in site_targets if t.kind == "column"]
+        if not any(t.id == wanted for t in columns):
+            self.problem((*loc, "interpretation_column"),
+                         f"no column with id {wanted!r} on site {site.id!r}; give its 政策解读 column an id: "
+                         f"and name it here (column ids: {', '.join(t.id for t in columns) or 'none'})")
+        elif not any(t.rule.category == "政策文件" and t.id != wanted for t in columns):
+            self.problem((*loc, "interpretation_column"),
+                         "the site has no column of category 政策文件 whose documents would need an interpretation; "
+                         "add one or remove interpretation_column")
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.blake2s(text.encode(), digest_size=5).hexdigest()

@@ -1,1 +1,0 @@
-"""Site health checks on one page: hidden links (暗链), soft 404, external links, wrong and sensitive words."""

@@ -1,0 +1,76 @@
+"""The score table as an xlsx in the seed's column layout (openpyxl), with the evidence sheets 预警明细, 单项否决
+and 政务新媒体."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.report.score import Report
+from monitor.report.table import column_headers, number, rates_line, titles, unit_row
+
+
+def write_xlsx(report: Report, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "季度得分表"
+    headers = column_headers(report)
+    width = 1 + len(headers) + 5
+    title, period = titles(report)
+    sheet.append([title])
+    sheet.append([period])
+    sheet.append(["单位", "栏目更新监测", *[None] * (len(headers) - 1), "季度扣分", "季度得分", "预警次数", "是否合格",
+                  "说明"])
+    sheet.append([None, *headers, *[None] * 5])
+    last = get_column_letter(width)
+    sheet.merge_cells(f"A1:{last}1")
+    sheet.merge_cells(f"A2:{last}2")
+    sheet.merge_cells("A3:A4")
+    sheet.merge_cells(start_row=3, start_column=2, end_row=3, end_column=1 + len(headers))
+    for col in range(2 + len(headers), width + 1):
+        sheet.merge_cells(start_row=3, start_column=col, end_row=4, end_column=col)
+    for unit in report.units:
+        sheet.append(unit_row(report, unit))
+    sheet.append([rates_line(report)])
+    sheet.merge_cells(start_row=sheet.max_row, start_column=1, end_row=sheet.max_row, end_column=width)
+    thin = Side(style="thin")
+    for row in sheet.iter_rows(min_row=3, max_row=sheet.max_row):
+        for cell in row:
+            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet["A1"].alignment = sheet["A2"].alignment = Alignment(horizontal="center")
+    sheet.column_dimensions["A"].width = 24
+    for col in range(2, width + 1):
+        sheet.column_dimensions[get_column_letter(col)].width = 14
+    sheet.column_dimensions[last].width = 40
+    sheet.freeze_panes = "B5"
+
+    detail = book.create_sheet("预警明细")
+    detail.append(["单位", "网站", "栏目", "类别", "栏目地址", "最新信息日期", "预警开始", "超期开始", "恢复时间",
+                   "超期天数", "扣分"])
+    for unit in report.units:
+        for w in unit.warnings:
+            t = w.target
+            detail.append([unit.name, t.site_name, t.name, t.category, t.url,
+                           w.newest_date.isoformat() if w.newest_date else "", f"{w.start:%Y-%m-%d %H:%M}",
+                           f"{w.red_at:%Y-%m-%d %H:%M}" if w.red_at else "",
+                           f"{w.end:%Y-%m-%d %H:%M}" if w.end else "未恢复", w.overdue_days or 0, number(w.points)])
+
+    vetoes = book.create_sheet("单项否决")
+    vetoes.append(["单位", "网站", "否决项", "证据"])
+    for unit in report.units:
+        for v in unit.vetoes:
+            vetoes.append([unit.name, v.site_name, v.reason, v.detail])
+    if report.accounts:
+        accounts = book.create_sheet("政务新媒体")
+        accounts.append(["单位", "账号", "地址", "是否合格", "问题及证据"])
+        for a in report.accounts:
+            accounts.append([a.target.unit_name, a.target.name, a.target.url, "合格" if a.passed else "不合格",
+                             "；".join(a.problems)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
