@@ -79,7 +79,7 @@ async def test_unit_and_target_pages(tmp_path: Path, page_server: PageServer) ->
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;单位" in unit_html
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;网站" in unit_html
     assert unit_html.index('data-id="stale"') < unit_html.index('data-id="gone"') < unit_html.index('data-id="fresh"')
-    assert "超期 16 天" in unit_html and "剩余 14 天" in unit_html and "页面无法访问" in unit_html
+    assert "超期 16 天" in unit_html and "距期限 14 天" in unit_html and "页面无法访问" in unit_html
     assert "该单位暂无监测栏目" in empty
 
     assert target.status == 200
@@ -92,13 +92,15 @@ async def test_unit_and_target_pages(tmp_path: Path, page_server: PageServer) ->
     assert observations.count("<tr>") == 2 and ">200<" in observations and "毫秒" in observations
 
     assert [r.status for r in missing] == [404, 404]
-    assert "未找到该责任单位" in missing_html[0] and "未找到该监测栏目" in missing_html[1]
+    assert "“nope”的责任单位不存在" in missing_html[0] and "“nope”的监测栏目不存在" in missing_html[1]
+    assert all('<nav>' in html and "页面不存在（404）" in html for html in missing_html)
 
 
 async def test_target_page_shows_failed_fetches(tmp_path: Path, page_server: PageServer) -> None:
     async with board(board_inventory(tmp_path / "inv.yaml", page_server)) as (_, _, base), ClientSession() as http:
         html = await (await http.get(base + "/target/gone")).text()
     assert "页面无法访问" in html and "HTTP 错误" in html and ">503<" in html
+    assert "<dt>判断依据</dt><dd>服务器错误（503）</dd>" in html  # in plain words; the technical detail below
 
 
 async def _next_event(reader: StreamReader) -> dict:

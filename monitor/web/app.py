@@ -10,41 +10,53 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+import structlog
 from aiohttp import web
 
 from monitor.checks.messages import stats_table
-from monitor.daemon import Monitor
+from monitor.daemon import Monitor, Tracked
 from monitor.evaluate import TZ
 from monitor.findings import CHECKS
+from monitor.model import State
 from monitor.report.html import render_html
 from monitor.report.score import Quarter, compute
-from monitor.web import accounts, admin, views
+from monitor.web import accounts, admin, views, wall
 from monitor.web.events import EventHub, stream
 from monitor.workdays import default_calendar
 
 if TYPE_CHECKING:
     from monitor.metrics import Metrics
 
+log = structlog.get_logger()
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("monitor.web", "templates"),
     autoescape=True,  # site titles and page texts are hostile input
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_TEMPLATES.globals.update(nav=views.NAV, api_links=views.API_LINKS)
 
 MONITOR_KEY = web.AppKey("monitor", Monitor)
 EVENTS_KEY = web.AppKey("events", EventHub)
 STATIC_DIR = Path(__file__).parent / "static"
-FILTERS = ("state", "unit_id", "site_id", "category", "kind")
+
+
+FILTERS = {"state": lambda tr: tr.verdict.state.value, "unit_id": lambda tr: tr.target.unit_id,
+           "site_id": lambda tr: tr.target.site_id, "category": lambda tr: tr.target.rule.category,
+           "kind": lambda tr: tr.target.kind}
+
+
+def _tracked(request: web.Request) -> list[Tracked]:
+    """The targets the query's filters (``?state=red&unit_id=…&site_id=…&category=…&kind=…``) select."""
+    tracked = list(request.app[MONITOR_KEY].tracked.values())
+    for key, value_of in FILTERS.items():
+        if value := request.query.get(key):
+            tracked = [tr for tr in tracked if value_of(tr) == value]
+    return tracked
 
 
 def _selected(request: web.Request) -> list[dict[str, Any]]:
-    monitor = request.app[MONITOR_KEY]
-    rows = views.rows(monitor.tracked.values(), monitor.clock())
-    for key in FILTERS:
-        if value := request.query.get(key):
-            rows = [r for r in rows if str(r[key]) == value]
-    return rows
+    return views.rows(_tracked(request), request.app[MONITOR_KEY].clock())
 
 
 async def report_page(request: web.Request) -> web.Response:
@@ -142,14 +154,46 @@ async def silences_page(request: web.Request) -> web.Response:
 
 
 async def board(request: web.Request) -> web.Response:
+    """The wall: counts, then the red, yellow and unknown lists, or past one screen of them a ranking of units
+    and sites; then vetoes and the findings summary."""
     monitor = request.app[MONITOR_KEY]
-    rows = _selected(request)
-    html = _TEMPLATES.get_template("board.html").render(
-        rows=rows, counts=views.counts(rows), labels=views.STATE_LABELS, kinds=views.KIND_LABELS,
-        now=monitor.clock().strftime("%Y-%m-%d %H:%M:%S"), total=len(rows),
-        health=views.finding_summary(monitor.findings), vetoes=views.veto_rows(monitor.alerts),
-    )
-    return web.Response(text=html, content_type="text/html", charset="utf-8")
+    now = monitor.clock()
+    built = wall.build(_tracked(request))
+    return _page("board.html", b=built, lists=[] if built.ranked else wall.wall_lists(built, now),
+                 units=built.units[:wall.RANK_ROWS], sites=built.sites[:wall.RANK_ROWS],
+                 vetoes=[] if built.ranked else wall.veto_rows(built), health=views.finding_summary(monitor.findings),
+                 titles=wall.LIST_TITLES, query=request.query_string, now=views.local_time(now), wall_view=True)
+
+
+async def list_page(request: web.Request) -> web.Response:
+    """``/list/{state}``: one state's columns, worst first, paged (``?page=``; the board's filters apply)."""
+    monitor = request.app[MONITOR_KEY]
+    try:
+        state = State(request.match_info["state"])
+        number = int(request.query.get("page", 1))
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    if state not in wall.LISTED:
+        raise web.HTTPNotFound()
+    built = wall.build(_tracked(request))
+    page = wall.page_of(built.problems[state], number)
+    filters = {k: v for k, v in request.query.items() if k in FILTERS and k != "state"}
+    return _page("list.html", b=built, state=str(state), title=wall.LIST_TITLES[state],
+                 last=wall.LAST_HEADERS[state], page=page, rows=wall.list_rows(page.rows, monitor.clock()),
+                 filters=filters, now=views.local_time(monitor.clock()))
+
+
+async def ranking_page(request: web.Request) -> web.Response:
+    """``/ranking/units`` and ``/ranking/sites``: every unit or site with problem columns, worst first, paged."""
+    monitor = request.app[MONITOR_KEY]
+    by = request.match_info["by"]
+    try:
+        number = int(request.query.get("page", 1))
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    built = wall.build(_tracked(request))
+    page = wall.page_of(built.units if by == "units" else built.sites, number)
+    return _page("ranking.html", b=built, by=by, page=page, now=views.local_time(monitor.clock()))
 
 
 async def api_columns(request: web.Request) -> web.Response:
@@ -157,8 +201,8 @@ async def api_columns(request: web.Request) -> web.Response:
 
 
 async def api_summary(request: web.Request) -> web.Response:
-    rows = _selected(request)
-    return admin.json_response({"counts": views.counts(rows), "total": len(rows)})
+    built = wall.build(_tracked(request))
+    return admin.json_response({"counts": built.counts, "total": built.total})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -170,8 +214,38 @@ def _page(name: str, status: int = 200, **context: Any) -> web.Response:
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
+ERROR_TITLES = {400: "请求有误", 401: "需要令牌", 403: "禁止访问", 404: "页面不存在", 405: "不支持的请求方法",
+                413: "请求过大", 500: "服务器内部错误"}
+ERROR_MESSAGES = {404: "地址有误，或该页面已移除。", 405: "该地址不支持这种请求方法。",
+                  500: "看板处理这个请求时出错，已记入日志。监测和告警不受影响。"}
+
+
+def _error_page(status: int, message: str | None = None) -> web.Response:
+    title = ERROR_TITLES.get(status, "请求失败")
+    return _page("error.html", status=status, code=status, title=title,
+                 message=message or ERROR_MESSAGES.get(status, title + "。"))
+
+
 def _not_found(what: str, ident: str) -> web.Response:
-    return _page("404.html", status=404, what=what, ident=ident)
+    return _error_page(404, f"编号“{ident}”的{what}不存在，可能已从监测清单中移除。")
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every error on a page answers in the board's style, in Chinese; the API and metrics keep their answers."""
+    if request.path.startswith(("/api/", "/metrics", "/events", "/static/")):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        # aiohttp's own texts ("404: Not Found") are English; the board's handlers give theirs in Chinese.
+        text = (exc.text or "").strip()
+        return _error_page(exc.status, None if text.startswith(f"{exc.status}:") or text.isascii() else text)
+    except Exception:
+        log.exception("board_error", path=request.path)
+        return _error_page(500)
 
 
 async def unit_page(request: web.Request) -> web.Response:
@@ -180,7 +254,7 @@ async def unit_page(request: web.Request) -> web.Response:
     unit = next((u for u in monitor.inventory.model.units if u.id == unit_id), None)
     if unit is None:
         return _not_found("责任单位", unit_id)
-    rows = [r for r in views.rows(monitor.tracked.values(), monitor.clock()) if r["unit_id"] == unit_id]
+    rows = views.rows([t for t in monitor.tracked.values() if t.target.unit_id == unit_id], monitor.clock())
     return _page("unit.html", unit=unit.name, unit_id=unit_id, sites=views.unit_sites(rows),
                  counts=views.counts(rows), total=len(rows), now=views.local_time(monitor.clock()))
 
@@ -195,10 +269,13 @@ async def target_page(request: web.Request) -> web.Response:
     history = await monitor.store.verdict_history(target_id)
     observations = await monitor.store.observations(target_id, limit=30)
     notifications = [n for n in await monitor.store.outbox_list(None, 50, target_id) if n["channel"] != "mqtt"]
+    latest = tracked.history.latest
     return _page("target.html", r=views.row(tracked, now), reasons=views.reason_text(tracked.verdict.reasons),
+                 technical=latest.detail if latest is not None and latest.error is not None
+                 and (latest.detail or "") not in tracked.verdict.detail else None,
                  notifications=views.notification_rows(notifications),
                  deadline=views.local_time(tracked.verdict.deadline), now=views.local_time(now),
-                 last_probe=views.local_time(tracked.history.latest.at if tracked.history.latest else None),
+                 last_probe=views.local_time(latest.at if latest else None),
                  history=views.history_rows(history), observations=views.observation_rows(observations))
 
 
@@ -218,7 +295,7 @@ async def _events_stop(app: web.Application) -> None:
 
 
 def make_app(monitor: Monitor, metrics: Metrics | None = None) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[error_pages])
     app[MONITOR_KEY] = monitor
     if metrics is not None:
         app.router.add_get("/metrics", metrics.handler)
@@ -227,6 +304,8 @@ def make_app(monitor: Monitor, metrics: Metrics | None = None) -> web.Applicatio
     app.router.add_get("/api/summary", api_summary)
     app.router.add_get("/healthz", healthz)
     app[EVENTS_KEY] = EventHub()
+    app.router.add_get("/list/{state}", list_page)
+    app.router.add_get("/ranking/{by:units|sites}", ranking_page)
     app.router.add_get("/unit/{unit_id}", unit_page)
     app.router.add_get("/target/{target_id}", target_page)
     app.router.add_get("/events", events)

@@ -14,6 +14,10 @@ from monitor.model import State
 STATE_LABELS = {State.GREEN: "正常", State.YELLOW: "预警", State.RED: "超期", State.UNKNOWN: "未知"}
 KIND_LABELS = {"column": "栏目", "homepage": "首页", "account": "新媒体账号"}
 STATE_ORDER = (State.RED, State.YELLOW, State.UNKNOWN, State.GREEN)
+# The board's navigation, in every page's header: (path, label). A new page adds its line here.
+NAV = [("/", "看板"), ("/findings", "监测发现"), ("/accounts", "政务新媒体账号"), ("/messages", "留言办理统计"),
+       ("/report", "季度得分表"), ("/silences", "静默（维护期）")]
+API_LINKS = ["/api/columns", "/api/summary", "/api/outbox", "/api/findings", "/metrics"]
 
 
 def row(tracked: Tracked, now: datetime) -> dict[str, Any]:
@@ -29,7 +33,7 @@ def row(tracked: Tracked, now: datetime) -> dict[str, Any]:
         "newest_date": v.newest_date.isoformat() if v.newest_date else None,
         "deadline": v.deadline.isoformat() if v.deadline else None,
         "days_overdue": overdue, "days_left": left,
-        "last_probe": latest.at.isoformat() if latest else None,
+        "last_probe": latest.at.isoformat() if latest else None, "reason": plain_reason(tracked),
     }
 
 
@@ -62,6 +66,49 @@ def reason_text(reasons: Iterable[str]) -> str:
     return "、".join(REASON_LABELS.get(r, r) for r in reasons)
 
 
+# Why a column is unknown, in a few plain words for the wall; the technical detail is on its own page.
+PLAIN_REASONS = {
+    "not_probed": "尚未检测", "js_rendered": "页面由脚本生成", "unreadable": "未找到栏目列表",
+    "no_list": "未找到栏目列表", "no_dates": "列表无日期", "page_changed": "页面改版", "source_fault": "数据源异常",
+}
+# (words in the fetcher's detail, plain words), first match wins; the detail is lower-cased first.
+FETCH_DETAILS = (
+    ("connection refused", "连接被拒绝"), ("reset by peer", "连接被重置"), ("server disconnected", "服务器断开连接"),
+    ("broken response body", "页面传输中断"), ("no route to host", "网络不通"), ("network is unreachable", "网络不通"),
+    ("has expired", "证书过期"), ("not yet valid", "证书尚未生效"), ("self-signed", "证书不受信任（自签名）"),
+    ("self signed", "证书不受信任（自签名）"), ("mismatch", "证书与域名不符"), ("issuer", "证书不受信任"),
+)
+FETCH_PLAIN = {
+    "timeout": "超时", "dns": "域名无法解析", "connect": "无法连接", "tls": "证书错误", "too_large": "页面过大",
+    "too_many_redirects": "重定向过多", "decode": "页面编码无法识别", "invalid_url": "地址无效",
+}
+HTTP_PLAIN = {403: "禁止访问", 404: "页面不存在", 410: "页面已删除", 429: "访问过于频繁被拒"}
+
+
+def fetch_plain(error: str, detail: str | None, http_status: int | None) -> str:
+    """A failed fetch in a few plain words: 连接被拒绝, 超时, 证书过期, 页面不存在（404）, 服务器错误（500）…"""
+    if error == "http_status" and http_status:
+        if http_status >= 500:
+            return f"服务器错误（{http_status}）"
+        return f"{HTTP_PLAIN.get(http_status, '访问出错')}（{http_status}）"
+    if error in ("connect", "tls"):
+        text = (detail or "").lower()
+        for words, plain in FETCH_DETAILS:
+            if words in text:
+                return plain
+    return FETCH_PLAIN.get(error, "页面无法访问")
+
+
+def plain_reason(tracked: Tracked) -> str:
+    """Why a target's state is what it is, in plain Chinese for the wall (unknown ones above all)."""
+    v = tracked.verdict
+    if v.reasons and v.reasons[0] == "fetch_failed" and (obs := tracked.history.latest) and obs.error:
+        return fetch_plain(obs.error.value, obs.detail, obs.http_status)
+    if v.state is State.UNKNOWN and v.reasons:
+        return PLAIN_REASONS.get(v.reasons[0], REASON_LABELS.get(v.reasons[0], v.reasons[0]))
+    return reason_text(v.reasons)
+
+
 def local_time(when: datetime | None) -> str:
     return when.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S") if when else "—"
 
@@ -92,7 +139,7 @@ def observation_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
          "error": FETCH_ERROR_LABELS.get(o["error"], o["error"]) if o["error"] else "",
          "not_modified": o["not_modified"], "newest_date": o["newest_date"] or "—",
          "reason": REASON_LABELS.get(o["reason"], o["reason"]) if o["reason"] else "",
-         "detail": o["detail"] or "", "fetch_ms": o["fetch_ms"], "item_count": o["item_count"]}
+         "detail": o["detail"] or "", "fetch_ms": round(o["fetch_ms"]), "item_count": o["item_count"]}
         for o in records
     ]
 
@@ -165,19 +212,4 @@ def finding_summary(findings: dict[tuple[str, str], dict[str, Any]]) -> list[dic
     out = [{"check": check, "label": CHECKS.get(check, check), "red": c["red"], "yellow": c["yellow"]}
            for check, c in tally.items()]
     out.sort(key=lambda r: (-r["red"], -r["yellow"], r["check"]))
-    return out
-
-
-def veto_rows(alerts: Any) -> list[dict[str, Any]]:
-    """Sites whose column vetoes are yellow or red, red first."""
-    if alerts is None:
-        return []
-    out = []
-    for site_id, site in alerts.sites.items():
-        for veto in alerts.site_vetoes(site_id):
-            if veto.state in (State.YELLOW, State.RED):
-                out.append({"site": site.name, "site_id": site_id, "unit_id": site.unit, "state": str(veto.state),
-                            "state_label": "单项否决" if veto.state is State.RED else "否决预警",
-                            "detail": veto.detail, "columns": "、".join(veto.columns)})
-    out.sort(key=lambda r: (r["state"] != "red", r["site"]))
     return out
