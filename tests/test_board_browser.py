@@ -23,8 +23,8 @@ from bench.board import inventory as bench_inventory
 from bench.board import populate
 from monitor import config
 from monitor.daemon import Monitor, Tracked
+from monitor.demo.fleet import Fleet, demo_accounts, demo_fleet
 from monitor.evaluate import TZ, History, Reason, evaluate
-from monitor.fleet import Fleet, demo_accounts, demo_fleet
 from monitor.model import Observation, State
 from monitor.service import monitoring
 from monitor.web import wall

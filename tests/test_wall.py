@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from monitor.config import Target
 from monitor.daemon import Tracked
 from monitor.evaluate import TZ, History, evaluate
-from monitor.model import EmptyReason, FetchError, Observation, State
+from monitor.model import EmptyReason, FetchError, Observation, State, Target
 from monitor.rules import DEFAULT_RULES
 from monitor.web import views, wall
 
