@@ -19,7 +19,7 @@ import multiprocessing
 import signal
 import time
 from collections import deque
-from datetime import date
+from datetime import date, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -35,9 +35,11 @@ MAX_DEATHS = 5
 DEATH_WINDOW_S = 60.0
 
 
-def parse_page(text: str, url: str, today: date, content_type: str | None, parser: str = "list") -> ListResult:
+def parse_page(text: str, url: str, today: date, content_type: str | None, parser: str = "list",
+               now: datetime | None = None) -> ListResult:
     """Read a fetched page with its target's parser: "list" (an HTML or JSON list page), "feed" (RSS, Atom,
-    JSON Feed) or "json:<mapping>" (a JSON API with a field mapping), see monitor.extract.accounts.sources."""
+    JSON Feed) or "json:<mapping>" (a JSON API with a field mapping), see monitor.extract.accounts.sources. ``now`` is
+    the fetch instant (a feed's stamp of the moment it was rendered is told from a post's date with it)."""
     if parser == "list":
         return extract_list(text, url, today, content_type)
     from monitor.extract.accounts import (
@@ -45,7 +47,7 @@ def parse_page(text: str, url: str, today: date, content_type: str | None, parse
     )
 
     if sources.is_source(parser):
-        return sources.read(parser, text, url, today, content_type)
+        return sources.read(parser, text, url, today, content_type, now)
     raise ValueError(f"unknown parser {parser!r}")
 
 
@@ -158,8 +160,9 @@ class ExtractPool:
 
     async def extract(
         self, text: str, url: str, today: date, content_type: str | None, parser: str = "list",
+        now: datetime | None = None,
     ) -> ListResult:
-        packed = await self.run("page", text, url, today, content_type, parser)
+        packed = await self.run("page", text, url, today, content_type, parser, now)
         return _UNREADABLE if packed is None else _unpack(packed)
 
     async def run(self, job: str, text: str, url: str, *args: Any) -> Any:

@@ -76,7 +76,7 @@ class Item:
     date: date | None
     pinned: bool = False
     repost: bool | None = None  # an account's post that reposts another's; None: its source does not say
-    off_duty: bool = False  # an account's post off its duties (weather, other outlets' news)
+    off_duty: bool | None = False  # an account's post off its duties (weather, …); None: it says too little to tell
 
 
 @dataclass(frozen=True, slots=True)

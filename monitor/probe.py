@@ -38,7 +38,7 @@ async def read(pool: ExtractPool, result: FetchResult, at: datetime, parser: str
     if not result.ok or result.not_modified:
         return None
     return await pool.extract(
-        result.text or "", result.final_url, at.astimezone(TZ).date(), result.content_type, parser)
+        result.text or "", result.final_url, at.astimezone(TZ).date(), result.content_type, parser, at)
 
 
 async def probe(

@@ -108,28 +108,31 @@ async def test_feeds_mark_each_post_original_or_repost_and_off_duty(page_server:
     page_server.set("/api/weibo", WEIBO_API, content_type="application/json")
     page_server.set("/api/mp", MP_API, content_type="application/json")
     page_server.set("/toutiao.json", JSON_FEED, content_type="application/feed+json")
-    cases = {  # path → parser
-        "/weibo/user/5678": source_parser("rss", None, None),
-        "/feeds/MP_WXS_1.atom": source_parser("atom", None, None),
-        "/api/weibo": source_parser("json", WEIBO_MAPPING, None),
-        "/api/mp": source_parser("json", MP_MAPPING, ("秋季运动会",)),  # an office's own keyword list
-        "/toutiao.json": source_parser("jsonfeed", None, None),
+    cases = {  # path → parser, as the inventory builds it from the account's platform
+        "/weibo/user/5678": source_parser("rss", None, None, "微博"),
+        "/feeds/MP_WXS_1.atom": source_parser("atom", None, None, "微信公众号"),
+        "/api/weibo": source_parser("json", WEIBO_MAPPING, None, "微博"),
+        "/api/mp": source_parser("json", MP_MAPPING, ("秋季运动会",), "微信公众号"),  # an office's own keywords
+        "/toutiao.json": source_parser("jsonfeed", None, None, "今日头条"),
     }
+    at = NOW + timedelta(minutes=10)  # fetched a while after the newest post (not the instant it was posted)
     pool = ExtractPool(workers=1)  # the flags cross the worker's pipe
-    got: dict[str, list[tuple[bool | None, bool]]] = {}
+    got: dict[str, list[tuple[bool | None, bool | None]]] = {}
     try:
         async with Fetcher(FetchSettings(per_host_interval_s=0, per_host_concurrency=4)) as fetcher:
             for path, parser in cases.items():
-                obs, result = await probe(fetcher, pool, "a1", page_server.url(path), NOW, parser=parser)
+                obs, result = await probe(fetcher, pool, "a1", page_server.url(path), at, parser=parser)
                 assert result.ok and obs.newest_date == TODAY, path
                 got[path] = [(i.repost, i.off_duty) for i in obs.items]
     finally:
         pool.close()
-    assert got["/weibo/user/5678"] == [(True, False), (None, False), (None, True), (True, True)]
+    # Weibo feeds show every repost inline: an unmarked post is original; its title is the post itself
+    assert got["/weibo/user/5678"] == [(True, False), (False, False), (False, True), (True, True)]
     assert got["/feeds/MP_WXS_1.atom"] == [(False, False), (True, True), (None, False)]
     assert got["/api/weibo"] == [(False, False), (True, False)]
-    assert got["/api/mp"] == [(False, False), (True, False), (None, True)]  # 降雨/天气预报 are not its keywords
-    assert got["/toutiao.json"] == [(False, False), (True, True)]
+    # WeChat headlines without the articles' text: off duty only where a keyword shows (天气预报 is not one here)
+    assert got["/api/mp"] == [(False, None), (True, None), (None, True)]
+    assert got["/toutiao.json"] == [(False, None), (True, True)]
 
 
 def share_inventory(tmp: Path, feed_url: str, endpoint: Endpoint | None = None, **accounts: Any) -> Path:

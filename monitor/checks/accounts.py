@@ -41,25 +41,28 @@ REGISTERED = "已备案"
 
 
 def share_findings(target: Target, items: Sequence[Item], share: PostShare, s: AccountSettings) -> list[Finding]:
-    """Yellow findings when reposts or off-duty posts exceed their shares of the last posts."""
-    if share.posts < s.min_posts:
-        return []
+    """Yellow findings when reposts or off-duty posts exceed their shares of the last posts whose source could
+    tell; fewer than ``min_posts`` judged posts judge nothing."""
     window = items[:s.posts_window]
     facts = {**share.to_json(), "repost_limit": s.repost_share, "off_duty_limit": s.off_duty_share}
     kinds = (
-        ("repost", share.reposts, share.repost_share, s.repost_share, [i.title for i in window if i.repost],
-         "转发他人内容占比过高", "转发其他账号的内容", "；原创信息少、靠转发维持更新会被通报"),
-        ("off_duty", share.off_duty, share.off_duty_share, s.off_duty_share, [i.title for i in window if i.off_duty],
-         "与本部门职能无关的内容占比过高", "是天气预报、其他媒体新闻等与本部门职能无关的内容", ""),
+        ("repost", share.reposts, share.flagged, share.repost_share, s.repost_share,
+         [i.title for i in window if i.repost], "转发他人内容占比过高", "转发其他账号的内容",
+         "；原创信息少、靠转发维持更新会被通报"),
+        ("off_duty", share.off_duty, share.off_duty_judged, share.off_duty_share, s.off_duty_share,
+         [i.title for i in window if i.off_duty], "与本部门职能无关的内容占比过高",
+         "是天气预报、其他媒体新闻等与本部门职能无关的内容", ""),
     )
     out = []
-    for key, count, ratio, limit, titles, title, what, why in kinds:
-        if ratio > limit:
-            examples = titles[:3]
-            detail = (f"最近 {share.posts} 条发布中 {count} 条{what}（{ratio:.0%}），高于 {limit:.0%}{why}。例："
-                      + "；".join(f"「{t}」" for t in examples))
-            out.append(Finding("repost_share", target.id, key, State.YELLOW, f"{title}：{target.name}", target.unit_id,
-                               target.site_id, target.url, detail, {**facts, "examples": examples}))
+    for key, count, judged, ratio, limit, titles, title, what, why in kinds:
+        if judged < s.min_posts or ratio is None or ratio <= limit:
+            continue
+        examples = titles[:3]
+        among = f"最近 {share.posts} 条发布中" + (f"可判断的 {judged} 条里" if judged < share.posts else "")
+        detail = (f"{among} {count} 条{what}（{ratio:.0%}），高于 {limit:.0%}{why}。例："
+                  + "；".join(f"「{t}」" for t in examples))
+        out.append(Finding("repost_share", target.id, key, State.YELLOW, f"{title}：{target.name}", target.unit_id,
+                           target.site_id, target.url, detail, {**facts, "examples": examples}))
     return out
 
 

@@ -141,7 +141,7 @@ class _Builder:
             rule = rules[NEW_MEDIA].with_overrides(account.deadline, account.lead, account.interval)
             keywords = account.off_duty_keywords or settings.off_duty_keywords
             parser = source_parser(account.source.kind, account.source.mapping,
-                                   None if keywords == DEFAULT_OFF_DUTY else keywords)
+                                   None if keywords == DEFAULT_OFF_DUTY else keywords, account.platform)
             targets[account.id] = Target(
                 account.id, "account", f"{account.name}（{account.platform}）", account.source.url,
                 account_site(unit.id), NEW_MEDIA, unit.id, unit.name, rule, parser)

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from monitor.durations import Duration
 from monitor.extract.accounts.content import DEFAULT_OFF_DUTY
 from monitor.extract.accounts.jsonapi import FIELDS as MAPPING_FIELDS
-from monitor.extract.accounts.sources import source_parser
 from monitor.rules import canonical_category
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -214,10 +213,6 @@ class SourceModel(_Strict):
         if unknown:
             raise ValueError(f"unknown mapping fields {unknown}; use {', '.join(MAPPING_FIELDS)}")
         return self
-
-    @property
-    def parser(self) -> str:
-        return source_parser(self.kind, self.mapping, None)
 
 
 class InteractionModel(_Strict):

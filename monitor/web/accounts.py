@@ -35,8 +35,21 @@ def _share(monitor: Monitor, account_id: str, found: list[Known]) -> PostShare |
     for known in found:
         e = known.finding.evidence
         if known.finding.check == "repost_share" and "posts" in e:
-            return PostShare(e["posts"], e["reposts"], e["off_duty"], e["flagged"])
+            return PostShare.from_json(e)
     return None
+
+
+def share_text(share: PostShare) -> str:
+    """「转发 3/20（15%）· 非本职 无法判断」: each share over the posts whose source could tell, and 无法判断 when
+    none could (a WeChat feed without full text says neither 原创 nor 以下文章来源于)."""
+    def one(label: str, count: int, judged: int, ratio: float | None) -> str:
+        if ratio is None:
+            return f"{label} 无法判断"
+        rest = share.posts - judged
+        return f"{label} {count}/{judged}（{ratio:.0%}{f'，{rest} 条无法判断' if rest else ''}）"
+
+    return (one("转发", share.reposts, share.flagged, share.repost_share) + " · "
+            + one("非本职", share.off_duty, share.off_duty_judged, share.off_duty_share))
 
 
 def _interaction(account: Any, monitor: Monitor, now: datetime) -> tuple[str, str]:
@@ -69,10 +82,10 @@ def account_row(account: Any, monitor: Monitor, now: datetime, found: list[Known
                    source="正常" if v.state is not State.UNKNOWN else views.reason_text(v.reasons),
                    source_state="green" if v.state is not State.UNKNOWN else "unknown")
     share = _share(monitor, account.id, found)
-    row["share"] = (f"转发 {share.reposts}/{share.posts}（{share.repost_share:.0%}）· "
-                    f"非本职 {share.off_duty}/{share.posts}（{share.off_duty_share:.0%}）") if share else "—"
+    row["share"] = share_text(share) if share else "—"
     row["share_state"] = ("yellow" if any(k.finding.check == "repost_share" for k in found)
-                          else "green" if share else "none")
+                          else "none" if share is None else "unknown" if not (share.flagged or share.off_duty_judged)
+                          else "green")
     row["interaction"], row["interaction_state"] = _interaction(account, monitor, now)
     menu = [k for k in found if k.finding.check == "service_menu"]
     row["menu"] = (menu[0].finding.title.split("：")[0] if menu else f"{len(account.service_menu)} 个链接正常"

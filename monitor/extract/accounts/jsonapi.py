@@ -15,7 +15,15 @@ from typing import Any
 from urllib.parse import urljoin
 
 from monitor.extract.accounts import SOURCE_FAULT, post_date, posts_result
-from monitor.extract.accounts.content import DEFAULT_OFF_DUTY, classify, off_duty_matcher, repost_in_feed, truthy
+from monitor.extract.accounts.content import (
+    DEFAULT_OFF_DUTY,
+    classify,
+    off_duty_matcher,
+    own_text,
+    post_title,
+    repost_in_feed,
+    truthy,
+)
 from monitor.model import ListResult
 
 FIELDS = ("items", "title", "url", "date", "text", "repost", "original")
@@ -44,7 +52,7 @@ def repost(post: dict[str, Any], mapping: dict[str, str], title: str, body: str)
 
 
 def read(text: str, url: str, today: date, mapping: dict[str, str],
-         off_duty: tuple[str, ...] = DEFAULT_OFF_DUTY) -> ListResult:
+         off_duty: tuple[str, ...] = DEFAULT_OFF_DUTY, platform: str = "其他") -> ListResult:
     try:
         data = json.loads(text)
     except ValueError:
@@ -58,8 +66,8 @@ def read(text: str, url: str, today: date, mapping: dict[str, str],
     for p in posts:
         if not isinstance(p, dict):
             continue
-        heading = str(pick(p, title) or "（无标题）")[:200]
-        body = str(pick(p, mapping["text"]) or "") if "text" in mapping else ""
-        out.append(classify(heading, body, repost(p, mapping, heading, body), matcher,
+        body = own_text(str(pick(p, mapping["text"]) or "")) if "text" in mapping else ""
+        heading = post_title(str(pick(p, title) or "")[:200], body)
+        out.append(classify(heading, body, repost(p, mapping, heading, body), matcher, platform,
                             url=urljoin(url, str(pick(p, link) or "")), date=post_date(pick(p, when), today)))
     return posts_result(out, today)
