@@ -7,6 +7,8 @@ from monitor.extract.dates import (
     date_from_url,
     earliest_on_or_after,
     find_dates,
+    format_pattern,
+    hit_by_format,
     infer_year,
     latest_on_or_before,
     parse_date,
@@ -153,3 +155,26 @@ def test_month_day_bounds() -> None:
     assert latest_on_or_before((2, 29), date(2019, 3, 1)) == date(2016, 2, 29)
     assert earliest_on_or_after((1, 4), date(2025, 12, 28)) == date(2026, 1, 4)
     assert earliest_on_or_after((12, 30), date(2025, 12, 28)) == date(2025, 12, 30)
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "expected"),
+    [
+        ("发布 2019/05/12 10:00", "%Y/%m/%d", (2019, 5, 12)),
+        ("[05-12]", "%m-%d", (None, 5, 12)),
+        ("2019年5月12日", "%Y年%m月%d日", (2019, 5, 12)),
+        ("19.05.12", "%y.%m.%d", (2019, 5, 12)),
+        ("２６－１１－２０", "%y-%m-%d", (2026, 11, 20)),
+        ("2019/05/32", "%Y/%m/%d", None),
+        ("123/05/12", "%y/%m/%d", None),
+    ],
+)
+def test_hit_by_format(text: str, fmt: str, expected: tuple | None) -> None:
+    hit = hit_by_format(text, fmt)
+    assert (hit[:3] if hit else None) == expected
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m", "%m", "%Y-%m-%q", "%d"])
+def test_format_pattern_refuses_formats_without_month_and_day(fmt: str) -> None:
+    with pytest.raises(ValueError):
+        format_pattern(fmt)

@@ -31,12 +31,15 @@ from monitor.extract.dates import (
     date_from_url,
     earliest_on_or_after,
     epoch_date,
+    hit_by_format,
     hit_date,
     latest_on_or_before,
     parse_date,
     scan_dates,
     split_date,
 )
+from monitor.extract.override import Override
+from monitor.extract.selectors import date_selector, rows_selector
 from monitor.model import EmptyReason, Item, ListResult
 
 MAX_ANCHORS = 5000  # links examined per page
@@ -158,43 +161,69 @@ def _defuse(text: str) -> str:
     return text
 
 
+@dataclass(slots=True)
+class _Reading:
+    """A page as read: its candidate lists, the one chosen (if any) and the result."""
+
+    tree: LexborHTMLParser
+    page: _Page
+    mains: list[_Candidate]
+    sides: list[_Candidate]
+    chosen: _Candidate | None
+    result: ListResult
+
+
 def _extract_html(text: str, url: str, today: date) -> ListResult:
+    return _read_html(text, url, today).result
+
+
+def _parse(text: str) -> LexborHTMLParser:
     text = _defuse(text)
     if _DATASTORE_HINT.search(text):
         text = _DATASTORE.sub(_inline_datastore, text)
-    tree = LexborHTMLParser(text)
+    return LexborHTMLParser(text)
+
+
+def _read_html(text: str, url: str, today: date) -> _Reading:
+    tree = _parse(text)
     links, column_names = _scan(tree)
     candidates, counts = _candidates(links)
     page = _Page(url, today, column_names, counts)
     mains, sides = [], []
     for cand in candidates:
         (sides if _is_side(cand.container, page) else mains).append(cand)
+
+    def done(chosen: _Candidate | None, result: ListResult) -> _Reading:
+        return _Reading(tree, page, mains, sides, chosen, result)
+
     main = _best(mains, page)
     if main is not None and main.dated:
-        return _result(main, page)
+        return done(main, _result(main, page))
     listed = main is not None and _mean_title(main) >= 8
     # A list plainly in the HTML was not built by a script elsewhere on the page.
     if not (listed and len(main.rows) >= _LISTED_ROWS) and (
         _JS.search(text) or (_JS_FETCH.search(text) and _EMPTY_CONTAINER.search(text))
     ):
-        return ListResult(None, reason=EmptyReason.JS_RENDERED)
+        return done(None, ListResult(None, reason=EmptyReason.JS_RENDERED))
     if _EMPTY.search(_body_text(tree)) or _EMPTY_CONTAINER.search(text):
-        return ListResult(None, reason=EmptyReason.EMPTY)
+        return done(None, ListResult(None, reason=EmptyReason.EMPTY))
     if listed:
-        return ListResult(None, _items(main, url), EmptyReason.NO_DATES, _signature(main.container, page.idents))
+        result = ListResult(None, _items(main, url), EmptyReason.NO_DATES, _signature(main.container, page.idents))
+        return done(main, result)
     side = _best(sides, page)  # a last resort: a page whose only dated list is a sidebar
     if side is not None and side.dated:
-        return _result(side, page)
-    return ListResult(None, reason=EmptyReason.NO_LIST)
+        return done(side, _result(side, page))
+    return done(None, ListResult(None, reason=EmptyReason.NO_LIST))
 
 
 def _scan(tree: LexborHTMLParser) -> tuple[list[LexborNode], str]:
-    """The page's links, and its <title> and <meta name="ColumnName"> joined (the column's own name).
+    """The page's links (rows that are links by script, <tr onclick="location.href='…'">, too), and its
+    <title> and <meta name="ColumnName"> joined (the column's own name).
 
     One selector walks the tree once; a separate search for a missing meta would walk it all again.
     """
     links, title, meta = [], None, None
-    for node in tree.css('a[href], title, meta[name="ColumnName"]'):
+    for node in tree.css('a[href], tr[onclick], li[onclick], title, meta[name="ColumnName"]'):
         tag = node.tag
         if tag == "title":
             title = node if title is None else title
@@ -488,12 +517,17 @@ def _row_date(row: _Row, row_text: str, title_text: str, page: _Page) -> None:
     row.url_date = date_from_url(row.href)
     if own is None and row.url_date is None:
         own = prose
-    if isinstance(own, date) or own is None:
-        row.date = own or row.url_date
+    _set_date(row, own, page.today)
+
+
+def _set_date(row: _Row, found: Hit | date | None, today: date) -> None:
+    """Date the row with what was found, else its URL's date; a year-less date is marked for _date_yearless."""
+    if isinstance(found, date) or found is None:
+        row.date = found or row.url_date
         return
-    row.date = hit_date(own, page.today)
-    if own[0] is None:
-        row.month_day = (own[1], own[2])
+    row.date = hit_date(found, today)
+    if found[0] is None:
+        row.month_day = (found[1], found[2])
 
 
 _DATE_NOISE = re.compile(r"[\s\d:：\[\]【】()（）<>〔〕{}|/·.,，、-]+")
@@ -592,27 +626,30 @@ def _ancestors(node: LexborNode) -> Iterator[LexborNode]:
 
 
 def _score(cand: _Candidate, page: _Page) -> float:
-    """Score a candidate list: dated rows, long titles, pagination, column URLs, main-ish classes."""
+    return sum(_score_parts(cand, page).values())
+
+
+def _score_parts(cand: _Candidate, page: _Page) -> dict[str, float]:
+    """What a candidate list scores for: rows and dated rows (on a log scale, so that a longer sidebar does
+    not beat the column's own list by length alone), short titles (a menu: the rest counts a fifth), a
+    heading naming the column, main-ish classes, a Hanweb data island, pagination, URLs under the column."""
     rows = cand.rows
-    n = len(rows)
-    dated = cand.dated
-    # Logarithmic, so that a longer sidebar does not beat the column's own list by length alone.
-    score = 10 * math.log2(1 + n) + 20 * math.log2(1 + dated)
+    parts = {"rows": 10 * math.log2(1 + len(rows)), "dated": 20 * math.log2(1 + cand.dated)}
     if _mean_title(cand) < 8:
-        score *= 0.2
+        parts["short_titles"] = -0.8 * (parts["rows"] + parts["dated"])
     heading = _heading(cand.container)
     if 2 <= len(heading) <= 20 and heading in page.title:
-        score += 40
+        parts["heading"] = 40
     classes = " ".join(_ident(a, page.idents) for a in _ancestors(cand.container))
     if _MAIN.search(classes):
-        score += 5
+        parts["main_class"] = 5
     if "govwatch-datastore" in classes:
-        score += 60
+        parts["datastore"] = 60
     if _has_pager(cand.tail or cand.container):
-        score += 20
+        parts["pager"] = 20
     if _share_directory(rows, page.url):
-        score += 25
-    return score
+        parts["column_urls"] = 25
+    return parts
 
 
 def _has_pager(container: LexborNode) -> bool:
@@ -710,6 +747,148 @@ def _signature(container: LexborNode, idents: dict[int, str]) -> str:
         path.append(f"{node.tag}#{ident}" if ident else node.tag)
     joined = ">".join(reversed(path))
     return f"{container.tag}:" + hashlib.sha1(joined.encode()).hexdigest()[:12]
+
+
+# --- an operator's override, and why detection chose what it chose -----------------------
+
+
+def extract_selected(text: str, url: str, today: date, override: Override) -> ListResult:
+    """Read the list an operator's override points at (see monitor.extract.override). Never raises."""
+    try:
+        return _read_selected(_parse(text[:MAX_TEXT]), url, today, override)
+    except Exception:  # a selector the parser refuses, or hostile input: unreadable, never a crash
+        return ListResult(None, reason=EmptyReason.NO_LIST)
+
+
+def _read_selected(tree: LexborHTMLParser, url: str, today: date, override: Override) -> ListResult:
+    nodes = tree.css(override.rows)[:MAX_ROWS]
+    signature = "select:" + hashlib.sha1(override.as_parser().encode()).hexdigest()[:12]
+    page = _Page(url, today, "", {})
+    rows = [row for row in map(_selected_row, nodes) if row is not None]
+    if not rows:
+        return ListResult(None, reason=EmptyReason.NO_LIST, signature=signature)
+    cand = _Candidate(rows[0].node.parent or rows[0].node, rows)
+    if override.date is None:
+        _read_dates(cand, page)
+    else:
+        cand.dates_read = True
+        for row in rows:
+            row.url_date = date_from_url(row.href)  # evidence for year-less dates only: the operator said where
+            found = _selected_date(row.node, override)
+            if found is not None:
+                _set_date(row, found, today)
+    result = _result(cand, page)
+    return ListResult(result.newest_date, result.items, result.reason, signature)
+
+
+def _selected_row(node: LexborNode) -> _Row | None:
+    """A row picked by the operator: its title link (the longest title) or, without one, its text."""
+    links = [node] if node.tag == "a" else node.css("a")
+    anchors = _title_anchors(links)
+    if anchors:
+        anchor, raw, title, href, from_attr = max(anchors, key=lambda a: len(a[2]))
+        return _Row(title, href, anchor, raw, node, from_attr)
+    raw = node.text(separator="\n")
+    title = _squash(raw)
+    return _Row(title, "", node, raw, node, False) if title else None
+
+
+def _selected_date(row: LexborNode, override: Override) -> Hit | date | None:
+    regex = override.date_regex
+    if regex is not None:
+        m = regex.search(row.text(separator=" "))
+        text = (m.group(1) if m and m.lastindex else m.group(0) if m else "") or ""
+    else:
+        holder = row.css_first(override.date or "")
+        text = holder.text(separator="\n") if holder is not None else ""
+    if override.date_format:
+        return hit_by_format(text, override.date_format)
+    own, prose = _own_date(text)
+    return own or prose
+
+
+# What a candidate's score is made of, for the operator (govwatch probe --explain).
+SCORE_PARTS = {
+    "rows": "行数", "dated": "有日期的行", "short_titles": "标题过短（像导航）", "heading": "标题栏与栏目名相同",
+    "main_class": "位于正文区域", "datastore": "大汉数据岛", "pager": "后接分页", "column_urls": "链接在栏目目录下",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateReport:
+    """One candidate list of a page as detection saw it."""
+
+    rows: int
+    dated: int
+    newest: date | None
+    score: float
+    parts: dict[str, float]  # keys of SCORE_PARTS
+    side: bool  # in a sidebar, navigation, hot list or footer: considered only when no other list is dated
+    chosen: bool
+    selector: str | None  # CSS selector of its rows, when one picks them
+    titles: tuple[str, ...]  # its first rows
+    dates: tuple[date | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    result: ListResult
+    candidates: tuple[CandidateReport, ...]  # best first: the chosen one, then by score
+    suggestion: Override | None  # an override that reads the chosen (or most list-like) candidate
+
+
+EXPLAIN_TOP = 8  # candidates reported
+
+
+def explain_list(text: str, url: str, today: date) -> Explanation:
+    """Detection's reading of an HTML list page with every candidate list, its score and why, and an
+    override that reads the chosen list (or, when none was chosen, the most list-like one)."""
+    reading = _read_html(text[:MAX_TEXT], url, today)
+    page = reading.page
+    scored = []
+    for cand in reading.mains + reading.sides:
+        _read_dates(cand, page)
+        scored.append((cand is reading.chosen, _score(cand, page), cand))
+    scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+    reports = []
+    for chosen, score, cand in scored[:EXPLAIN_TOP]:
+        result = _result(cand, page)
+        rows = _candidate_rows(cand)
+        reports.append(CandidateReport(
+            len(cand.rows), cand.dated, result.newest_date, round(score, 1), _score_parts(cand, page),
+            cand in reading.sides, chosen, rows_selector(reading.tree, rows),
+            tuple(i.title for i in result.items[:3]), tuple(i.date for i in result.items[:5]),
+        ))
+    target = reading.chosen or next((c for _, _, c in scored if c in reading.mains), None)
+    suggestion = _suggest(reading, target) if target is not None else None
+    return Explanation(reading.result, tuple(reports), suggestion)
+
+
+def _candidate_rows(cand: _Candidate) -> list[LexborNode]:
+    return [row.node for row in cand.rows]
+
+
+def _suggest(reading: _Reading, cand: _Candidate) -> Override | None:
+    """An override reading ``cand`` as detection does: its rows' selector and, when most rows keep their date
+    in one element, that element's selector (checked against the page)."""
+    selector = rows_selector(reading.tree, _candidate_rows(cand))
+    if selector is None:
+        return None
+    page = reading.page
+    want = _result(cand, page).newest_date
+    written = []
+    for row in cand.rows:
+        text = row.node.text(separator="\n")
+        for hit in scan_dates(text):
+            if row.date is not None and hit_date(hit, page.today) == row.date:
+                written.append((row.node, text[hit[3] : hit[4]]))
+                break
+    date_css = date_selector(written) if written else None
+    tries = (Override(selector, date_css), Override(selector)) if date_css else (Override(selector),)
+    for override in tries:
+        if _read_selected(reading.tree, page.url, page.today, override).newest_date == want:
+            return override
+    return None
 
 
 # --- JSON -------------------------------------------------------------------------------

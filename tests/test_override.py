@@ -1,0 +1,128 @@
+"""An operator's override (rows and date selectors) and detection's explanation of a page."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from monitor.extract.listpage import explain_list, extract_list, extract_selected
+from monitor.extract.override import Override, from_parser, problems
+from monitor.model import EmptyReason
+from tests.test_listpage import URL, page, titled, ul
+
+TODAY = date(2026, 11, 25)
+
+
+def two_digit_year_table() -> str:
+    """Dates written 26-11-20: detection will not take a two-digit year for one."""
+    rows = "".join(
+        f"<tr onclick=\"location.href='/xm/{i}.html'\"><td class='bt'>某某镇道路提升改造工程施工招标公告第{i}标段</td>"
+        f"<td class='rq'>26-11-{20 - i}</td></tr>"
+        for i in range(6)
+    )
+    news = ul(titled(["2026-11-24"] * 4, "全省公共资源交易工作会议"), prefix="/r/")
+    related = f"<div class='box'><h3>相关链接</h3>{news}</div>"
+    return page(f"<table class='jyxx'>{rows}</table>{related}")
+
+
+def test_detection_cannot_date_the_page_and_the_override_fixes_it() -> None:
+    html = two_digit_year_table()
+    detected = extract_list(html, URL, TODAY)
+    assert (detected.newest_date, detected.reason) == (None, EmptyReason.NO_DATES)
+    assert len(detected.items) == 6  # rows that are links by script (tr onclick) are rows
+    fixed = extract_selected(html, URL, TODAY, Override("table.jyxx tr", "td.rq", "%y-%m-%d"))
+    assert fixed.newest_date == date(2026, 11, 20)
+    assert len(fixed.items) == 6
+    assert fixed.items[0].title == "某某镇道路提升改造工程施工招标公告第0标段 26-11-20"
+    assert fixed.signature and fixed.signature.startswith("select:")
+
+
+def test_override_date_as_regex_with_or_without_a_group() -> None:
+    html = page(ul(titled(["发布于2026年10月03日", "发布于2026年09月28日"])))
+    grouped = Override("ul.list > li", r"/发布于(\S+日)/")
+    whole = Override("ul.list > li", r"/\d{4}年\d{2}月\d{2}日/", "%Y年%m月%d日")
+    assert extract_selected(html, URL, TODAY, grouped).newest_date == date(2026, 10, 3)
+    assert extract_selected(html, URL, TODAY, whole).newest_date == date(2026, 10, 3)
+
+
+def test_override_without_date_dates_rows_as_detection_does() -> None:
+    main = ul(titled(["2026-10-01", "2026-09-28"]), prefix="/col/tzgg/")
+    side = "<h3>热点排行</h3>" + ul(titled(["2026-11-24"] * 12, "全市经济运行情况新闻发布会"), cls="hot", prefix="/rd/")
+    result = extract_selected(page(main, side), URL, TODAY, Override("ul.hot > li"))
+    assert result.newest_date == date(2026, 11, 24)
+    assert len(result.items) == 12
+
+
+def test_override_date_element_missing_is_no_date_not_a_guess_from_the_url() -> None:
+    rows = "".join(
+        f"<li><a href='./202611/t202611{10 + i}_{i}.html'>关于开展检查工作的通知{i}</a></li>" for i in range(3)
+    )
+    result = extract_selected(page(f"<ul class='list'>{rows}</ul>"), URL, TODAY, Override("ul.list > li", "span.date"))
+    assert result.newest_date is None
+    assert result.reason == EmptyReason.NO_DATES
+
+
+def test_override_picking_nothing_is_no_list() -> None:
+    result = extract_selected(page(ul(titled(["2026-10-01"]))), URL, TODAY, Override("div.gone > li"))
+    assert (result.newest_date, result.reason) == (None, EmptyReason.NO_LIST)
+
+
+def test_yearless_override_dates_take_their_year_from_the_list() -> None:
+    rows = "".join(
+        f"<li><a href='/a/{i}.html'>关于开展检查工作的通知{i}</a><em>{d}</em></li>"
+        for i, d in enumerate(["2019/12/30", "12/28", "12/20"])
+    )
+    result = extract_selected(page(f"<ul class='list'>{rows}</ul>"), URL, TODAY, Override("ul.list > li", "em"))
+    assert [i.date for i in result.items] == [date(2019, 12, 30), date(2019, 12, 28), date(2019, 12, 20)]
+
+
+def test_parser_string_round_trip() -> None:
+    override = Override("div.list > ul > li", "/(\\d+-\\d+)/", "%m-%d")
+    assert from_parser(override.as_parser()) == override
+    assert from_parser(Override("ul > li").as_parser()) == Override("ul > li")
+    assert override.as_yaml() == '{list: "div.list > ul > li", date: "/(\\\\d+-\\\\d+)/", date_format: "%m-%d"}'
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        (Override("ul..list > li"), "list"),
+        (Override(""), "list"),
+        (Override("ul > li", "span["), "date"),
+        (Override("ul > li", "/([0-9]+/"), "date"),
+        (Override("ul > li", "span", "%Y-%m"), "date_format"),
+        (Override("ul > li", "span", "%Y-%m-%q"), "date_format"),
+    ],
+)
+def test_problems_name_the_field(override: Override, field: str) -> None:
+    found = problems(override)
+    assert [f for f, _ in found] == [field]
+    assert all(message for _, message in found)
+
+
+def test_good_override_has_no_problems() -> None:
+    assert problems(Override("table.jyxx tr", "td:nth-child(2)", "%y-%m-%d")) == []
+    assert problems(Override("ul.list > li", r"/发布时间：(\S+)/")) == []
+
+
+def test_explain_ranks_candidates_and_suggests_an_override_that_reads_the_same() -> None:
+    main = ul(titled(["2026-10-01", "2026-09-28", "2026-09-20"]), prefix="/col/tzgg/")
+    side = "<h3>热点排行</h3>" + ul(titled(["2026-11-24"] * 12, "全市经济运行情况新闻发布会"), cls="hot", prefix="/rd/")
+    html = page(main, side)
+    explained = explain_list(html, URL, TODAY)
+    chosen, other = explained.candidates[:2]
+    assert chosen.chosen and not chosen.side and chosen.newest == date(2026, 10, 1)
+    assert chosen.selector == "ul.list > li" and chosen.rows == 3 and chosen.dated == 3
+    assert chosen.parts["column_urls"] == 25
+    assert other.side and other.score > chosen.score  # a sidebar competes only when no other list is dated
+    assert explained.suggestion == Override("ul.list > li", "span")
+    assert extract_selected(html, URL, TODAY, explained.suggestion).newest_date == date(2026, 10, 1)
+
+
+def test_explain_of_an_undated_list_suggests_its_rows() -> None:
+    explained = explain_list(two_digit_year_table(), URL, TODAY)
+    assert explained.result.reason == EmptyReason.NO_DATES
+    assert explained.suggestion == Override("table.jyxx > tbody > tr")
+    with_date = Override(explained.suggestion.rows, "td.rq", "%y-%m-%d")
+    assert extract_selected(two_digit_year_table(), URL, TODAY, with_date).newest_date == date(2026, 11, 20)
