@@ -178,3 +178,16 @@ def test_hit_by_format(text: str, fmt: str, expected: tuple | None) -> None:
 def test_format_pattern_refuses_formats_without_month_and_day(fmt: str) -> None:
     with pytest.raises(ValueError):
         format_pattern(fmt)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("14-04-29", date(2014, 4, 29)), ("13.5.22", date(2013, 5, 22)), ("98/12/01", date(1998, 12, 1))],
+)
+def test_two_digit_years(text: str, expected: date) -> None:
+    assert parse_date(text, TODAY) == expected
+
+
+@pytest.mark.parametrize("text", ["10.0.0.1", "192.168.1.12", "v1.12.3", "0551-12-34", "12:30:45", "14-13-01"])
+def test_two_digit_year_lookalikes_are_not_dates(text: str) -> None:
+    assert parse_date(text, TODAY) is None

@@ -502,3 +502,20 @@ def test_commented_out_rows_do_not_count() -> None:
     old = "<!--<ul class='list'><li><a href='/x.html'>旧模板中的条目标题</a><span>2026-11-25</span></li></ul>-->"
     result = extract_list(page(old + f"<ul class='list'>{rows}</ul>"), URL, TODAY)
     assert result.newest_date == date(2026, 10, 4)
+
+
+def test_script_links_without_a_handler_are_rows_named_by_their_target_or_title() -> None:
+    """Mirrors and some templates write links as javascript: (a copier's confirm() wrapper keeps the target)."""
+    teleport = (
+        "javascript:if(confirm(%27http://127.0.0.1:8080/info/1056/{i}.htm  \\n\\nThis file was not retrieved.%27))"
+        "window.location=%27http://127.0.0.1:8080/info/1056/{i}.htm%27"
+    )
+    rows = "".join(
+        f"<tr><td><a href='{href.format(i=i)}'>关于开展检查工作的通知第{i}批</a></td><td>14-0{i + 1}-29</td></tr>"
+        for i, href in enumerate([teleport, "javascript:;", "javascript:void(0)"])
+    )
+    result = extract_list(page(f"<table class='list'>{rows}</table>"), URL, TODAY)
+    assert result.newest_date == date(2014, 3, 29)
+    urls = [i.url for i in result.items]
+    assert urls[0] == "http://127.0.0.1:8080/info/1056/0.htm"
+    assert urls[1].startswith(URL + "#") and urls[2].startswith(URL + "#") and urls[1] != urls[2]

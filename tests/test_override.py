@@ -14,11 +14,11 @@ from tests.test_listpage import URL, page, titled, ul
 TODAY = date(2026, 11, 25)
 
 
-def two_digit_year_table() -> str:
-    """Dates written 26-11-20: detection will not take a two-digit year for one."""
+def day_first_table() -> str:
+    """Dates written day first, 20/11/2026 (an English-language sub-site): detection reads none of them."""
     rows = "".join(
         f"<tr onclick=\"location.href='/xm/{i}.html'\"><td class='bt'>某某镇道路提升改造工程施工招标公告第{i}标段</td>"
-        f"<td class='rq'>26-11-{20 - i}</td></tr>"
+        f"<td class='rq'>{20 - i}/11/2026</td></tr>"
         for i in range(6)
     )
     news = ul(titled(["2026-11-24"] * 4, "全省公共资源交易工作会议"), prefix="/r/")
@@ -27,14 +27,14 @@ def two_digit_year_table() -> str:
 
 
 def test_detection_cannot_date_the_page_and_the_override_fixes_it() -> None:
-    html = two_digit_year_table()
+    html = day_first_table()
     detected = extract_list(html, URL, TODAY)
     assert (detected.newest_date, detected.reason) == (None, EmptyReason.NO_DATES)
     assert len(detected.items) == 6  # rows that are links by script (tr onclick) are rows
-    fixed = extract_selected(html, URL, TODAY, Override("table.jyxx tr", "td.rq", "%y-%m-%d"))
+    fixed = extract_selected(html, URL, TODAY, Override("table.jyxx tr", "td.rq", "%d/%m/%Y"))
     assert fixed.newest_date == date(2026, 11, 20)
     assert len(fixed.items) == 6
-    assert fixed.items[0].title == "某某镇道路提升改造工程施工招标公告第0标段 26-11-20"
+    assert fixed.items[0].title == "某某镇道路提升改造工程施工招标公告第0标段 20/11/2026"
     assert fixed.signature and fixed.signature.startswith("select:")
 
 
@@ -102,7 +102,7 @@ def test_problems_name_the_field(override: Override, field: str) -> None:
 
 
 def test_good_override_has_no_problems() -> None:
-    assert problems(Override("table.jyxx tr", "td:nth-child(2)", "%y-%m-%d")) == []
+    assert problems(Override("table.jyxx tr", "td:nth-child(2)", "%d/%m/%Y")) == []
     assert problems(Override("ul.list > li", r"/发布时间：(\S+)/")) == []
 
 
@@ -121,8 +121,8 @@ def test_explain_ranks_candidates_and_suggests_an_override_that_reads_the_same()
 
 
 def test_explain_of_an_undated_list_suggests_its_rows() -> None:
-    explained = explain_list(two_digit_year_table(), URL, TODAY)
+    explained = explain_list(day_first_table(), URL, TODAY)
     assert explained.result.reason == EmptyReason.NO_DATES
     assert explained.suggestion == Override("table.jyxx > tbody > tr")
-    with_date = Override(explained.suggestion.rows, "td.rq", "%y-%m-%d")
-    assert extract_selected(two_digit_year_table(), URL, TODAY, with_date).newest_date == date(2026, 11, 20)
+    with_date = Override(explained.suggestion.rows, "td.rq", "%d/%m/%Y")
+    assert extract_selected(day_first_table(), URL, TODAY, with_date).newest_date == date(2026, 11, 20)

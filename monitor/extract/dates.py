@@ -1,6 +1,6 @@
 """Regex date reader for Chinese government pages.
 
-Handles 2023年5月31日, 2023-05-31, 2023/5/31, 2023.05.31 (with or without a time),
+Handles 2023年5月31日, 2023-05-31, 2023/5/31, 2023.05.31 (with or without a time), 23-05-31,
 full-width digits and brackets, year-less 05-31 / 5月31日 (year inferred from ``today``),
 二〇二三年五月三十一日, and the dates that CMSs put into article URLs.
 """
@@ -25,6 +25,9 @@ _FULL = re.compile(
 # Year-less month-day: 5月31日, 05-31, 05/31. Neighbouring digits or separators would make
 # it part of a phone number, an ID or a full date, so they are excluded.
 _SHORT = re.compile(r"(?<![\d\-/.年])(\d{1,2})\s*(?:月\s*(\d{1,2})\s*日|([-/])(\d{1,2})(?![\d\-/.]))")
+# A two-digit year first (14-04-29, 14.4.29): how some CMS templates print dates. Neighbouring digits or
+# separators would make it part of a longer number, a full date or an address.
+_TWO_DIGIT_YEAR = re.compile(r"(?<![\d\-/.:])(\d{2})([-/.])(\d{1,2})\2(\d{1,2})(?![\d\-/.:])")
 _CN_NUM = "〇零一二三四五六七八九十"
 _CN = re.compile(rf"([{_CN_NUM}○Ｏ]{{4}})\s*年\s*([{_CN_NUM}]{{1,3}})\s*月\s*([{_CN_NUM}]{{1,3}})\s*日")
 # A day and a year-month split across elements: "12 2023-10" or "2023-10 12".
@@ -93,6 +96,12 @@ def scan_dates(text: str) -> list[Hit]:
         taken.append(m.span())
         if _make(year, int(month), int(day)):
             found.append((year, int(month), int(day), m.start(), m.end()))
+    for m in _TWO_DIGIT_YEAR.finditer(norm):
+        yy = int(m.group(1))
+        year, month, day = (2000 + yy if yy < 70 else 1900 + yy), int(m.group(3)), int(m.group(4))
+        taken.append(m.span())
+        if _make(year, month, day):
+            found.append((year, month, day, m.start(), m.end()))
     if "〇" in norm or "○" in norm or "零" in norm:
         for m in _CN.finditer(norm):
             year, month, day = _cn_int(m.group(1)), _cn_int(m.group(2)), _cn_int(m.group(3))

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -325,9 +325,10 @@ def _title_anchors(links: list[LexborNode]) -> list[tuple[LexborNode, str, str, 
     for a in links[:MAX_ANCHORS]:
         attrs = a.attributes
         href = (attrs.get("href") or "").strip()
-        if not href or (href[0] in _SKIP_FIRST and href[:11].lower().startswith(_SKIP_HREF)):
+        scripted = not href or (href[0] in _SKIP_FIRST and href[:11].lower().startswith(_SKIP_HREF))
+        if scripted:
             href = _script_target(href, attrs.get("onclick"))
-            if not href:
+            if href is None:
                 continue
         raw = a.text(separator="\n")
         attr = attrs.get("title")
@@ -339,6 +340,8 @@ def _title_anchors(links: list[LexborNode]) -> list[tuple[LexborNode, str, str, 
         title = attr if from_attr else text
         if len(title.strip("[]【】()（） ")) < MIN_TITLE:
             continue
+        if scripted and not href:
+            href = "#" + hashlib.sha1(title.encode()).hexdigest()[:12]  # its title is all that tells items apart
         if found and found[-1][3] == href:  # a picture list's image link and title link: one item
             if found[-1][4] and not from_attr:
                 found[-1] = (a, raw, title, href, from_attr)
@@ -351,16 +354,23 @@ _QUOTED = re.compile(r"""['"]([^'"]{1,300})['"]""")
 
 
 def _script_target(href: str, onclick: str | None) -> str | None:
-    """Where a script link (href="javascript:;" onclick="openDetail('12345')") leads: the first quoted
-    argument, as a path when it looks like one, else as a fragment naming the item. None for links that
-    lead nowhere (mailto:, tel:, bare # or javascript: without a handler)."""
-    if not onclick or href[:1].lower() in ("m", "t"):
+    """Where a script link leads (href="javascript:…", or # with an onclick handler): the first quoted
+    URL-like argument (openDetail('/xw/1.htm'), window.location='…'), else a fragment naming the item by its
+    first plain argument (showDetail('12345')), else "" (a script link that names no target: the caller
+    names the item by its title). None for links that are no item (mailto:, tel:, an in-page #anchor)."""
+    lowered = href[:11].lower()
+    if lowered.startswith(("mailto:", "tel:")) or (href.startswith("#") and not onclick):
         return None
-    m = _QUOTED.search(onclick)
-    if m is None:
-        return None
-    target = m.group(1).strip()
-    return target if "/" in target or "." in target else f"#{target}"
+    code = f"{unquote(href)} {onclick or ''}"
+    plain = None
+    for m in _QUOTED.finditer(code):
+        arg = m.group(1).strip()
+        if not arg or any(c.isspace() for c in arg):
+            continue
+        if "/" in arg or arg.endswith((".htm", ".html", ".shtml", ".jsp", ".php", ".asp", ".aspx")):
+            return arg
+        plain = plain or arg
+    return f"#{plain}" if plain else ""
 
 
 def _squash(text: str) -> str:
