@@ -34,6 +34,7 @@ class FetchError(StrEnum):
     TOO_MANY_REDIRECTS = "too_many_redirects"
     DECODE = "decode"
     INVALID_URL = "invalid_url"
+    RENDER = "render"  # the headless browser failed (would not start, crashed, a script error), not the site
 
 
 class EmptyReason(StrEnum):
