@@ -122,10 +122,13 @@ _WINDOW = 160
 
 # --- Tokenizing -------------------------------------------------------------------------------
 
+# Tags as an HTML tokenizer reads them: a quote opens a quoted value only right after "=", so a stray quote
+# in a broken tag (</ahref="http:>) does not swallow the text that follows.
+_TAG_BODY = r"""(?:=\s*"[^"]*"|=\s*'[^']*'|[^>])*>"""
 _TOKEN = re.compile(
     r"(?P<comment><!--.*?(?:-->|$))"
-    r"|(?P<raw><(?P<rawtag>script|style|textarea|title|xmp)\b(?P<rawattrs>[^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*)>)"
-    r"|(?P<tag></?[A-Za-z!?][^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*>)",
+    r"|(?P<raw><(?P<rawtag>script|style|textarea|title|xmp)(?=[\s/>])" + _TAG_BODY + ")"
+    r"|(?P<tag></?[A-Za-z!?][^\s/>]*" + _TAG_BODY + ")",
     re.S | re.I,
 )
 _ATTR = re.compile(r"""([^\s=/>"']+)(\s*=\s*)("[^"]*"|'[^']*'|[^\s>"']+)""")

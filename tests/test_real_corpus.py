@@ -19,14 +19,14 @@ from tests.real_corpus import REAL, labels, load, outcome
 
 # What the extractor reaches today: raise these as it improves (goal: RIGHT_AT_LEAST = 97 % of the
 # pages, NEWER_AT_MOST = 0).
-RIGHT_AT_LEAST = 46
+RIGHT_AT_LEAST = 63
 NEWER_AT_MOST = 0
 
 CMS = {
     "TRS WCM", "Hanweb", "NFCMS", "Epoint", "SiteServer", "VSB", "DedeCMS", "EmpireCMS", "PHPCMS", "Gpower",
     "Kesion", "PowerEasy", "JEECMS", "PageAdmin", "WordPress", "hand-made", "other",
 }  # fmt: skip
-KINDS = {"gov", "edu", "institution", "association", "enterprise"}
+KINDS = {"gov", "edu", "institution", "association", "enterprise", "template"}  # template: a CMS demo site
 FEATURES = {
     "table", "split", "picture", "messages", "pinned", "yearless", "unsorted", "later_page", "summary_dates",
     "title_dates", "long_nav", "script_built", "script_links", "commented_rows", "short_year", "chinese_dates",
