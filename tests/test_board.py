@@ -179,4 +179,5 @@ async def test_board_serves_the_quarterly_score_table(tmp_path: Path, page_serve
     assert 'href="/report"' in board
     assert f"{now.year}年第{'一二三四'[(now.month - 1) // 3]}季度" in page
     assert "测试县人民政府办公室" in page and "<td>3</td>" in page  # one 动态要闻 warning: −3
+    assert "<nav>" in page and 'href="/static/board.css"' in page  # the board's page, with its navigation
     assert bad.status == 400

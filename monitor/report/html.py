@@ -15,19 +15,24 @@ def write_html(report: Report, path: Path) -> None:
 
 
 def render_html(report: Report) -> str:
-    """The score table as a standalone HTML page (every name escaped); the board serves it too."""
+    """The score table as a standalone HTML page (every name escaped)."""
+    title, _ = titles(report)
+    return (f'<!doctype html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            "<style>table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px;text-align:center}"
+            f"</style></head><body>\n{body_html(report)}</body></html>\n")
+
+
+def body_html(report: Report) -> str:
+    """The page's content: title, period, the table, the pass rates and the failed accounts (the board wraps it in
+    its own page at ``/report``)."""
     e = html.escape
     title, period = titles(report)
     head = "".join(f"<th>{e(h)}</th>" for h in ["单位", *column_headers(report), "季度扣分", "季度得分", "预警次数",
                                                  "是否合格", "说明"])
     body = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in unit_row(report, u)) + "</tr>\n"
                    for u in report.units)
-    return (f'<!doctype html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>{e(title)}</title>'
-            "<style>table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px;text-align:center}"
-            "</style></head><body>\n"
-            f"<h1>{e(title)}</h1>\n<p>{e(period)}</p>\n<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}"
-            f"</tbody>\n</table>\n<p>{e(rates_line(report))}</p>\n{_accounts_html(report)}"
-            "</body></html>\n")
+    return (f"<h1>{e(title)}</h1>\n<p>{e(period)}</p>\n<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}"
+            f"</tbody>\n</table>\n<p>{e(rates_line(report))}</p>\n{_accounts_html(report)}")
 
 
 def _accounts_html(report: Report) -> str:

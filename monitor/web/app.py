@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import structlog
 from aiohttp import web
+from markupsafe import Markup
 
 from monitor.checks.messages import stats_table
 from monitor.daemon import Monitor, Tracked
 from monitor.evaluate import TZ
 from monitor.findings import CHECKS
 from monitor.model import State
-from monitor.report.html import render_html
+from monitor.report.html import body_html
 from monitor.report.score import Quarter, compute
 from monitor.web import accounts, admin, views, wall
 from monitor.web.events import EventHub, stream
@@ -72,9 +73,11 @@ async def report_page(request: web.Request) -> web.Response:
 
     def build() -> str:
         with contextlib.closing(sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)) as db:
-            return render_html(compute(db, quarter, None, units, now))
+            return body_html(compute(db, quarter, None, units, now))
 
-    return web.Response(text=await asyncio.to_thread(build), content_type="text/html", charset="utf-8")
+    recent = [(now.year * 4 + (now.month - 1) // 3 - back) for back in range(4)]  # this quarter and 3 before
+    return _page("report.html", body=Markup(await asyncio.to_thread(build)), quarter=str(quarter),
+                 quarters=[f"{n // 4}Q{n % 4 + 1}" for n in recent], now=views.local_time(now))
 
 
 FINDING_STATUSES = (("open", "待处理"), ("false_positive", "误报"), ("fixed", "已整改"), ("gone", "已消失"))
