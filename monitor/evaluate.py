@@ -80,14 +80,23 @@ def deadline_for(rule: Rule, newest: date, first_seen: datetime | None) -> datet
     return rule.deadline.after(first_seen)
 
 
+DAY = timedelta(days=1)
+
+
 def days_overdue(deadline: datetime, now: datetime) -> int:
-    """Calendar days overdue in Asia/Shanghai; the deadline's own day is the first (red from D+15 = 1 day)."""
-    return (now.astimezone(TZ).date() - deadline.astimezone(TZ).date()).days + 1
+    """已超期 N 天: whole days since the deadline instant, plus one — the first day past the deadline is day 1.
+
+    The one convention of the board, the alerts, the report and the dashboards (PromQL
+    ``floor((time() - deadline) / 86400) + 1``). Deadlines of day and month rules fall at midnight in
+    Asia/Shanghai, so N is also the calendar days since the last day allowed (red from D+15 = 1 day).
+    """
+    return (now - deadline) // DAY + 1
 
 
 def days_left(deadline: datetime, now: datetime) -> int:
-    """Calendar days from ``now`` to the day the deadline falls on (Asia/Shanghai)."""
-    return (deadline.astimezone(TZ).date() - now.astimezone(TZ).date()).days
+    """距期限 N 天: days until the deadline instant, rounded up (PromQL ``ceil((deadline - time()) / 86400)``);
+    for a midnight deadline, the calendar days from today to the day it falls on."""
+    return -((now - deadline) // DAY)
 
 
 def countdown(verdict: Verdict, now: datetime) -> tuple[int | None, int | None]:

@@ -21,8 +21,9 @@ Metrics (scrape time, from the monitor's in-memory state):
     Seconds since the start of the day (Asia/Shanghai) of the newest item's date; absent while the
     target has no dated newest item.
 ``govwatch_target_deadline_seconds{target,column,site,unit,category,kind}`` gauge
-    Seconds until the target turns red; negative when overdue (``-value/86400`` = days overdue);
-    absent when the verdict has no deadline (unknown, blank column).
+    Seconds until the target turns red; negative when overdue; absent when the verdict has no deadline
+    (unknown, blank column). Days overdue as the board counts them: ``floor(-value / 86400) + 1`` at the
+    scrape (recording rule ``govwatch:target_days_overdue``).
 ``govwatch_targets{state}`` gauge
     Number of targets per state (all four states always present).
 ``govwatch_site_up{site,unit}`` gauge
@@ -53,7 +54,8 @@ Metrics (instrumentation):
 ``govwatch_build_info{version}`` gauge, always 1.
 ``govwatch_notifications_total{receiver,result}`` counter
     Notifications sent (``result="sent"``) or failed (``result="failed"``); ``receiver`` is the
-    receiver's configured name. Call ``Metrics.notified(receiver, ok)``.
+    channel ``<unit id>/<receiver id>``. Every configured receiver has both series from the start (0).
+    Call ``Metrics.notified(receiver, ok)``.
 ``govwatch_outbox_pending`` gauge
     Notifications waiting in the outbox: ``metrics.outbox_pending.set(n)`` or
     ``metrics.outbox_pending.set_function(callable)``.
@@ -65,7 +67,7 @@ Metrics (instrumentation):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Protocol
 
@@ -83,6 +85,7 @@ from monitor.model import FetchError, Observation, State, Target
 TARGET_LABELS = ("target", "column", "site", "unit", "category", "kind")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the classic text format, read by every Prometheus
 PROBE_RESULTS = ("ok", "not_modified", "error")
+NOTIFY_RESULTS = ("sent", "failed")
 PROBE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
 
 
@@ -253,6 +256,13 @@ class Metrics:
 
     def on_verdict(self, target: Target, verdict: Verdict, previous: Verdict | None) -> None:
         self.verdict_changes.labels(verdict.state.value).inc()
+
+    def receivers(self, channels: Iterable[str]) -> None:
+        """Export 0 for every receiver and result from the start, so panels and ``rate()`` see the series before
+        the first notification (call again after a reload: new receivers join, gone ones keep their counts)."""
+        for channel in channels:
+            for result in NOTIFY_RESULTS:
+                self.notifications.labels(channel, result)
 
     def notified(self, receiver: str, ok: bool) -> None:
         """Count one notification attempt for ``receiver`` (result ``sent`` or ``failed``)."""

@@ -51,6 +51,9 @@ async def monitoring(
                 metrics.attach(monitor)
             alerter = Alerter(monitor, inventory)  # before load: crossings while the daemon was down alert too
             monitor.on_reload.append(alerter.configure)
+            if metrics is not None:  # every receiver's counters exist from the start, at 0
+                metrics.receivers(alerter.receivers)
+                monitor.on_reload.append(lambda _: metrics.receivers(alerter.receivers))
             attach_checks(monitor, inventory)
             await monitor.load()
             await alerter.refresh_silences()

@@ -244,8 +244,8 @@ async def test_demo_wall_reads_from_across_the_room(tmp_path: Path, demo_base: t
         assert layout["overflow"] <= 0 and not layout["leftovers"] and not layout["broken"], layout
 
         pages = ["/findings", "/accounts", f"/target/{blank}", f"/target/{refused}", "/list/red", "/list/unknown",
-                 f"/unit/{monitor.tracked[blank].target.unit_id}", "/messages", "/silences", "/ranking/units", "/report",
-                 "/no/such/page", "/findings?status=nonsense", "/list/purple"]
+                 f"/unit/{monitor.tracked[blank].target.unit_id}", "/messages", "/silences", "/ranking/units",
+                 "/report", "/no/such/page", "/findings?status=nonsense", "/list/purple"]
         for path in pages:
             await page.open(base + path)
             layout = await page.layout()

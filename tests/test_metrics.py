@@ -27,8 +27,9 @@ def dated(days_ago: int, count: int = 12) -> list[tuple[str, str]]:
     return [(f"关于做好第{i}项重点工作的通知", (newest - timedelta(days=2 * i)).isoformat()) for i in range(count)]
 
 
-def write_inventory(path: Path, server: PageServer) -> config.Inventory:
-    """Two sites of unit u1: s1 (homepage up; fresh, stale and failing columns), s2 (homepage down)."""
+def write_inventory(path: Path, server: PageServer, extra: tuple[dict, ...] = ()) -> config.Inventory:
+    """Two sites of unit u1: s1 (homepage up; fresh, stale and failing columns, and ``extra``), s2 (homepage
+    down)."""
     server.set("/", list_page(dated(0), "首页"))
     server.set("/fresh/", list_page(dated(1)))
     server.set("/stale/", list_page(dated(40)))
@@ -42,6 +43,7 @@ def write_inventory(path: Path, server: PageServer) -> config.Inventory:
                 {"id": "fresh", "name": "工作动态", "url": server.url("/fresh/"), "category": "动态要闻"},
                 {"id": "stale", "name": '乡镇"动态"\\', "url": server.url("/stale/"), "category": "动态要闻"},
                 {"id": "gone", "name": "通知公告", "url": server.url("/gone/"), "category": "通知公告"},
+                *extra,
             ]},
             {"id": "s2", "name": "测试县教育局网站", "unit": "u1", "homepage": server.url("/down/"), "columns": []},
         ],
@@ -130,3 +132,23 @@ def test_metrics_without_a_monitor_has_only_instrumentation() -> None:
     found = samples(Metrics().scrape().decode())
     assert "govwatch_target_state" not in found
     assert value(found, "govwatch_probe_duration_seconds_count", result="ok") == 0
+
+
+async def test_every_receiver_counts_from_zero_before_anything_is_sent(tmp_path: Path, page_server: PageServer) -> None:
+    """Panels and rate() read govwatch_notifications_total from the start, not only once something was sent."""
+    path = tmp_path / "inv.yaml"
+    write_inventory(path, page_server)
+    data = YAML().load(path)
+    data["units"][0]["receivers"] = [{"id": "group", "url": "json://127.0.0.1:9/hook"}]
+    YAML().dump(data, path)
+    metrics = Metrics()
+    async with monitoring(config.load(path), metrics=metrics) as monitor:
+        found = samples(metrics.scrape().decode())
+        assert {(ls["receiver"], ls["result"]): v for ls, v in found["govwatch_notifications_total"]} == {
+            ("u1/group", "sent"): 0, ("u1/group", "failed"): 0}
+        data["units"][0]["receivers"].append({"id": "sms", "url": "json://127.0.0.1:9/sms", "kind": "sms"})
+        YAML().dump(data, path)
+        await monitor.reload(config.load(path))  # a receiver added later counts from zero too
+        found = samples(metrics.scrape().decode())
+    assert value(found, "govwatch_notifications_total", receiver="u1/sms", result="failed") == 0
+    assert value(found, "govwatch_notifications_total", receiver="u1/group", result="sent") == 0

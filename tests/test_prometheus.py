@@ -9,6 +9,7 @@ import re
 import shutil
 import socket
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,10 @@ from aiohttp import ClientError, ClientSession
 from ruamel.yaml import YAML
 
 from monitor.metrics import Metrics
-from tests.test_metrics import board  # noqa: F401  (fixture)
+from monitor.service import monitoring
+from monitor.web.app import serve
+from tests.conftest import PageServer, list_page
+from tests.test_metrics import board, dated, write_inventory  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "dashboards" / "prometheus" / "rules.yml"
@@ -55,9 +59,33 @@ async def query(http: ClientSession, base: str, promql: str) -> list[dict[str, A
         return []
 
 
+@pytest.fixture
+async def wall_board(tmp_path: Path, page_server: PageServer) -> AsyncIterator[str]:
+    """The metrics board plus a blank column (red without a deadline) and one close to its deadline (yellow)."""
+    page_server.set("/blank/", list_page([]).replace('<ul class="list"></ul>', '<ul class="list">暂无信息</ul>'))
+    page_server.set("/near/", list_page(dated(12)))
+    inv = write_inventory(tmp_path / "inv.yaml", page_server, (
+        {"id": "blank", "name": "招考录用", "url": page_server.url("/blank/"), "category": "人事信息"},
+        {"id": "near", "name": "部门动态", "url": page_server.url("/near/"), "category": "动态要闻"}))
+    metrics = Metrics()
+    async with monitoring(inv, metrics=metrics) as monitor:
+        await monitor.sweep_once()
+        runner = await serve(monitor, "127.0.0.1", 0, metrics)
+        try:
+            yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        finally:
+            await runner.cleanup()
+
+
+def panel_expr(dashboard: str, title: str) -> str:
+    panels = json.loads((GRAFANA / dashboard).read_text(encoding="utf-8"))["panels"]
+    [expr] = [t["expr"] for p in panels if p["title"] == title for t in p["targets"]]
+    return expr
+
+
 @needs_prometheus
-async def test_real_prometheus_scrapes_the_board(tmp_path: Path, board: tuple[str, Metrics]) -> None:  # noqa: F811
-    base, _ = board
+async def test_real_prometheus_scrapes_the_board(tmp_path: Path, wall_board: str) -> None:
+    base = wall_board
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES)],
@@ -77,12 +105,18 @@ async def test_real_prometheus_scrapes_the_board(tmp_path: Path, board: tuple[st
             unit_red: list[dict[str, Any]] = []
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 60
-            while loop.time() < deadline and not (state and unit_red):
+            days: list[dict[str, Any]] = []
+            while loop.time() < deadline and not (state and unit_red and days):
                 assert prom.poll() is None, (tmp_path / "prometheus.log").read_text()
                 state = await query(http, api, 'govwatch_target_state{target="stale"}')
                 unit_red = await query(http, api, 'unit:govwatch_targets:count{unit="u1",state="red"}')
+                days = await query(http, api, "govwatch:target_days_overdue or govwatch:target_days_left")
                 await asyncio.sleep(0.5)
             up = await query(http, api, 'up{job="govwatch"}')
+            columns = await (await http.get(base + "/api/columns")).json()
+            red_list = await query(http, api, panel_expr("wall.json", "超期栏目（按超期天数，含空白栏目）"))
+            unit_expr = panel_expr("unit.json", "本单位栏目（红、黄、灰）").replace("$unit", "u1")
+            unit_list = await query(http, api, unit_expr)
             invalid = [(path.name, expr, answer) for path, expr in all_dashboard_exprs()
                        if (answer := await promql_error(http, api, expr.replace("$unit", "u1")))]
     finally:
@@ -95,9 +129,21 @@ async def test_real_prometheus_scrapes_the_board(tmp_path: Path, board: tuple[st
     assert state, "Prometheus never returned govwatch_target_state for the stale column"
     assert [(r["metric"]["state"], r["value"][1]) for r in state] == [("red", "1")]
     assert state[0]["metric"]["column"] == '乡镇"动态"\\' and state[0]["metric"]["site"] == "s1"
-    assert unit_red and unit_red[0]["value"][1] == "1", "recording rule unit:govwatch_targets:count not evaluated"
+    assert unit_red and unit_red[0]["value"][1] == "2", "recording rule unit:govwatch_targets:count not evaluated"
     assert up and up[0]["value"][1] == "1"
     assert not invalid, invalid  # every dashboard query parses and evaluates in a real Prometheus
+
+    # Grafana counts days as the board does; the wall's red list has the blank column; the unit's table has
+    # its red, yellow and unknown columns, each with its state.
+    on_board = {c["id"]: c for c in columns}
+    assert {r["metric"]["target"]: int(r["value"][1]) for r in days} == {
+        c["id"]: c["days_overdue"] or c["days_left"] for c in columns if c["deadline"]}
+    assert on_board["stale"]["days_overdue"] == 26 and on_board["near"]["days_left"] == 3
+    assert {r["metric"]["target"]: r["value"][1] for r in red_list} == {"stale": "26", "blank": "NaN"}
+    assert red_list[0]["metric"]["site_name"] == "测试县人民政府网站" and red_list[0]["metric"]["unit_name"]
+    labels = {"red": "超期", "yellow": "预警", "unknown": "未知"}
+    assert {r["metric"]["target"]: r["metric"]["state_label"] for r in unit_list} == {
+        c["id"]: "空白栏目" if c["id"] == "blank" else labels[c["state"]] for c in columns if c["state"] != "green"}
 
 
 async def promql_error(http: ClientSession, base: str, promql: str) -> str | None:
