@@ -333,7 +333,7 @@ class Monitor:
         if self.tracked.get(target.id) is not tracked:
             return  # removed by a reload while queued
         obs, result = await probe(self.fetcher, self.pool, target.id, target.url, self.clock(), tracked.etag,
-                                  tracked.last_modified, target.parser)
+                                  tracked.last_modified, target.parser, target.headers)
         if self.tracked.get(target.id) is not tracked or tracked.target.url != target.url:
             return  # removed or moved by a reload while in flight
         if result.ok and not result.not_modified:

@@ -22,7 +22,7 @@ import aiohttp
 from yarl import URL
 
 from monitor.decode import DecodeError, decode_html
-from monitor.model import FetchError, FetchResult
+from monitor.model import FetchError, FetchResult, Headers
 
 __all__ = ["FetchSettings", "Fetcher", "tls_context"]
 
@@ -91,18 +91,20 @@ class Fetcher:
 
     async def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-        timeout_s: float | None = None, error_body: int = 0,
+        timeout_s: float | None = None, error_body: int = 0, extra: Headers = (),
     ) -> FetchResult:
         """GET a page. ``timeout_s`` replaces the total timeout for this request; with ``error_body`` > 0 an
-        error answer's first bytes are kept as ``text`` (a WAF's challenge page says who answered)."""
+        error answer's first bytes are kept as ``text`` (a WAF's challenge page says who answered); ``extra``
+        headers go with the request (a source's credentials; aiohttp drops Authorization and Cookie on a redirect
+        to another origin)."""
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
         u = _http_url(url)
         if isinstance(u, FetchResult):
             return u
-        headers: dict[str, str] | None = None
+        headers: dict[str, str] | None = {name: secret.value for name, secret in extra} or None
         if etag or last_modified:
-            headers = {}
+            headers = headers or {}
             if etag:
                 headers["If-None-Match"] = etag
             if last_modified:

@@ -115,6 +115,22 @@ class Observation:
 
 
 @dataclass(frozen=True, slots=True)
+class Secret:
+    """A value read from the environment or a credentials file (a bridge's bearer token): compared by value,
+    never shown — its repr and str are masked, so no log line, error, page, metric or event carries it."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+Headers = tuple[tuple[str, Secret], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """One thing probed on its own schedule: a column list page, a site's homepage or a new-media account.
 
@@ -132,6 +148,7 @@ class Target:
     unit_name: str
     rule: Rule
     parser: str = "list"  # "list" | "feed" | "json:<mapping>" (see monitor.extract_pool.parse_page)
+    headers: Headers = ()  # sent with each fetch of ``url`` (an account source's credentials)
 
     @property
     def host(self) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from monitor.evaluate import TZ
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher
-from monitor.model import FetchResult, Item, ListResult, Observation
+from monitor.model import FetchResult, Headers, Item, ListResult, Observation
 
 
 def content_hash(items: tuple[Item, ...]) -> str:
@@ -43,7 +43,7 @@ async def read(pool: ExtractPool, result: FetchResult, at: datetime, parser: str
 
 async def probe(
     fetcher: Fetcher, pool: ExtractPool, target_id: str, url: str, at: datetime,
-    etag: str | None = None, last_modified: str | None = None, parser: str = "list",
+    etag: str | None = None, last_modified: str | None = None, parser: str = "list", headers: Headers = (),
 ) -> tuple[Observation, FetchResult]:
-    result = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
+    result = await fetcher.fetch(url, etag=etag, last_modified=last_modified, extra=headers)
     return observe(target_id, result, at, await read(pool, result, at, parser)), result

@@ -314,3 +314,19 @@ async def test_unregistered_accounts_reach_their_unit_once(tmp_path: Path, endpo
     async with monitoring(config.load(path)) as monitor:
         assert await monitor.store.outbox_stats() == {}
     assert len(endpoint.received) == 2
+
+
+def test_platforms_offices_register_and_the_words_they_write(tmp_path: Path) -> None:
+    from monitor.config import canonical_platform
+    from monitor.extract.accounts.matrix import read_matrix
+
+    accounts = [{"id": f"a{n}", "unit": "gaj", "platform": p, "name": f"通城{n}"}
+                for n, p in enumerate(["B站", "哔哩哔哩", "小红书", "快手号", "微信视频号", "学习强国", "其他"])]
+    path = tmp_path / "inv.yaml"
+    YAML().dump(account_inventory(tmp_path, accounts), path)
+    assert [a.platform for a in config.load(path).model.accounts] == [
+        "哔哩哔哩", "哔哩哔哩", "小红书", "快手", "视频号", "学习强国", "其他"]
+    assert canonical_platform(" 百度百家号 ") == "百家号" and canonical_platform("脸书") == "其他"
+    page = ("<html><body><ul><li><img src='/b.png'><p>B站：通城公安</p></li>"
+            "<li><img src='/x.png'><p>小红书 通城文旅</p></li></ul></body></html>")
+    assert [(x.platform, x.name) for x in read_matrix(page)] == [("哔哩哔哩", "通城公安"), ("小红书", "通城文旅")]

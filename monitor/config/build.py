@@ -4,16 +4,20 @@ that one run reports every problem with its line."""
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from monitor.config.credentials import resolve_headers
 from monitor.config.errors import ConfigError, ConfigProblem
 from monitor.config.inventory import Inventory, account_site
 from monitor.config.schema import (
     AccountModel,
     AccountSettings,
     ColumnModel,
+    HeaderValue,
     InventoryModel,
     MessageBoxModel,
     SiteModel,
@@ -21,7 +25,7 @@ from monitor.config.schema import (
 )
 from monitor.extract.accounts.content import DEFAULT_OFF_DUTY
 from monitor.extract.accounts.sources import source_parser
-from monitor.model import Target
+from monitor.model import Headers, Target
 from monitor.rules import DEFAULT_RULES, HOMEPAGE, NEW_MEDIA, Rule, canonical_category
 
 
@@ -50,21 +54,26 @@ def _pydantic_message(err: dict[str, Any]) -> str:
         return "ids are 1-64 ASCII letters, digits, '_', '.', '-'; rename it"
     if msg.startswith("Value error, "):
         msg = msg.removeprefix("Value error, ")
-    return f"{msg} (got {err.get('input')!r})" if "input" in err and kind != "value_error" else msg
+    if kind in ("dict_type", "model_type") and "headers" in err["loc"][-2:]:
+        return "write the value's place: {env: VARIABLE, prefix: \"Bearer \"}, {file: PATH} or {value: TEXT}"
+    shown = "input" in err and kind != "value_error" and "headers" not in err["loc"]  # never echo a header's value
+    return f"{msg} (got {err.get('input')!r})" if shown else msg
 
 
-def build(data: Any, source: str, locate: Any) -> Inventory:
-    """Validate plain inventory data; ``locate(loc)`` maps a field path to its line or row.
+def build(data: Any, source: str, locate: Any, environ: Mapping[str, str] | None = None) -> Inventory:
+    """Validate plain inventory data; ``locate(loc)`` maps a field path to its line or row. Header values are
+    read from ``environ`` (default: the process's environment) and credentials files.
 
     Each unit, site and column is validated on its own so that one run reports every problem.
     """
-    return _Builder(source, locate).build(_plain(data))
+    return _Builder(source, locate, os.environ if environ is None else environ).build(_plain(data))
 
 
 class _Builder:
-    def __init__(self, source: str, locate: Any) -> None:
+    def __init__(self, source: str, locate: Any, environ: Mapping[str, str]) -> None:
         self.source = source
         self.locate = locate
+        self.environ = environ
         self.problems: list[ConfigProblem] = []
         self.box_ids: set[str] = set()
 
@@ -142,10 +151,18 @@ class _Builder:
             keywords = account.off_duty_keywords or settings.off_duty_keywords
             parser = source_parser(account.source.kind, account.source.mapping,
                                    None if keywords == DEFAULT_OFF_DUTY else keywords, account.platform)
+            headers = self.headers(account.source.headers, ("accounts", i, "source", "headers"))
             targets[account.id] = Target(
                 account.id, "account", f"{account.name}（{account.platform}）", account.source.url,
-                account_site(unit.id), NEW_MEDIA, unit.id, unit.name, rule, parser)
+                account_site(unit.id), NEW_MEDIA, unit.id, unit.name, rule, parser, headers)
         return found
+
+    def headers(self, specs: dict[str, HeaderValue], loc: tuple[Any, ...]) -> Headers:
+        """The headers' values, read now; each one that cannot be read is a problem at its line."""
+        headers, problems = resolve_headers(specs, self.environ)
+        for name, message in problems.items():
+            self.problem((*loc, name), message)
+        return headers
 
     def alert_references(self, head: InventoryModel, units: dict[str, UnitModel], rules: dict[str, Rule]) -> None:
         """Receivers named by ladders and the supervisor must exist; receiver ids are unique per unit."""

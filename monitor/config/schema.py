@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from monitor.durations import Duration
 from monitor.extract.accounts.content import DEFAULT_OFF_DUTY
 from monitor.extract.accounts.jsonapi import FIELDS as MAPPING_FIELDS
+from monitor.extract.accounts.platforms import CANONICAL, PLATFORMS, canonical_platform
 from monitor.rules import canonical_category
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -182,26 +183,56 @@ class SiteModel(_Strict):
     _matrix = field_validator("matrix_page")(_check_urls)
 
 
-PLATFORMS = ("微信公众号", "微博", "抖音", "今日头条", "快手", "视频号", "其他")
-PLATFORM_ALIASES = {"微信": "微信公众号", "公众号": "微信公众号", "新浪微博": "微博", "头条": "今日头条",
-                    "头条号": "今日头条", "微信视频号": "视频号"}
 ACCOUNT_STATUS = ("已备案", "未备案", "已关停")
 
 
-def canonical_platform(name: str) -> str:
-    """The platform an office's 类型 cell names; anything unknown is 其他."""
-    name = name.strip()
-    return name if name in PLATFORMS else PLATFORM_ALIASES.get(name, "其他")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+# Headers the fetcher sets itself (conditional GET, compression, the connection).
+_OWN_HEADERS = {"host", "content-length", "connection", "accept-encoding", "if-none-match", "if-modified-since",
+                "transfer-encoding"}
+
+
+class HeaderValue(_Strict):
+    """A header's value: ``value`` written in the inventory (for what is no secret), or read when the inventory is
+    loaded (and again on each reload) and never written in it: from an environment variable (``env``) or a file
+    (``file``: a relative path is read in $CREDENTIALS_DIRECTORY, where systemd's ``LoadCredential=`` puts
+    credentials); after an optional ``prefix`` ("Bearer ")."""
+
+    model_config = ConfigDict(str_strip_whitespace=False)  # "Bearer " keeps its space
+
+    value: str | None = None
+    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    file: str | None = Field(default=None, min_length=1)
+    prefix: str = ""
+
+    @model_validator(mode="after")
+    def _one_place(self) -> HeaderValue:
+        if sum(x is not None for x in (self.value, self.env, self.file)) != 1:
+            raise ValueError("give the value's place, one of env: VARIABLE, file: PATH or value: TEXT (with prefix: "
+                             "\"Bearer \" for a bearer token)")
+        return self
+
+
+def _check_headers(value: dict[str, HeaderValue]) -> dict[str, HeaderValue]:
+    for name in value:
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"{name!r} is not a header name; use letters, digits and '-' (Authorization, X-Token)")
+        if name.lower() in _OWN_HEADERS:
+            raise ValueError(f"{name!r} is set by govwatch itself; remove it")
+    return value
 
 
 class SourceModel(_Strict):
-    """Where an account's posts are read: a feed (RSSHub, wewe-rss, …) or a JSON API with a field mapping."""
+    """Where an account's posts are read: a feed (RSSHub, wewe-rss, …) or a JSON API with a field mapping; with
+    the headers the bridge needs (a bearer token: ``{Authorization: {env: TOKEN, prefix: "Bearer "}}``)."""
 
     kind: str = Field(pattern=r"^(rss|atom|jsonfeed|json)$")
     url: str
     mapping: dict[str, str] | None = None  # json only: items (dotted path), title, url, date
+    headers: dict[str, HeaderValue] = {}
 
     _url = field_validator("url")(_check_url)
+    _headers = field_validator("headers")(_check_headers)
 
     @model_validator(mode="after")
     def _mapping(self) -> SourceModel:
@@ -242,7 +273,7 @@ class AccountModel(Overrides):
     @field_validator("platform")
     @classmethod
     def _platform(cls, value: str) -> str:
-        if value.strip() not in PLATFORMS and value.strip() not in PLATFORM_ALIASES:
+        if value.strip() not in CANONICAL:
             raise ValueError(f"unknown platform {value!r}; use one of {', '.join(PLATFORMS)}")
         return canonical_platform(value)
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from monitor.extract.accounts.platforms import INLINE_REPOSTS, TITLED_BY_TEXT
 from monitor.model import Item
 
 # Weather and other outlets' news that accounts repost to look alive; an office extends or replaces it.
@@ -48,10 +49,6 @@ _ORIGINAL_BODY = re.compile(r"""id=["']?copyright_logo|class=["'][^"']*\borigina
 _COMMENTS = re.compile(r"<h3>\s*热门评论\s*</h3>")
 # What wewe-rss writes as a post's body when it could not fetch the article's full text.
 _NO_TEXT = frozenset({"获取全文失败，请重试~"})
-# Platforms whose feeds show a repost's original inline (RSSHub's blockquote, //@, //转发自): an unmarked post
-# there is original. And platforms whose posts are short texts or videos: a post's title is the post itself.
-INLINE_REPOSTS = frozenset({"微博", "哔哩哔哩"})
-TITLED_BY_TEXT = frozenset({"微博", "哔哩哔哩", "抖音", "快手", "小红书", "视频号"})
 _TAGS = re.compile(r"<[^>]*>")
 UNTITLED = "（无标题）"
 _SPACE = re.compile(r"\s+")

@@ -13,18 +13,9 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-# Platform words as pages write them, per inventory platform.
-_WORDS = {
-    "微信公众号": "微信公众号 微信服务号 微信订阅号 公众号 政务微信 官方微信 微信",
-    "视频号": "微信视频号 视频号",
-    "微博": "新浪微博 官方微博 政务微博 微博",
-    "今日头条": "今日头条 头条号 头条",
-    "抖音": "抖音号 抖音",
-    "快手": "快手号 快手",
-    "其他": "哔哩哔哩 B站 学习强国 小红书 百家号 人民号 澎湃号 企鹅号 网易号",
-}
-_CANONICAL = {word: platform for platform, words in _WORDS.items() for word in words.split()}
-_PLATFORM = re.compile("|".join(re.escape(w) for w in sorted(_CANONICAL, key=len, reverse=True)))
+from monitor.extract.accounts.platforms import CANONICAL
+
+_PLATFORM = re.compile("|".join(re.escape(w) for w in sorted(CANONICAL, key=len, reverse=True) if w != "其他"))
 # Words around a caption that are not the account's name.
 _FILLER = re.compile(r"微信扫一扫|手机扫一扫|扫一扫|扫码关注|扫描二维码关注|扫描二维码|扫码|二维码|长按识别|"
                      r"欢迎关注|关注我们|点击关注|关注")
@@ -55,7 +46,7 @@ class Listed:
 def platform_of(text: str) -> tuple[str, str] | None:
     """(inventory platform, the word as written) for the first platform word in ``text``."""
     match = _PLATFORM.search(text)
-    return (_CANONICAL[match.group()], match.group()) if match else None
+    return (CANONICAL[match.group()], match.group()) if match else None
 
 
 def read_matrix(html: str) -> list[Listed]:
@@ -167,7 +158,7 @@ def _caption(node: LexborNode) -> Listed | None:
     else:
         return None
     name = _clean(text[:word.start()] + " " + text[word.end():])
-    return Listed(_CANONICAL[word.group()], name, word.group()) if name else None
+    return Listed(CANONICAL[word.group()], name, word.group()) if name else None
 
 
 def _apart(text: str, start: int, end: int) -> bool:
