@@ -394,7 +394,8 @@ def _reading(raw: bytes, label: dict) -> tuple:
 
     text, _ = decode(raw)
     res = extract_list(text, label["url"], date.fromisoformat(label["today"]))
-    items = tuple((i.url, i.date, i.pinned) for i in res.items)
+    # An item without a real link is named by a hash of its (filled) title: compare URLs without fragments.
+    items = tuple((i.url.split("#", 1)[0], i.date, i.pinned) for i in res.items)
     return res.newest_date, res.reason, res.signature, items
 
 

@@ -19,12 +19,12 @@ from tests.real_corpus import REAL, labels, load, outcome
 
 # What the extractor reaches today: raise these as it improves (goal: RIGHT_AT_LEAST = 97 % of the
 # pages, NEWER_AT_MOST = 0).
-RIGHT_AT_LEAST = 63
+RIGHT_AT_LEAST = 73
 NEWER_AT_MOST = 0
 
 CMS = {
     "TRS WCM", "Hanweb", "NFCMS", "Epoint", "SiteServer", "VSB", "DedeCMS", "EmpireCMS", "PHPCMS", "Gpower",
-    "Kesion", "PowerEasy", "JEECMS", "PageAdmin", "WordPress", "hand-made", "other",
+    "Kesion", "PowerEasy", "JEECMS", "PageAdmin", "MetInfo", "WordPress", "hand-made", "other",
 }  # fmt: skip
 KINDS = {"gov", "edu", "institution", "association", "enterprise", "template"}  # template: a CMS demo site
 FEATURES = {
