@@ -16,7 +16,7 @@ from monitor import __version__, config
 from monitor.evaluate import TZ
 
 if TYPE_CHECKING:
-    from monitor.report.score import Quarter, Scoring
+    from monitor.report.score import Quarter, Report, Scoring
     from monitor.store.sqlite import SQLiteStore
 
 
@@ -348,10 +348,10 @@ def cmd_messages(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The quarterly score table (xlsx, HTML) and a draft 通报 from the stored verdict history."""
-    import sqlite3
-
     from monitor.report.files import write_all
-    from monitor.report.score import Quarter, Scoring, compute
+    from monitor.report.history import quarter_report
+    from monitor.report.score import Quarter, Scoring
+    from monitor.store.sqlite import SQLiteStore
 
     try:
         quarter = Quarter.parse(args.quarter)
@@ -371,11 +371,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not store.exists():
         print(f"no store at {store}: run the daemon first (govwatch run --config FILE)", file=sys.stderr)
         return 2
-    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        report = compute(db, quarter, scoring, [(u.id, u.name) for u in inventory.model.units])
-    finally:
-        db.close()
+    units = [(u.id, u.name) for u in inventory.model.units]
+
+    async def read() -> Report:
+        db = SQLiteStore(store)
+        await db.open()
+        try:
+            return await quarter_report(db, quarter, scoring, units)
+        finally:
+            await db.close()
+
+    report = asyncio.run(read())
     for path in write_all(report, Path(args.out)):
         print(f"wrote {path}")
     print(f"{quarter}: {len(report.units)} units, {report.sites_passed}/{len(report.sites)} sites 合格")

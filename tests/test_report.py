@@ -15,8 +15,9 @@ from monitor.evaluate import TZ
 from monitor.findings import Finding, Known, Status, mark, reconcile
 from monitor.model import State
 from monitor.report.files import write_all
+from monitor.report.history import quarter_report
 from monitor.report.notice import draft_notice
-from monitor.report.score import Quarter, Scoring, compute
+from monitor.report.score import Quarter, Scoring
 from monitor.store import FindingsRecord
 from monitor.store.sqlite import SQLiteStore
 
@@ -180,12 +181,17 @@ def store(tmp_path: Path) -> Path:
     return path
 
 
-def report_for(store: Path):
-    db = sqlite3.connect(store)
-    try:
-        return compute(db, Quarter.parse("2026Q4"), Scoring(), UNITS, now=datetime(2027, 1, 5, tzinfo=TZ))
-    finally:
-        db.close()
+def report_for(store: Path, scoring: Scoring | None = None):
+    async def read():
+        db = SQLiteStore(store)
+        await db.open()
+        try:
+            return await quarter_report(db, Quarter.parse("2026Q4"), scoring or Scoring(), UNITS,
+                                        now=datetime(2027, 1, 5, tzinfo=TZ))
+        finally:
+            await db.close()
+
+    return asyncio.run(read())
 
 
 def test_quarter_parsing() -> None:
@@ -289,10 +295,7 @@ def test_draft_notice_lists_evidence(store: Path) -> None:
 def test_configurable_deductions(store: Path, tmp_path: Path) -> None:
     scoring_file = tmp_path / "scoring.yaml"
     scoring_file.write_text("deductions: {动态要闻: 1}\npass_mark: 80\n", encoding="utf-8")
-    db = sqlite3.connect(store)
-    report = compute(db, Quarter.parse("2026Q4"), Scoring.load(scoring_file), UNITS,
-                     now=datetime(2027, 1, 5, tzinfo=TZ))
-    db.close()
+    report = report_for(store, Scoring.load(scoring_file))
     fgj = report.units[0]
     assert (fgj.by_column["工作动态"], fgj.deduction, fgj.score) == (3, 17, 83)
     assert report.units[3].score == 65 and not report.units[3].passed(report.scoring)  # under 80
@@ -301,10 +304,7 @@ def test_configurable_deductions(store: Path, tmp_path: Path) -> None:
         Scoring.load(scoring_file)
     # veto checks are configurable: without availability and backdated, 县环保局 passes
     scoring_file.write_text("veto_checks: [word, hidden_link]\n", encoding="utf-8")
-    db = sqlite3.connect(store)
-    report = compute(db, Quarter.parse("2026Q4"), Scoring.load(scoring_file), UNITS,
-                     now=datetime(2027, 1, 5, tzinfo=TZ))
-    db.close()
+    report = report_for(store, Scoring.load(scoring_file))
     assert report.units[4].vetoes == [] and report.units[4].passed(report.scoring)
     scoring_file.write_text("veto_checks: [wrod]\n", encoding="utf-8")
     with pytest.raises(ValueError, match="wrod"):

@@ -15,10 +15,8 @@ links, words, …) need histories of their own and are left out, so their findin
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import html
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -31,8 +29,10 @@ from monitor import config
 from monitor.checks.honest import HonestDatesCheck
 from monitor.evaluate import TZ
 from monitor.report.files import write_all
-from monitor.report.score import Quarter, Report, Scoring, compute
+from monitor.report.history import quarter_report
+from monitor.report.score import Quarter, Report, Scoring
 from monitor.service import monitoring
+from monitor.store.sqlite import SQLiteStore
 
 LEAD_IN_DAYS = 10  # probing starts this many days before the quarter, so its first day has a state
 PAGE_SIZE = 20
@@ -299,7 +299,12 @@ async def simulate(quarter: Quarter, folder: Path) -> tuple[config.Inventory, Pa
 
 async def run_demo_quarter(quarter: Quarter, out: Path, scoring: Scoring | None = None) -> tuple[Report, list[Path]]:
     """Simulate the quarter and write its score table (xlsx, HTML) and draft 通报 into ``out``."""
-    inventory, store = await simulate(quarter, out / f"demo-{quarter}")
-    with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
-        report = compute(db, quarter, scoring, [(u.id, u.name) for u in inventory.model.units], quarter.end)
+    inventory, path = await simulate(quarter, out / f"demo-{quarter}")
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        report = await quarter_report(store, quarter, scoring, [(u.id, u.name) for u in inventory.model.units],
+                                      quarter.end)
+    finally:
+        await store.close()
     return report, write_all(report, out)

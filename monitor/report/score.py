@@ -24,13 +24,11 @@ The writers (``xlsx``, ``html``, ``notice``) print a ``Report``; this module onl
 from __future__ import annotations
 
 import bisect
-import json
 import re
-import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from ruamel.yaml import YAML
 
 from monitor.evaluate import TZ, days_overdue
 from monitor.findings import CHECKS
+from monitor.records import FindingEvent, TargetInfo, VerdictRow
 from monitor.vetoes import VETO_RULES
 
 WARNING_STATES = ("yellow", "red")
@@ -119,19 +118,6 @@ class Scoring:
 
     def header_for(self, category: str) -> str | None:
         return next((h for h, cats in self.columns if category in cats), None)
-
-
-@dataclass(frozen=True, slots=True)
-class TargetInfo:
-    id: str
-    kind: str
-    name: str
-    url: str
-    site_id: str
-    site_name: str
-    unit_id: str
-    unit_name: str
-    category: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,15 +230,11 @@ class Report:
         return any(u.other for u in self.units)
 
 
-def _ts(value: float | None) -> datetime | None:
-    return _at(value) if value is not None else None
+def _local(when: datetime | None) -> datetime | None:
+    return when.astimezone(TZ) if when is not None else None
 
 
-def _at(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC).astimezone(TZ)
-
-
-def _episodes(target: TargetInfo, rows: Sequence[tuple[Any, ...]], quarter: Quarter, as_of: datetime,
+def _episodes(target: TargetInfo, rows: Sequence[VerdictRow], quarter: Quarter, as_of: datetime,
               scoring: Scoring) -> list[Warning]:
     """Warning episodes of one target that were open at some moment of the quarter."""
     found: list[Warning] = []
@@ -269,8 +251,8 @@ def _episodes(target: TargetInfo, rows: Sequence[tuple[Any, ...]], quarter: Quar
             found.append(Warning(target, open_["start"], open_["red_at"], end, open_["newest"], deadline,
                                  scoring.deductions.get(target.category, 0), overdue))
 
-    for at, state, newest, deadline, _reasons in rows:
-        when = _at(at)
+    for row in rows:
+        when, state = row.at.astimezone(TZ), row.state
         if when >= quarter.end or when > as_of:
             break
         if state in WARNING_STATES:
@@ -278,8 +260,8 @@ def _episodes(target: TargetInfo, rows: Sequence[tuple[Any, ...]], quarter: Quar
                 open_ = {"start": when, "red_at": None, "newest": None, "deadline": None}
             if state == "red" and open_["red_at"] is None:
                 open_["red_at"] = when
-            open_["newest"] = date.fromisoformat(newest) if newest else open_["newest"]
-            open_["deadline"] = _ts(deadline) or open_["deadline"]
+            open_["newest"] = row.newest_date or open_["newest"]
+            open_["deadline"] = _local(row.deadline) or open_["deadline"]
         elif state == "green" and open_ is not None:
             close(when)
             open_ = None
@@ -288,27 +270,27 @@ def _episodes(target: TargetInfo, rows: Sequence[tuple[Any, ...]], quarter: Quar
     return found
 
 
-def _state_at(rows: Sequence[tuple[Any, ...]], instant: datetime) -> str | None:
+def _state_at(rows: Sequence[VerdictRow], instant: datetime) -> str | None:
     state = None
-    for at, row_state, *_ in rows:
-        if at >= instant.timestamp():
+    for row in rows:
+        if row.at >= instant:
             break
-        state = row_state
+        state = row.state
     return state
 
 
-def _column_vetoes(site: str, name: str, columns: list[TargetInfo], history: dict[str, list[tuple[Any, ...]]],
+def _column_vetoes(site: str, name: str, columns: list[TargetInfo], history: dict[str, list[VerdictRow]],
                    quarter: Quarter, until: datetime, scoring: Scoring) -> list[Veto]:
     """Each column veto of ``monitor.vetoes`` the site reached at some moment of the quarter, counted from its
     columns' verdict reasons as the daemon counts them; the first such moment is the evidence."""
     watched = [t for t in columns if t.kind == "column"]
-    times = {t.id: [r[0] for r in history[t.id]] for t in watched}
-    q0, q1 = quarter.start.timestamp(), until.timestamp()
+    times = {t.id: [r.at for r in history[t.id]] for t in watched}
+    q0, q1 = quarter.start, until
     instants = sorted({q0, *(at for t in watched for at in times[t.id] if q0 <= at < q1)})
 
-    def reasons(t: TargetInfo, instant: float) -> tuple[str, ...]:
+    def reasons(t: TargetInfo, instant: datetime) -> tuple[str, ...]:
         i = bisect.bisect_right(times[t.id], instant)
-        return history[t.id][i - 1][4] if i else ()
+        return history[t.id][i - 1].reasons if i else ()
 
     found = []
     for rule in VETO_RULES:
@@ -317,25 +299,25 @@ def _column_vetoes(site: str, name: str, columns: list[TargetInfo], history: dic
             hit = [t for t in watched if rule.counts(t.category, reasons(t, instant))]
             if len(hit) >= needed:
                 found.append(Veto(site, name, COLUMN_VETO_NAMES[rule.kind],
-                                  f"{_at(instant):%Y-%m-%d %H:%M} 起同时有 {len(hit)} 个{rule.label}"
+                                  f"{instant.astimezone(TZ):%Y-%m-%d %H:%M} 起同时有 {len(hit)} 个{rule.label}"
                                   f"（{needed} 个即单项否决）：{'、'.join(t.name for t in hit)}"))
                 break
     return found
 
 
-def _red_spans(rows: Sequence[tuple[Any, ...]], quarter: Quarter, as_of: datetime) -> list[RedSpan]:
+def _red_spans(rows: Sequence[VerdictRow], quarter: Quarter, as_of: datetime) -> list[RedSpan]:
     """The times a target was red that overlap the quarter; an unknown stretch does not end one (a failed
     read is no new post), a green or yellow verdict does."""
     spans: list[RedSpan] = []
     start: datetime | None = None
     newest: date | None = None
-    for at, state, newest_text, _deadline, _reasons in rows:
-        when = _at(at)
+    for row in rows:
+        when, state = row.at.astimezone(TZ), row.state
         if when >= quarter.end or when > as_of:
             break
         if state == "red":
             start = start or when
-            newest = date.fromisoformat(newest_text) if newest_text else newest
+            newest = row.newest_date or newest
         elif state in ("green", "yellow") and start is not None:
             spans.append(RedSpan(start, when, newest))
             start, newest = None, None
@@ -362,42 +344,43 @@ class FindingVeto:
                     f"{self.title}（{self.start:%Y-%m-%d %H:%M} 发现{until}）。{self.detail}".rstrip("。"))
 
 
-def _finding_vetoes(db: sqlite3.Connection, quarter: Quarter, until: datetime, scoring: Scoring) -> list[FindingVeto]:
-    """Red findings of the veto checks open at some moment of [quarter start, until), from their trail; a
-    finding an operator marked false positive does not count. A store without findings gives none."""
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'findings'").fetchone():
-        return []
-    wanted: dict[str, set[str] | None] = {}  # check → the keys that count (None: every key)
+def veto_check_names(scoring: Scoring) -> dict[str, set[str] | None]:
+    """The finding checks whose red findings are vetoes → the keys that count (None: every key)."""
+    wanted: dict[str, set[str] | None] = {}
     for entry in scoring.veto_checks:
         check, _, key = entry.partition("/")
         keys = wanted.get(check, set())
         wanted[check] = None if keys is None or not key else keys | {key}
-    marks = ",".join("?" * len(wanted))
-    rows = db.execute(
-        "SELECT f.uid, f.check_name, f.subject, f.site_id, f.title, f.detail, e.at, e.event, e.severity, f.key"
-        " FROM findings AS f JOIN finding_events AS e USING (uid)"
-        f" WHERE f.check_name IN ({marks}) AND f.status != 'false_positive' AND e.at < ? ORDER BY f.uid, e.id",
-        (*wanted, until.timestamp()))
-    by_uid: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in rows:
-        keys = wanted[row[1]]
-        if keys is None or row[9] in keys:
-            by_uid[row[0]].append(row[:9])
+    return wanted
+
+
+def _finding_vetoes(trails: Sequence[FindingEvent], quarter: Quarter, until: datetime,
+                    scoring: Scoring) -> list[FindingVeto]:
+    """Red findings of the veto checks open at some moment of [quarter start, until), from their trails (the
+    store gives the veto checks' trails before ``until``, without false positives)."""
+    wanted = veto_check_names(scoring)
+    by_uid: dict[str, list[FindingEvent]] = defaultdict(list)
+    for row in trails:
+        keys = wanted.get(row.check, set())
+        if keys is None or row.key in keys:
+            by_uid[row.uid].append(row)
     found = []
     for events in by_uid.values():
-        _, check, subject, site_id, title, detail = events[0][:6]
+        first_event = events[0]
+        check, subject, site_id = first_event.check, first_event.subject, first_event.site_id
+        title, detail = first_event.title, first_event.detail
         spans: list[tuple[datetime, datetime | None]] = []
         open_, red, since = False, False, None
-        for *_, at, event, severity in events:
-            if event in OPENS:
+        for row in events:
+            if row.event in OPENS:
                 open_ = True
-            elif event in CLOSES:
+            elif row.event in CLOSES:
                 open_ = False
-            red = severity == "red"
+            red = row.severity == "red"
             if open_ and red and since is None:
-                since = _at(at)
+                since = row.at.astimezone(TZ)
             elif not (open_ and red) and since is not None:
-                spans.append((since, _at(at)))
+                spans.append((since, row.at.astimezone(TZ)))
                 since = None
         if since is not None:
             spans.append((since, None))
@@ -408,23 +391,31 @@ def _finding_vetoes(db: sqlite3.Connection, quarter: Quarter, until: datetime, s
     return sorted(found, key=lambda f: (f.start, f.title))
 
 
-def compute(db: sqlite3.Connection, quarter: Quarter, scoring: Scoring | None = None,
+@dataclass(frozen=True, slots=True)
+class QuarterHistory:
+    """What a quarter's report is computed from, as the store gives it."""
+
+    targets: Sequence[TargetInfo]  # watched in the quarter: active, or with a verdict in it
+    verdicts: Sequence[VerdictRow]  # every verdict before the quarter's end, oldest first
+    trails: Sequence[FindingEvent]  # the veto checks' finding trails before the report's instant
+
+
+def report_instant(quarter: Quarter, now: datetime | None = None) -> datetime:
+    """The instant a report describes: now, or the quarter's end once it is over."""
+    return min(now or datetime.now(TZ), quarter.end)
+
+
+def compute(data: QuarterHistory, quarter: Quarter, scoring: Scoring | None = None,
             units: Sequence[tuple[str, str]] = (), now: datetime | None = None) -> Report:
-    """The quarter's report from a store. ``units`` (id, name) gives the table's order and units without targets."""
+    """The quarter's report from its history. ``units`` (id, name) gives the table's order and units without
+    targets."""
     scoring = scoring or Scoring()
-    as_of = min(now or datetime.now(TZ), quarter.end)
-    q0, q1 = quarter.start.timestamp(), quarter.end.timestamp()
-    listed = [TargetInfo(*row) for row in db.execute(
-        "SELECT id, kind, name, url, site_id, site_name, unit_id, unit_name, category FROM targets"
-        " WHERE kind IN ('column', 'homepage', 'account') AND (active = 1 OR id IN"
-        " (SELECT target_id FROM verdicts WHERE at >= ? AND at < ?)) ORDER BY unit_id, site_id, kind DESC, id",
-        (q0, q1))]
+    as_of = report_instant(quarter, now)
+    listed = list(data.targets)
     targets = [t for t in listed if t.kind != "account"]
-    history: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for tid, at, state, newest, deadline, reasons in db.execute(
-            "SELECT target_id, at, state, newest_date, deadline, reasons FROM verdicts WHERE at < ? ORDER BY at, id",
-            (q1,)):
-        history[tid].append((at, state, newest, deadline, tuple(json.loads(reasons))))
+    history: dict[str, list[VerdictRow]] = defaultdict(list)
+    for row in data.verdicts:
+        history[row.target_id].append(row)
 
     unit_scores: dict[str, Score] = {uid: Score(uid, name) for uid, name in units}
     site_scores: dict[str, Score] = {}
@@ -447,7 +438,7 @@ def compute(db: sqlite3.Connection, quarter: Quarter, scoring: Scoring | None = 
             account = accounts[t.id] = AccountResult(t, _red_spans(history[t.id], quarter, as_of))
             unit_scores.setdefault(t.unit_id, Score(t.unit_id, t.unit_name)).accounts.append(account)
     owner = {site_id: columns[0].unit_id for site_id, columns in by_site.items()}
-    for found in _finding_vetoes(db, quarter, as_of, scoring):
+    for found in _finding_vetoes(data.trails, quarter, as_of, scoring):
         if found.subject in accounts:
             accounts[found.subject].vetoes.append(found.veto(accounts[found.subject].target.name))
         elif found.site_id in site_scores:

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from monitor.evaluate import History, Verdict
 from monitor.findings import Change, Finding, Known, Status, mark
 from monitor.model import EmptyReason, FetchError, Observation, State, Target
+from monitor.records import FindingEvent, TargetInfo, VerdictRow
 from monitor.store import (
     FindingsRecord,
     HealthProbeRecord,
@@ -676,6 +677,47 @@ class SQLiteStore:
             return boxes
 
         return await self._run(query)
+
+    # ------------------------------------------------------------ the quarterly report's history
+
+    async def report_targets(self, start: datetime, end: datetime) -> list[TargetInfo]:
+        """Columns, homepages and accounts watched in [start, end): active ones, and those with a verdict then;
+        by unit, site, kind (columns, then homepages, then accounts) and id."""
+        def query() -> list[TargetInfo]:
+            rows = self.db.execute(
+                "SELECT id, kind, name, url, site_id, site_name, unit_id, unit_name, category FROM targets"
+                " WHERE kind IN ('column', 'homepage', 'account') AND (active = 1 OR id IN"
+                " (SELECT target_id FROM verdicts WHERE at >= ? AND at < ?)) ORDER BY unit_id, site_id, kind DESC, id",
+                (start.timestamp(), end.timestamp()))
+            return [TargetInfo(*row) for row in rows]
+
+        return await self._run(query)
+
+    async def verdicts_before(self, end: datetime) -> list[VerdictRow]:
+        """Every stored verdict change before ``end``, oldest first."""
+        def query() -> list[VerdictRow]:
+            rows = self.db.execute("SELECT target_id, at, state, newest_date, deadline, reasons FROM verdicts"
+                                   " WHERE at < ? ORDER BY at, id", (end.timestamp(),))
+            return [VerdictRow(tid, _dt(at), State(state), _day(newest), _dt(deadline), tuple(json.loads(reasons)))
+                    for tid, at, state, newest, deadline, reasons in rows]
+
+        return await self._run(query)
+
+    async def finding_trails(self, checks: Sequence[str], before: datetime) -> list[FindingEvent]:
+        """The trails (events before ``before``) of the findings of these checks that no operator marked a false
+        positive, finding by finding, each oldest event first."""
+        def query() -> list[FindingEvent]:
+            marks = ",".join("?" * len(checks))
+            rows = self.db.execute(
+                "SELECT f.uid, f.check_name, f.subject, f.key, f.site_id, f.title, f.detail, e.at, e.event, e.severity"
+                " FROM findings AS f JOIN finding_events AS e USING (uid)"
+                f" WHERE f.check_name IN ({marks}) AND f.status != 'false_positive' AND e.at < ? ORDER BY f.uid, e.id",
+                (*checks, before.timestamp()))
+            return [FindingEvent(uid, check, subject, key, site_id, title, detail, _dt(at), event, State(severity))
+                    for uid, check, subject, key, site_id, title, detail, at, event, severity in rows]
+
+        return await self._run(query) if checks else []
+
 
 _FINDING_COLUMNS = ("check_name, subject, key, severity, title, unit_id, site_id, url, detail, evidence, status,"
                     " first_seen, changed_at")

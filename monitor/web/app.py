@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +18,9 @@ from monitor.daemon import Monitor, Tracked
 from monitor.evaluate import TZ
 from monitor.findings import CHECKS
 from monitor.model import State
+from monitor.report.history import quarter_report
 from monitor.report.html import body_html
-from monitor.report.score import Quarter, compute
+from monitor.report.score import Quarter
 from monitor.web import accounts, admin, views, wall
 from monitor.web.events import EventHub, stream
 from monitor.workdays import default_calendar
@@ -69,14 +69,9 @@ async def report_page(request: web.Request) -> web.Response:
     except ValueError:
         raise admin.bad_request(f"quarter 应写作 2026Q4 这样的季度，收到 {request.query['quarter'][:20]!r}") from None
     units = [(u.id, u.name) for u in monitor.inventory.model.units]
-    store_path = monitor.inventory.settings.store
-
-    def build() -> str:
-        with contextlib.closing(sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)) as db:
-            return body_html(compute(db, quarter, None, units, now))
-
+    report = await quarter_report(monitor.store, quarter, None, units, now)
     recent = [(now.year * 4 + (now.month - 1) // 3 - back) for back in range(4)]  # this quarter and 3 before
-    return _page("report.html", body=Markup(await asyncio.to_thread(build)), quarter=str(quarter),
+    return _page("report.html", body=Markup(await asyncio.to_thread(body_html, report)), quarter=str(quarter),
                  quarters=[f"{n // 4}Q{n % 4 + 1}" for n in recent], now=views.local_time(now))
 
 
