@@ -21,8 +21,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_random_exponen
 
 from alerts import texts
 from monitor.config import AlertSettings, ReceiverModel
-from monitor.daemon import sleep_or_wake
-from monitor.store import OutboxRow, Store
+from monitor.records import OutboxRow
+from monitor.schedule import sleep_or_wake
+from monitor.store import Store
 
 log = structlog.get_logger()
 IDLE_POLL_S = 30.0

@@ -21,11 +21,12 @@ import structlog
 from alerts.policy import Alert, change_alerts, scheduled_alerts
 from alerts.routing import finding_items, route, veto_items
 from monitor.config import Inventory
-from monitor.daemon import Monitor, sleep_or_wake
+from monitor.daemon import Monitor
 from monitor.evaluate import Reason, Verdict
 from monitor.findings import Change
 from monitor.model import State, Target
-from monitor.store import OutboxItem, OutboxRecord, Silence
+from monitor.records import OutboxItem, OutboxRecord, Silence
+from monitor.schedule import sleep_or_wake
 from monitor.vetoes import SiteVeto, site_vetoes
 
 log = structlog.get_logger()

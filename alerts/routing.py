@@ -16,7 +16,7 @@ from monitor.config import AlertSettings, ReceiverModel, SiteModel, UnitModel
 from monitor.evaluate import TZ, countdown
 from monitor.findings import Change
 from monitor.model import State
-from monitor.store import OutboxItem
+from monitor.records import OutboxItem
 from monitor.vetoes import SiteVeto
 
 

@@ -227,14 +227,15 @@ async def crawl(inv: config.Inventory, concurrency: int) -> dict[str, object]:
     async with monitoring(inv) as monitor:
         await monitor.sweep_once()  # the column probes: items in the store (untimed)
         check = LinksCheck()
-        monitor.check_runner = CheckRunner(monitor, lambda _: [check], concurrency=concurrency)
+        monitor.check_runner = CheckRunner(monitor.check_runner.context, lambda: monitor.clock(), monitor.report_many,
+                                           lambda _: [check], inv, concurrency=concurrency)
         rss0 = peak_rss_mb()
         parsers = [w.process.pid for w in monitor.pool.workers]  # the page checks run there
         cpu0, wall0 = time.process_time() + sum(map(process_cpu_s, parsers)), time.perf_counter()
         await monitor.check_once()
         wall = time.perf_counter() - wall0
         cpu = time.process_time() + sum(map(process_cpu_s, parsers)) - cpu0
-        checker = link_checker(monitor)
+        checker = link_checker(monitor.check_runner.context)
         found = Counter(k.finding.check for scope in monitor.findings.values() for k in scope.values())
         severity = Counter(str(k.finding.severity) for scope in monitor.findings.values() for k in scope.values())
         return {"wall_s": wall, "cpu_s": cpu, "links": len(checker.cache), "requests": checker.requests,

@@ -115,7 +115,7 @@ def _notify_unregistered(args: argparse.Namespace, findings: list[tuple[str | No
     from datetime import datetime
 
     from alerts.routing import unregistered_items
-    from monitor.store import OutboxRecord
+    from monitor.records import OutboxRecord
 
     async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
         units = {u.id: u for u in inventory.model.units}

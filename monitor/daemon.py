@@ -9,7 +9,6 @@ Both paths end in ``_apply``: one way from an observation to state, store and li
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import random
@@ -28,7 +27,9 @@ from monitor.fetch import Fetcher, FetchSettings
 from monitor.findings import Change, Finding, Known, Status, mark, reconcile
 from monitor.model import Observation, Target
 from monitor.probe import probe
-from monitor.store import FindingsRecord, OutboxItem, ProbeRecord, Record, Store, VerdictRecord
+from monitor.records import FindingsRecord, OutboxItem, ProbeRecord, Record, VerdictRecord
+from monitor.schedule import sleep_or_wake
+from monitor.store import Store
 
 log = structlog.get_logger()
 
@@ -41,18 +42,6 @@ WRITE_BATCH = 1000
 WRITE_GATHER_S = 0.05
 # Settings read once at start: a reload that changes them logs "needs restart" and keeps the old values.
 RESTART_SETTINGS = ("store", "listen", "fetch", "extract_workers", "extract_time_limit")
-
-
-async def sleep_or_wake(wake: asyncio.Event, delay: float) -> None:
-    """Sleep ``delay`` seconds, or less when ``wake`` is set. Callers clear ``wake`` before they look
-    at what is due, so a wake-up that comes while they look is not lost.
-
-    ``asyncio.timeout`` rather than ``wait_for``: on Python 3.11 ``wait_for`` swallows a
-    cancellation that arrives as the event is set, and the task would then not stop.
-    """
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(max(delay, 0.0)):
-            await wake.wait()
 
 
 def now_shanghai() -> datetime:
@@ -397,6 +386,12 @@ class Monitor:
         if changes:
             self._apply_changes(changes, at)
         return changes
+
+    def known_findings(self, check: str, subject: str) -> list[Finding]:
+        """The findings of (check, subject) that still stand (open, or marked false positive): what a check that
+        could not look this time reports again so that they stay as they were."""
+        known = self.findings.get((check, subject), {})
+        return [k.finding for k in known.values() if k.status in (Status.OPEN, Status.FALSE_POSITIVE)]
 
     def mark_finding(self, uid: str, status: Status, actor: str, note: str = "") -> Change | None:
         """An operator marks a finding false positive, fixed, or open again; None for an unknown uid."""

@@ -23,8 +23,9 @@ from yarl import URL
 
 from monitor.decode import DecodeError, decode_html
 from monitor.model import FetchError, FetchResult, Headers
+from monitor.tls import tls_context
 
-__all__ = ["FetchSettings", "Fetcher", "tls_context"]
+__all__ = ["FetchSettings", "Fetcher"]
 
 _CHUNK = 64 * 1024
 _HEADERS = {
@@ -212,14 +213,6 @@ def _http_url(url: str) -> URL | FetchResult:
     if u.scheme not in ("http", "https") or not u.host:
         return FetchResult(url, url, 0.0, error=FetchError.INVALID_URL, detail=f"not an http(s) URL: {url}")
     return u
-
-
-def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """A verifying client context trusting the system's CAs and, when given, those in ``ca_file``."""
-    ctx = ssl.create_default_context()
-    if ca_file:
-        ctx.load_verify_locations(cafile=ca_file)
-    return ctx
 
 
 async def _read_head(resp: aiohttp.ClientResponse, limit: int) -> bytes:

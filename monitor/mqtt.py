@@ -21,8 +21,9 @@ import structlog
 from tenacity import RetryCallState, wait_random_exponential
 
 from monitor.config import MqttModel
-from monitor.daemon import sleep_or_wake
-from monitor.store import OutboxRow, Store
+from monitor.records import OutboxRow
+from monitor.schedule import sleep_or_wake
+from monitor.store import Store
 
 log = structlog.get_logger("monitor.mqtt")
 

@@ -14,6 +14,7 @@ import structlog
 from alerts.deliver import Sender
 from alerts.engine import Alerter
 from monitor import config, sdnotify
+from monitor.checks.base import Context
 from monitor.checks.registry import build_checks, build_observation_checks
 from monitor.checks.runner import CheckRunner
 from monitor.config import Inventory
@@ -84,7 +85,10 @@ async def monitoring(
 def attach_checks(monitor: Monitor, inventory: Inventory) -> CheckRunner:
     """The checks beyond column freshness: periodic ones in a runner the monitor starts, and the ones on
     what probes read; both rebuilt on reload."""
-    runner = monitor.check_runner = CheckRunner(monitor, build_checks)
+    context = Context(monitor.fetcher, monitor.pool, monitor.store, monitor.known_findings, monitor.enqueue,
+                      monitor.report_findings)
+    runner = monitor.check_runner = CheckRunner(context, lambda: monitor.clock(), monitor.report_many, build_checks,
+                                                inventory)
     monitor.observation_checks = build_observation_checks(inventory)
 
     def reload(new: Inventory) -> None:

@@ -44,8 +44,8 @@ from monitor.evaluate import TZ
 from monitor.findings import GOVWATCH, Finding, Status
 from monitor.metrics import Metrics
 from monitor.model import FetchError, FetchResult, State
+from monitor.records import HealthProbeRecord
 from monitor.service import monitoring
-from monitor.store import HealthProbeRecord
 from tests.conftest import Endpoint
 from tests.test_alerts_delivery import wait_for
 

@@ -283,7 +283,7 @@ async def test_second_crawl_uses_the_cache_and_confirms_repeated_failures(world:
         await monitor.sweep_once()
         await monitor.check_once()
         before = dict(site.hits)
-        checker = link_checker(monitor)
+        checker = link_checker(monitor.check_runner.context)
         asked = checker.requests
         start = now_shanghai()
         monitor.clock = lambda: start + timedelta(hours=2)  # working links fresh (24 h), failures stale (1 h)
@@ -329,7 +329,7 @@ async def test_a_link_failing_once_then_working_is_never_reported(world: World) 
     async with monitoring(world.inventory) as monitor:
         await monitor.check_once()
         assert world.site.base + "/flaky.html" not in open_findings(monitor, "broken_link")
-        outcome = link_checker(monitor).cache.previous(world.site.base + "/flaky.html")
+        outcome = link_checker(monitor.check_runner.context).cache.previous(world.site.base + "/flaky.html")
         assert outcome is not None and outcome.ok and outcome.failed_runs == 0
 
 

@@ -189,7 +189,7 @@ from datetime import datetime, timedelta
 from monitor.evaluate import TZ, History, advance, evaluate
 from monitor.model import Observation, Item
 from monitor.rules import DEFAULT_RULES
-from monitor.store import ProbeRecord
+from monitor.records import ProbeRecord
 from monitor.store.sqlite import MIGRATIONS, SQLiteStore
 
 async def main():

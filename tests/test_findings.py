@@ -84,8 +84,8 @@ class PageWordCheck:
     def subjects(self, inventory: config.Inventory) -> list[Subject]:
         return [Subject("s1", 3600.0, "u1", "s1", self.url)]
 
-    async def run(self, subject: Subject, monitor: Any, now: datetime) -> Sequence[Finding] | None:
-        result = await monitor.fetcher.fetch(subject.data)
+    async def run(self, subject: Subject, ctx: Any, now: datetime) -> Sequence[Finding] | None:
+        result = await ctx.fetcher.fetch(subject.data)
         if not result.ok or result.text is None:
             return None  # could not look: nothing changes
         if "暗链" not in result.text:
@@ -204,7 +204,7 @@ async def test_a_check_that_cannot_look_changes_nothing(
 
 def test_cli_lists_and_marks(tmp_path: Path, capsys: Any) -> None:
     from monitor.cli import main
-    from monitor.store import FindingsRecord
+    from monitor.records import FindingsRecord
     from monitor.store.sqlite import SQLiteStore
 
     store_path = tmp_path / "govwatch.sqlite3"

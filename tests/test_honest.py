@@ -12,9 +12,9 @@ from monitor import config
 from monitor.checks.honest import SeenItem, back_dated, findings, stored_date_changes
 from monitor.evaluate import TZ, Verdict
 from monitor.model import Item, Observation, State, Target
+from monitor.records import ProbeRecord
 from monitor.rules import DEFAULT_RULES
 from monitor.service import monitoring
-from monitor.store import ProbeRecord
 from monitor.store.sqlite import SQLiteStore
 from tests.conftest import PageServer
 

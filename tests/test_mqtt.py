@@ -24,7 +24,7 @@ import structlog
 from monitor import mqtt
 from monitor.config import MqttModel
 from monitor.mqtt import MqttPublisher
-from monitor.store import OutboxItem, OutboxRecord
+from monitor.records import OutboxItem, OutboxRecord
 from monitor.store.sqlite import SQLiteStore
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -14,11 +14,11 @@ from monitor import cli
 from monitor.evaluate import TZ
 from monitor.findings import Finding, Known, Status, mark, reconcile
 from monitor.model import State
+from monitor.records import FindingsRecord
 from monitor.report.files import write_all
 from monitor.report.history import quarter_report
 from monitor.report.notice import draft_notice
 from monitor.report.score import Quarter, Scoring
-from monitor.store import FindingsRecord
 from monitor.store.sqlite import SQLiteStore
 
 UNITS = [("fgj", "县发展和改革局"), ("jyj", "县教育局"), ("wjw", "县卫生健康委员会"), ("zfb", "县<政府>办"),

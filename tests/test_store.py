@@ -15,8 +15,8 @@ import pytest
 
 from monitor.evaluate import TZ, History, advance, evaluate
 from monitor.model import Item, Observation
+from monitor.records import ProbeRecord
 from monitor.rules import DEFAULT_RULES
-from monitor.store import ProbeRecord
 from monitor.store.sqlite import SQLiteStore
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=TZ)

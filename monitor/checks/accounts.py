@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING
 
 import structlog
 
-from monitor.checks.base import Subject
+from monitor.checks.base import Context, Subject
 from monitor.checks.links import LinkOutcome, link_checker
 from monitor.config import AccountModel, AccountSettings, Inventory, InventoryModel, SiteModel, account_site
 from monitor.config.account_list import AccountRow, unregistered
@@ -29,9 +28,6 @@ from monitor.extract.accounts.content import PostShare, post_share
 from monitor.extract.accounts.matrix import Listed, read_matrix
 from monitor.findings import Finding
 from monitor.model import Item, Observation, State, Target
-
-if TYPE_CHECKING:
-    from monitor.daemon import Monitor
 
 log = structlog.get_logger()
 REGISTERED = "已备案"
@@ -179,7 +175,7 @@ class InteractionCheck:
                         (a, s.attestation_valid))
                 for a in inventory.model.accounts if a.status == REGISTERED]
 
-    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding]:
+    async def run(self, subject: Subject, ctx: Context[object], now: datetime) -> list[Finding]:
         account, valid = subject.data
         return interaction_findings(account, valid, now)
 
@@ -193,14 +189,13 @@ class ServiceMenuCheck:
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
         interval = inventory.settings.accounts.service_menu_interval.approx_seconds
-        return [Subject(a.id, interval, a.unit,
-                        account_site(a.unit), a)
+        links = inventory.settings.links
+        return [Subject(a.id, interval, a.unit, account_site(a.unit), (a, links))
                 for a in inventory.model.accounts if a.status == REGISTERED and a.service_menu]
 
-    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding]:
-        account: AccountModel = subject.data
-        outcomes = await link_checker(monitor).check(monitor.fetcher, set(account.service_menu), "", (),
-                                                     monitor.inventory.settings.links, now)
+    async def run(self, subject: Subject, ctx: Context[object], now: datetime) -> list[Finding]:
+        account, links = subject.data
+        outcomes = await link_checker(ctx).check(ctx.fetcher, set(account.service_menu), "", (), links, now)
         found = menu_findings(account, outcomes)
         log.info("service_menu_checked", account=account.id, links=len(account.service_menu),
                  dead=sum(1 for o in outcomes.values() if not o.ok))
@@ -215,12 +210,12 @@ class MatrixCheck:
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
         interval = inventory.settings.accounts.matrix_interval.approx_seconds
-        return [Subject(site.id, interval, site.unit, site.id, site)
+        return [Subject(site.id, interval, site.unit, site.id, (site, inventory.model))
                 for site in inventory.model.sites if site.matrix_page]
 
-    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
-        site: SiteModel = subject.data
-        result = await monitor.fetcher.fetch(site.matrix_page or "")
+    async def run(self, subject: Subject, ctx: Context[object], now: datetime) -> list[Finding] | None:
+        site, model = subject.data
+        result = await ctx.fetcher.fetch(site.matrix_page or "")
         if not result.ok or not result.text:
             log.info("matrix_skipped", site=site.id, reason=result.detail)
             return None  # keep what is known: the page failing is not the accounts being registered
@@ -228,6 +223,6 @@ class MatrixCheck:
         if not listed:
             log.warning("matrix_unreadable", site=site.id, url=site.matrix_page)
             return None  # a page that lists nothing has moved or changed template: never a false "gone"
-        found = matrix_findings(site, listed, monitor.inventory.model)
+        found = matrix_findings(site, listed, model)
         log.info("matrix_checked", site=site.id, listed=len(listed), unregistered=len(found))
         return found

@@ -29,22 +29,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from selectolax.lexbor import LexborHTMLParser
 from yarl import URL
 
-from monitor.checks.base import Subject
+from monitor.checks.base import Context, Subject
 from monitor.checks.page import page_text
-from monitor.fetch import tls_context
-from monitor.findings import GOVWATCH, Finding, Status
+from monitor.findings import GOVWATCH, Finding
 from monitor.model import FetchError, FetchResult, State
-from monitor.store import HealthProbeRecord
+from monitor.records import HealthProbeRecord
+from monitor.tls import tls_context
 
 if TYPE_CHECKING:
     from monitor.config import Inventory
-    from monitor.daemon import Monitor
 
 __all__ = [
     "AvailabilityCheck",
@@ -506,6 +505,10 @@ class _Site:
     baseline: Baseline
 
 
+class AvailabilityStore(Protocol):
+    async def health_probes(self, subject: str, since: datetime) -> list[HealthProbeRecord]: ...
+
+
 class AvailabilityCheck:
     name = "availability"
     produces = ("availability", "blocked", "tls", "dns", "defaced")
@@ -528,11 +531,11 @@ class AvailabilityCheck:
                         SiteRef(site.id, site.name, site.unit, site.homepage))
                 for site in inventory.model.sites]
 
-    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> Sequence[Finding] | None:
+    async def run(self, subject: Subject, ctx: Context[AvailabilityStore], now: datetime) -> Sequence[Finding] | None:
         site: SiteRef = subject.data
         s = self.settings
         timeout = float(s.timeout.seconds)
-        result = await monitor.fetcher.fetch(site.homepage, timeout_s=timeout, error_body=ERROR_BODY)
+        result = await ctx.fetcher.fetch(site.homepage, timeout_s=timeout, error_body=ERROR_BODY)
         tls_url = _tls_url(site.homepage, result.final_url, result.error)
         unreachable = result.error in (FetchError.DNS, FetchError.CONNECT, FetchError.TIMEOUT)
         cert = await read_certificate(tls_url, timeout, self.ca_file) if tls_url and not unreachable else None
@@ -540,13 +543,13 @@ class AvailabilityCheck:
         self._latest[site.id] = (now, outcome.failed)
         # A failure may be govwatch's own; while cut off, every answer is a chance to see it come back.
         if outcome.failed or self._cut_off is not False:
-            cut_off = await self._govwatch_cut_off(monitor, now)
+            cut_off = await self._govwatch_cut_off(ctx, now)
             if cut_off and outcome.failed:
                 return None
-        state = await self._site(site, monitor, now)
+        state = await self._site(site, ctx, now)
         probe = record(site.id, outcome, result, now)
         state.window.add(probe, now)
-        monitor.enqueue(probe)
+        ctx.record(probe)
 
         window_s = s.window.seconds
         found = availability_findings(site, state.window, int(window_s // s.interval.seconds), s.yellow_ratio,
@@ -560,50 +563,50 @@ class AvailabilityCheck:
         elif tls_url is None:
             self.cert_days.pop(site.id, None)
         else:
-            found += _still_known(monitor, "tls", site.id)  # the certificate could not be read now
+            found += ctx.known("tls", site.id)  # the certificate could not be read now
         if outcome.kind is Kind.OK and result.text is not None:
             page = examine_page(result.text, result.body_bytes, site.name, state.baseline, s.defaced_ratio)
             found += defaced_finding(site, page, state.baseline)
         else:
-            found += _still_known(monitor, "defaced", site.id)  # the page was not seen now
+            found += ctx.known("defaced", site.id)  # the page was not seen now
         return found
 
-    async def _site(self, site: SiteRef, monitor: Monitor, now: datetime) -> _Site:
+    async def _site(self, site: SiteRef, ctx: Context[AvailabilityStore], now: datetime) -> _Site:
         """The site's window, read back from the store once, and its homepage baseline."""
         state = self._sites.get(site.id)
         if state is None:
             span = timedelta(seconds=self.settings.window.seconds)
-            probes = await monitor.store.health_probes(site.id, now - span)
-            state = self._sites[site.id] = _Site(Window(span, deque(probes)), _baseline(monitor, site.id))
+            probes = await ctx.store.health_probes(site.id, now - span)
+            state = self._sites[site.id] = _Site(Window(span, deque(probes)), _baseline(ctx.known("defaced", site.id)))
         return state
 
     # ------------------------------------------------------------ govwatch's own network
 
-    async def _govwatch_cut_off(self, monitor: Monitor, now: datetime) -> bool:
+    async def _govwatch_cut_off(self, ctx: Context[AvailabilityStore], now: datetime) -> bool:
         s = self.settings
         if s.canaries:
-            cut = not await self._canaries_reachable(monitor, now)
+            cut = not await self._canaries_reachable(ctx, now)
             detail = f"{len(s.canaries)} 个对照网址均无法访问（{'、'.join(s.canaries)}）"
         else:
             cut, bad, total = share_cut_off(self._latest, now, ROUND * s.interval.seconds, s.cutoff_share,
                                             s.cutoff_min_sites)
             detail = f"最近一轮 {total} 个网站中 {bad} 个同时无法访问"
-        self._network(monitor, now, cut, detail)
+        self._network(ctx, now, cut, detail)
         return cut
 
-    async def _canaries_reachable(self, monitor: Monitor, now: datetime) -> bool:
+    async def _canaries_reachable(self, ctx: Context[AvailabilityStore], now: datetime) -> bool:
         """Any HTTP answer from any canary means govwatch's network works; one round serves a minute."""
         async with self._canary_lock:
             if self._canary is not None and (now - self._canary[0]).total_seconds() < CANARY_TTL_S:
                 return self._canary[1]
             timeout = float(self.settings.timeout.seconds)
-            results = await asyncio.gather(*(monitor.fetcher.fetch(url, timeout_s=timeout)
+            results = await asyncio.gather(*(ctx.fetcher.fetch(url, timeout_s=timeout)
                                              for url in self.settings.canaries))
             reachable = any(r.status is not None for r in results)
             self._canary = (now, reachable)
             return reachable
 
-    def _network(self, monitor: Monitor, now: datetime, cut_off: bool, detail: str) -> None:
+    def _network(self, ctx: Context[AvailabilityStore], now: datetime, cut_off: bool, detail: str) -> None:
         """Report govwatch's own connectivity when it changes (and once after a start, to clear an old one)."""
         if cut_off == self._cut_off:
             return
@@ -613,7 +616,7 @@ class AvailabilityCheck:
                          detail=detail)] if cut_off else []
         if cut_off:
             log.warning("govwatch_cut_off", detail=detail)
-        monitor.report_findings("availability", GOVWATCH, found, now)
+        ctx.report("availability", GOVWATCH, found, now)
 
 
 def _tls_url(homepage: str, final_url: str, error: FetchError | None) -> str | None:
@@ -627,16 +630,10 @@ def _tls_url(homepage: str, final_url: str, error: FetchError | None) -> str | N
     return None
 
 
-def _still_known(monitor: Monitor, check: str, subject: str) -> list[Finding]:
-    """What is known for a check this run could not look at, so it stays as it was."""
-    known = monitor.findings.get((check, subject), {})
-    return [k.finding for k in known.values() if k.status in (Status.OPEN, Status.FALSE_POSITIVE)]
-
-
-def _baseline(monitor: Monitor, subject: str) -> Baseline:
+def _baseline(defaced: Sequence[Finding]) -> Baseline:
     """A homepage held as defaced before a restart is compared with the page as it was then."""
     baseline = Baseline()
-    for finding in _still_known(monitor, "defaced", subject):
+    for finding in defaced:
         usual = finding.evidence.get("usual_bytes")
         if usual:
             baseline.sizes.extend([int(usual)] * BASELINE_MIN)

@@ -4,21 +4,25 @@ A check (availability of a homepage, a site's links, an account's service menu, 
 names the subjects it looks at and, for one subject, returns the findings it sees now — or ``None``
 when it could not look (its source failed): then what was known stays as it was, never a false
 "gone" or a false finding.
+
+Like a blackbox_exporter prober, a check gets its subject (with its own settings), a narrow
+``Context`` and ``now``; it never sees the daemon.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from monitor.findings import Finding
+from monitor.model import FetchResult
 
 if TYPE_CHECKING:
     from monitor.config import Inventory
-    from monitor.daemon import Monitor
     from monitor.model import Observation, Target
+    from monitor.records import Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +36,47 @@ class Subject:
     data: Any = field(default=None, compare=False)  # whatever the check needs (URLs, names, settings)
 
 
+class Fetch(Protocol):
+    """The daemon's fetcher as a check uses it: its per-host limits hold for checks too."""
+
+    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+                    timeout_s: float | None = None, error_body: int = 0) -> FetchResult: ...
+
+    async def peek(self, url: str, *, method: str = "HEAD", read_bytes: int = 0,
+                   timeout_s: float | None = None) -> FetchResult: ...
+
+
+class Extract(Protocol):
+    """The parser workers: a named job on a page, off the event loop and under the time limit; None when it
+    failed or ran out of time."""
+
+    async def run(self, job: str, text: str, url: str, *args: Any) -> Any: ...
+
+
+StoreView = TypeVar("StoreView")
+
+
+@dataclass(frozen=True, slots=True)
+class Context(Generic[StoreView]):
+    """All a check may touch. ``store`` is the check's own view of the store (a protocol each check declares
+    with the few reads and writes it needs); ``kept`` holds what checks keep across inventory reloads."""
+
+    fetcher: Fetch
+    extract: Extract
+    store: StoreView
+    known: Callable[[str, str], list[Finding]]  # (check, subject) → its findings still standing (open, false positive)
+    record: Callable[[Record], None]  # a record for the store's next batch (an availability probe)
+    report: Callable[[str, str, Sequence[Finding], datetime], object]  # findings of another subject, now
+    kept: dict[str, Any] = field(default_factory=dict)
+
+
 class Check(Protocol):
     name: str
     produces: tuple[str, ...]  # the finding checks it reports (keys of findings.CHECKS)
 
     def subjects(self, inventory: Inventory) -> list[Subject]: ...
 
-    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> Sequence[Finding] | None: ...
+    async def run(self, subject: Subject, ctx: Context[Any], now: datetime) -> Sequence[Finding] | None: ...
 
 
 class ObservationCheck(Protocol):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import structlog
 from ruamel.yaml import YAMLError
 
-from monitor.checks.base import Subject
+from monitor.checks.base import Context, Subject
 from monitor.evaluate import TZ
 from monitor.findings import GOVWATCH, Finding
 from monitor.model import State
@@ -27,7 +27,6 @@ from monitor.workdays import WorkCalendar, overrides_path
 
 if TYPE_CHECKING:
     from monitor.config import Inventory
-    from monitor.daemon import Monitor
 
 log = structlog.get_logger()
 
@@ -79,7 +78,7 @@ class CalendarCheck:
     def subjects(self, inventory: Inventory) -> list[Subject]:
         return [Subject(GOVWATCH, self.interval_s, inventory.settings.alerts.supervisor or "")]
 
-    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
+    async def run(self, subject: Subject, ctx: Context[object], now: datetime) -> list[Finding] | None:
         path = self.overrides or overrides_path()
         try:
             calendar = WorkCalendar(path)

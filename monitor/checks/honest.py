@@ -22,16 +22,15 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from monitor.checks.base import Subject
+from monitor.checks.base import Context, Subject
 from monitor.evaluate import TZ, start_of_day
 from monitor.findings import Finding
 from monitor.model import State
 
 if TYPE_CHECKING:
     from monitor.config import Inventory
-    from monitor.daemon import Monitor
     from monitor.model import Target
 
 DEFAULT_TOLERANCE_DAYS = 2
@@ -150,6 +149,10 @@ def findings(target: Target, items: Sequence[SeenItem], probes: Iterable[datetim
     return out
 
 
+class HonestStore(Protocol):
+    async def honest_history(self, target_id: str) -> tuple[list[SeenItem], list[datetime]]: ...
+
+
 class HonestDatesCheck:
     """Reads each column's stored items and probe times from the store and reports its honest-date findings.
 
@@ -168,6 +171,6 @@ class HonestDatesCheck:
         return [Subject(t.id, self.interval_s, t.unit_id, t.site_id, t)
                 for t in inventory.targets if t.kind == "column"]
 
-    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
-        items, probes = await monitor.store.honest_history(subject.id)
+    async def run(self, subject: Subject, ctx: Context[HonestStore], now: datetime) -> list[Finding] | None:
+        items, probes = await ctx.store.honest_history(subject.id)
         return findings(subject.data, items, probes, self.tolerance_days)

@@ -19,13 +19,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from rapidfuzz import fuzz
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.checks.base import Subject
+from monitor.checks.base import Context, Fetch, Subject
 from monitor.checks.honest import SeenItem
 from monitor.checks.page.external import absolute
 from monitor.durations import add_months
@@ -36,7 +36,6 @@ from monitor.workdays import UnknownCalendarYear, WorkCalendar, deadline_state, 
 
 if TYPE_CHECKING:
     from monitor.config import InterpretationSelect, Inventory
-    from monitor.daemon import Monitor
 
 log = structlog.get_logger()
 
@@ -266,6 +265,10 @@ class InterpretationSite:
     selection: Selection
 
 
+class InterpretationStore(Protocol):
+    async def column_items(self, target_id: str, since: date) -> list[SeenItem]: ...
+
+
 class InterpretationCheck:
     """Per site with an interpretation column: the documents of its 政策文件 columns (as the column probes stored
     them) against the interpretations, matched by title and, for those still missing, by the links on up to
@@ -294,25 +297,25 @@ class InterpretationCheck:
             out.append(Subject(site.id, self.interval_s, site.unit, site.id, spec))
         return out
 
-    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
+    async def run(self, subject: Subject, ctx: Context[InterpretationStore], now: datetime) -> list[Finding] | None:
         spec: InterpretationSite = subject.data
         today = now.astimezone(TZ).date()
         since = add_months(today, -self.window_months)
-        column = await monitor.store.column_items(spec.column, since)
+        column = await ctx.store.column_items(spec.column, since)
         if not column:
             return None  # the interpretation column was never read: nothing to judge by
         docs: list[SeenItem] = []
         for target_id in spec.policy_columns:
-            docs.extend(await monitor.store.column_items(target_id, since))
+            docs.extend(await ctx.store.column_items(target_id, since))
         interps = column + [d for d in docs if is_interpretation(d.title)]
         covered = min(issued(i) for i in column)
         cal = self._calendar or default_calendar()
         judgements = judge(docs, interps, today, cal, covered, spec.selection, self._links)
-        if await self._read_links(monitor, judgements, interps):
+        if await self._read_links(ctx.fetcher, judgements, interps):
             judgements = judge(docs, interps, today, cal, covered, spec.selection, self._links)
         return findings(subject.site_id, subject.unit_id, judgements)
 
-    async def _read_links(self, monitor: Monitor, judgements: Sequence[Judgement], interps: list[SeenItem]) -> bool:
+    async def _read_links(self, fetcher: Fetch, judgements: Sequence[Judgement], interps: list[SeenItem]) -> bool:
         """Read the links of documents still missing an interpretation and of interpretations matched to none;
         whether any page was read."""
         used = {j.interpretation.url for j in judgements if j.interpretation is not None}
@@ -322,7 +325,7 @@ class InterpretationCheck:
             return False
         pages = [u for u in dict.fromkeys(missing + spare) if u not in self._links][:self.fetch_pages]
         for url in pages:
-            result = await monitor.fetcher.fetch(url)
+            result = await fetcher.fetch(url)
             if result.ok and result.text is not None:
                 self._links[url] = page_links(result.text, result.final_url or url)
         return any(url in self._links for url in pages)

@@ -27,23 +27,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
-from weakref import WeakKeyDictionary
 
 import structlog
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.checks.base import Subject
+from monitor.checks.base import Context, Fetch, Subject
 from monitor.checks.page import PageReport, check_html, soft404, words
 from monitor.checks.page.external import DEFAULT_ALLOW, ExternalLink, absolute, css_path, host_kind
 from monitor.config import Inventory, LinkSettings
 from monitor.findings import Finding
 from monitor.model import FetchError, FetchResult, State
-
-if TYPE_CHECKING:
-    from monitor.daemon import Monitor
-    from monitor.fetch import Fetcher
 
 __all__ = ["LinkCache", "LinkChecker", "LinkOutcome", "LinksCheck", "PageLink", "PageScan", "SiteCrawl", "judge",
            "link_checker", "page_links", "scan_page", "site_findings"]
@@ -331,7 +326,7 @@ class LinkChecker:
         self.requests = 0  # link requests made (HEAD and GET), for the benchmark and the logs
         self._inflight: dict[str, asyncio.Future[LinkOutcome]] = {}
 
-    async def check(self, fetcher: Fetcher, urls: set[str], home_host: str, allow: tuple[str, ...],
+    async def check(self, fetcher: Fetch, urls: set[str], home_host: str, allow: tuple[str, ...],
                     s: LinkSettings, now: datetime, fetched: Mapping[str, FetchResult] | None = None,
                     softs: Mapping[str, soft404.Soft404] | None = None) -> dict[str, LinkOutcome]:
         """Each link's outcome: from the cache when fresh, from a page this crawl fetched, or asked now
@@ -371,7 +366,7 @@ class LinkChecker:
         await asyncio.gather(*(one(url) for url in urls))
         return outcomes
 
-    async def _ask(self, fetcher: Fetcher, url: str, read_page: bool, timeout_s: float) -> FetchResult:
+    async def _ask(self, fetcher: Fetch, url: str, read_page: bool, timeout_s: float) -> FetchResult:
         """A same-site page: a capped GET (to spot a soft 404). Anything else: HEAD, then GET if HEAD is refused."""
         if not read_page:
             self.requests += 1
@@ -382,15 +377,17 @@ class LinkChecker:
         return await fetcher.peek(url, method="GET", read_bytes=READ_BYTES, timeout_s=timeout_s)
 
 
-# One checker per monitor: checks are rebuilt on every inventory reload, the link results are kept.
-_CHECKERS: WeakKeyDictionary[Monitor, LinkChecker] = WeakKeyDictionary()
-
-
-def link_checker(monitor: Monitor) -> LinkChecker:
-    checker = _CHECKERS.get(monitor)
+def link_checker(ctx: Context[Any]) -> LinkChecker:
+    """The link results shared by the site crawls and the service menus, kept in the context across inventory
+    reloads (the checks are rebuilt on each); its cache takes ``settings.links.cache_size`` at each use."""
+    checker = ctx.kept.get("links")
     if checker is None:
-        checker = _CHECKERS[monitor] = LinkChecker(monitor.inventory.settings.links.cache_size)
+        checker = ctx.kept["links"] = LinkChecker(LinkSettings().cache_size)
     return checker
+
+
+class LinksStore(Protocol):
+    async def recent_item_urls(self, target_ids: Sequence[str], limit: int) -> list[str]: ...
 
 
 class LinksCheck:
@@ -418,13 +415,13 @@ class LinksCheck:
                                site.unit, site.id, crawl))
         return out
 
-    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
+    async def run(self, subject: Subject, ctx: Context[LinksStore], now: datetime) -> list[Finding] | None:
         site: SiteCrawl = subject.data
         s = site.settings
-        fetcher = monitor.fetcher
+        fetcher = ctx.fetcher
         home_host = urlsplit(site.homepage).hostname or ""
         allow = DEFAULT_ALLOW + tuple(s.allow_domains)
-        articles = [u for u in await monitor.store.recent_item_urls(site.item_targets, s.articles)
+        articles = [u for u in await ctx.store.recent_item_urls(site.item_targets, s.articles)
                     if host_kind(urlsplit(u).hostname or "", home_host, allow) == "internal"]
         plan: dict[str, tuple[str, str]] = {site.homepage: (HOME, "首页")}
         for name, url in site.columns:
@@ -439,7 +436,7 @@ class LinksCheck:
         # The words are read again in every process when a file of their folder changed (edit, next crawl).
         stamp = dictionaries_stamp(self._dict_dir)
         scans = await asyncio.gather(*(
-            monitor.pool.run("page_scan", result.text, url, result.final_url, *plan[url], site.site_id, allow,
+            ctx.extract.run("page_scan", result.text, url, result.final_url, *plan[url], site.site_id, allow,
                              s.max_links, str(self._dict_dir), stamp)
             for url, result in fetched.items() if result.ok and result.text))
         pages: list[PageScan] = [scan for scan in scans if scan is not None]  # None: unreadable in the time limit
@@ -450,7 +447,7 @@ class LinksCheck:
         hidden = {h.url for p in pages for h in p.report.hidden if h.url}
         wanted = {link.url for p in pages for link in p.links
                   if link.url not in hidden and not link.url.startswith(tuple(s.ignore))}
-        outcomes = await link_checker(monitor).check(fetcher, wanted, home_host, allow, s, now, fetched, softs)
+        outcomes = await link_checker(ctx).check(fetcher, wanted, home_host, allow, s, now, fetched, softs)
         findings = site_findings(site, pages, outcomes)
         log.info("links_checked", site=site.site_id, pages=len(pages), links=len(wanted),
                  broken=sum(1 for o in outcomes.values() if not o.ok), findings=len(findings))

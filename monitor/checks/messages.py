@@ -17,11 +17,11 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
-from monitor.checks.base import Subject
+from monitor.checks.base import Context, Fetch, Subject
 from monitor.durations import add_months
 from monitor.evaluate import TZ
 from monitor.extract.message_box import UNREADABLE_LABELS, Message, MessageStatus, read_messages
@@ -31,8 +31,6 @@ from monitor.workdays import UnknownCalendarYear, WorkCalendar, deadline_state, 
 
 if TYPE_CHECKING:
     from monitor.config import Inventory
-    from monitor.daemon import Monitor
-    from monitor.fetch import Fetcher
 
 log = structlog.get_logger()
 
@@ -254,7 +252,7 @@ def stats_table(
 # ------------------------------------------------------------------------------------------ the check
 
 
-async def read_box(fetcher: Fetcher, box: MessageBox, today: date) -> list[Message] | None:
+async def read_box(fetcher: Fetch, box: MessageBox, today: date) -> list[Message] | None:
     """The messages of a box's first ``box.pages`` list pages, following 下一页; None when any page cannot be
     fetched or read (then what was known of the box stays as it was)."""
     found: dict[tuple[str, date], Message] = {}
@@ -278,6 +276,10 @@ async def read_box(fetcher: Fetcher, box: MessageBox, today: date) -> list[Messa
     return list(found.values())
 
 
+class MessagesStore(Protocol):
+    async def save_messages(self, box_id: str, messages: Sequence[Message], at: datetime) -> None: ...
+
+
 class MessagesCheck:
     """Each message box's list pages: unanswered messages near or past their 5 working days, late answers,
     and the 3-month veto. Stores what it read, for the answer-time statistics."""
@@ -293,10 +295,10 @@ class MessagesCheck:
         return [Subject(box.id, box.interval_s, box.unit_id, box.site_id, box)
                 for box in message_boxes(inventory)]
 
-    async def run(self, subject: Subject, monitor: Monitor, now: datetime) -> list[Finding] | None:
+    async def run(self, subject: Subject, ctx: Context[MessagesStore], now: datetime) -> list[Finding] | None:
         box: MessageBox = subject.data
-        messages = await read_box(monitor.fetcher, box, now.astimezone(TZ).date())
+        messages = await read_box(ctx.fetcher, box, now.astimezone(TZ).date())
         if messages is None:
             return None
-        await monitor.store.save_messages(box.id, messages, now)
+        await ctx.store.save_messages(box.id, messages, now)
         return findings(box, messages, now, self._calendar or default_calendar(), self.rules)

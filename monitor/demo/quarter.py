@@ -291,7 +291,7 @@ async def simulate(quarter: Quarter, folder: Path) -> tuple[config.Inventory, Pa
                 clock[0] = datetime.combine(day, PROBE_AT, TZ)
                 await monitor.sweep_once()
                 for subject in subjects:
-                    found = await honest.run(subject, monitor, clock[0])
+                    found = await honest.run(subject, monitor.check_runner.context, clock[0])
                     monitor.report_many(honest.produces, subject.id, found or [], clock[0])
                 day += timedelta(days=1)
     return inventory, store

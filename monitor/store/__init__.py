@@ -2,124 +2,32 @@
 
 The daemon writes ``ProbeRecord`` batches (an observation, the verdict it led to and whether the
 verdict changed) and ``VerdictRecord`` changes from deadline timers; each batch is one
-transaction. On start it reads back ``TargetState`` to resume where it stopped.
+transaction. On start it reads back ``TargetState`` to resume where it stopped. The records and rows
+are plain data in ``monitor.records`` (pure modules build them without importing the store).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from monitor.evaluate import History, Verdict
 from monitor.findings import Change, Known, Status
-from monitor.model import Observation, Target
-from monitor.records import FindingEvent, TargetInfo, VerdictRow
+from monitor.model import Target
+from monitor.records import (
+    FindingEvent,
+    HealthProbeRecord,
+    OutboxRow,
+    Record,
+    Silence,
+    TargetInfo,
+    TargetState,
+    VerdictRow,
+)
 
 if TYPE_CHECKING:
     from monitor.checks.honest import SeenItem
     from monitor.extract.message_box import Message
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """One message to deliver on one channel (a receiver, or ``mqtt``), durable until sent.
-
-    ``key`` makes it idempotent: the same alert routed twice (a restart recomputing what is due)
-    is stored once. An item born ``suppressed`` (silenced or inhibited) is kept for the trail only.
-    """
-
-    key: str
-    channel: str
-    created_at: datetime
-    not_before: datetime
-    payload: dict[str, Any]
-    suppressed: str | None = None  # why it is not sent: "silenced", "site_down", …
-    target_id: str | None = None  # the column or homepage it is about, for its page's trail
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    key: str
-    channel: str
-    created_at: datetime
-    payload: dict[str, Any]
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRecord:
-    """Outbox items not tied to a verdict change (ladder steps, escalations, reminders)."""
-
-    items: tuple[OutboxItem, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Silence:
-    id: int
-    scope: str  # "unit" | "site" | "target"
-    scope_id: str
-    ends_at: datetime
-    reason: str
-    created_by: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeRecord:
-    observation: Observation
-    verdict: Verdict
-    changed: bool  # the verdict differs from the previous one: a history row is written
-    first_seen: datetime | None = None  # when the current newest date was first observed
-    etag: str | None = None
-    last_modified: str | None = None
-    items_changed: bool = True  # the page content differs from the last probe: items are upserted
-    outbox: tuple[OutboxItem, ...] = ()  # notifications and events the change causes, same transaction
-
-
-@dataclass(frozen=True, slots=True)
-class VerdictRecord:
-    """A verdict that changed by time alone (a deadline timer), without a probe."""
-
-    target_id: str
-    at: datetime
-    verdict: Verdict
-    outbox: tuple[OutboxItem, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class FindingsRecord:
-    """Findings that changed (found, gone, marked, …): each a row update and a trail event, with the
-    notifications and MQTT events they cause, in one transaction."""
-
-    changes: tuple[Change, ...]
-    outbox: tuple[OutboxItem, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class HealthProbeRecord:
-    """One availability probe of a homepage (kept for the rolling failure window)."""
-
-    subject: str
-    at: datetime
-    ok: bool
-    error: str | None = None
-    status: int | None = None
-    ms: float | None = None
-
-
-Record = ProbeRecord | VerdictRecord | OutboxRecord | FindingsRecord | HealthProbeRecord
-
-
-@dataclass(frozen=True, slots=True)
-class TargetState:
-    history: History
-    verdict: Verdict | None
-    etag: str | None
-    last_modified: str | None
-    content_hash: str | None
 
 
 class Store(Protocol):

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 from monitor.evaluate import History, Verdict
 from monitor.findings import Change, Finding, Known, Status, mark
 from monitor.model import EmptyReason, FetchError, Observation, State, Target
-from monitor.records import FindingEvent, TargetInfo, VerdictRow
-from monitor.store import (
+from monitor.records import (
+    FindingEvent,
     FindingsRecord,
     HealthProbeRecord,
     OutboxItem,
@@ -33,8 +33,10 @@ from monitor.store import (
     ProbeRecord,
     Record,
     Silence,
+    TargetInfo,
     TargetState,
     VerdictRecord,
+    VerdictRow,
 )
 
 MIGRATIONS: tuple[str, ...] = (
