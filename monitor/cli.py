@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -405,15 +404,6 @@ def _demo_report(quarter: Quarter, scoring: Scoring, out: Path) -> int:
     print(f"{quarter}: {report.sites_passed}/{len(report.sites)} sites 合格, "
           f"{report.accounts_passed}/{len(report.accounts)} accounts 合格")
     return 0
-
-
-def wait_for_signal() -> asyncio.Event:
-    """An event set on SIGTERM or SIGINT."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 def parser() -> argparse.ArgumentParser:

@@ -105,8 +105,6 @@ async def run_service(
 ) -> int:
     """Run until SIGTERM/SIGINT (or ``stop``): probes, timers and the board; SIGHUP re-reads the inventory.
     ``checks_now`` runs every check once at start instead of spreading their first runs (the demo)."""
-    from monitor.cli import wait_for_signal
-
     stop = stop or wait_for_signal()
     host, port = split_listen(listen or inventory.settings.listen)
     metrics = Metrics()
@@ -132,6 +130,15 @@ async def run_service(
             await runner.cleanup()
     log.info("stopped")
     return 0
+
+
+def wait_for_signal() -> asyncio.Event:
+    """An event set on SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 def status_text(monitor: Monitor) -> str:

@@ -17,8 +17,9 @@ from monitor import config
 from monitor.daemon import Monitor
 from monitor.evaluate import TZ
 from monitor.service import monitoring
-from monitor.web.app import EVENTS_KEY, serve
+from monitor.web.app import serve
 from monitor.web.events import EventHub
+from monitor.web.keys import EVENTS_KEY
 from tests.conftest import PageServer, list_page
 from tests.test_daemon import dated, write_inventory
 

@@ -28,7 +28,8 @@ from monitor.evaluate import TZ, History, Reason, evaluate
 from monitor.model import Observation, State
 from monitor.service import monitoring
 from monitor.web import wall
-from monitor.web.app import EVENTS_KEY, serve
+from monitor.web.app import serve
+from monitor.web.keys import EVENTS_KEY
 from tests.conftest import PageServer, list_page
 from tests.test_board import HOSTILE, board, board_inventory
 from tests.test_daemon import dated

@@ -17,6 +17,7 @@ from aiohttp import web
 from monitor.daemon import Monitor
 from monitor.evaluate import TZ
 from monitor.findings import Status
+from monitor.web.keys import MONITOR_KEY
 
 SCOPES = ("unit", "site", "target")
 OUTBOX_STATUSES = ("pending", "sent", "dropped", "suppressed")
@@ -24,8 +25,6 @@ MAX_ID = 2**63 - 1  # the store's row ids are signed 64-bit integers
 
 
 def _monitor(request: web.Request) -> Monitor:
-    from monitor.web.app import MONITOR_KEY
-
     return request.app[MONITOR_KEY]
 
 

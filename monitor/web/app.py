@@ -23,6 +23,7 @@ from monitor.report.html import body_html
 from monitor.report.score import Quarter
 from monitor.web import accounts, admin, views, wall
 from monitor.web.events import EventHub, stream
+from monitor.web.keys import EVENTS_KEY, MONITOR_KEY
 from monitor.workdays import default_calendar
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ _TEMPLATES = jinja2.Environment(
 )
 _TEMPLATES.globals.update(nav=views.NAV, api_links=views.API_LINKS)
 
-MONITOR_KEY = web.AppKey("monitor", Monitor)
-EVENTS_KEY = web.AppKey("events", EventHub)
 STATIC_DIR = Path(__file__).parent / "static"
 
 
