@@ -58,6 +58,10 @@ class Schedule(Generic[Key, Item]):
         """Forget a key's entry (it is skipped when it comes up)."""
         self._live.pop(key, None)
 
+    def due_times(self) -> dict[Key, float]:
+        """When each live key is due."""
+        return {key: due for key, (_, due) in self._live.items()}
+
     def due_at(self, key: Key) -> float | None:
         """When a key's live entry is due, or None."""
         live = self._live.get(key)

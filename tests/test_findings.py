@@ -276,8 +276,8 @@ async def test_first_runs_are_spread_and_a_reload_keeps_each_subjects_time(
         runner._build = lambda inventory: [ManySites(page_server.url("/"))]
         start = monitor.clock().timestamp()
         runner.configure(inv)
-        due = {key: when for key, (_, when) in runner._live.items()}
+        due = runner.next_runs()
         assert len(due) == 200 and all(start <= when <= start + FIRST_RUN_SPREAD_S + 1 for when in due.values())
         assert max(due.values()) - min(due.values()) > FIRST_RUN_SPREAD_S / 2  # not all on the first sweep
         runner.configure(inv)  # a reload: every subject keeps its time
-        assert {key: when for key, (_, when) in runner._live.items()} == due
+        assert runner.next_runs() == due

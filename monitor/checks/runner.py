@@ -64,6 +64,10 @@ class CheckRunner:
             self._due.put(key, due, (check, subject))
         self._due.wake.set()
 
+    def next_runs(self) -> dict[tuple[str, str], float]:
+        """When each (check, subject) runs next (unix seconds)."""
+        return self._due.due_times()
+
     async def run_once(self) -> None:
         """Run every subject of every check once, now (the CLI and tests)."""
         await asyncio.gather(*(self._one(check, subject) for _, (check, subject) in self._due.pending()))
