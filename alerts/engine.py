@@ -3,36 +3,38 @@
 ``outbox_for`` is called by the monitor inside ``apply_observation`` and the deadline timers, so
 a verdict change and the notifications and MQTT events it causes are written in one transaction.
 Time-based alerts (ladder steps, escalation, working-day reminders) have timers of their own here
-and are written the instant they are due. Silences and inhibition (the site is down, or govwatch
-itself is cut off) mark items suppressed instead of dropping them.
+and are written the instant they are due. The mutes (``alerts.mutes``: silences, the site is down,
+govwatch itself is cut off), asked in order, mark items suppressed instead of dropping them.
+
+The engine reads the daemon's targets and clock and writes through its store writer; it never changes
+the daemon: the service hands its router and listeners to the daemon's ``Hooks``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import structlog
 
+from alerts.mutes import About, CutOff, Mute, Muted, Silences, SiteDown, first_muted
 from alerts.policy import Alert, change_alerts, scheduled_alerts
 from alerts.routing import finding_items, route, veto_items
 from monitor.config import Inventory
-from monitor.daemon import Monitor
-from monitor.evaluate import Reason, Verdict
+from monitor.daemon import Tracked
+from monitor.evaluate import Verdict
 from monitor.findings import Change
 from monitor.model import State, Target
 from monitor.records import OutboxItem, OutboxRecord, Silence
-from monitor.schedule import sleep_or_wake
+from monitor.schedule import Schedule
+from monitor.store import Store
 from monitor.vetoes import SiteVeto, site_vetoes
 
 log = structlog.get_logger()
 SILENCE_REFRESH_S = 30.0
-CUT_OFF_SHARE = 0.5  # more than half of all probed targets failing: govwatch itself is cut off
-CUT_OFF_MIN_TARGETS = 10
 
 
 def board_address(inventory: Inventory) -> str:
@@ -41,21 +43,24 @@ def board_address(inventory: Inventory) -> str:
 
 
 class Alerter:
-    def __init__(self, monitor: Monitor, inventory: Inventory) -> None:
-        self.monitor = monitor
+    def __init__(self, inventory: Inventory, tracked: Mapping[str, Tracked], clock: Callable[[], datetime],
+                 store: Store, enqueue: Callable[[OutboxRecord], None]) -> None:
+        self.tracked = tracked  # the daemon's targets and their verdicts (read only)
+        self.clock = clock
+        self.store = store
+        self.enqueue = enqueue  # the daemon's store writer
         self.wake = asyncio.Event()  # set after every commit that may hold new outbox items
-        self.silences: list[Silence] = []
-        self._timers: list[tuple[float, int, Alert]] = []
+        self._silences = Silences()
+        self.mutes: tuple[Mute, ...] = (self._silences, SiteDown(tracked), CutOff(tracked))  # asked in this order
+        self._timers: Schedule[int, Alert] = Schedule()
         self._seq = itertools.count()
-        self._timer_wake = asyncio.Event()
-        self._cut_off_at = float("-inf")
-        self._cut_off_state = False
         self.veto_states: dict[tuple[str, str], State] = {}  # (site id, veto kind) → state
         self.configure(inventory)
-        monitor.router = self.outbox_for
-        monitor.finding_router = self.findings_outbox
-        monitor.alerts = self
-        monitor.after_write.append(self.wake.set)
+
+    @property
+    def silences(self) -> list[Silence]:
+        """The silences in force, as last read from the store."""
+        return self._silences.active
 
     def configure(self, inventory: Inventory) -> None:
         """Take units, receivers, ladders and settings from a (re)loaded inventory."""
@@ -79,7 +84,7 @@ class Alerter:
     def outbox_for(self, target: Target, verdict: Verdict, previous: Verdict | None, at: datetime) -> tuple[
             OutboxItem, ...]:
         items: list[OutboxItem] = []
-        suppressed = self.suppression(target, at)
+        suppressed = self._reason(self.muted(About.target(target), at))
         for alert in change_alerts(target, previous, verdict, at):
             items += route(alert, self.units, self.settings, self.board_url, at, suppressed)
         if target.kind == "column":
@@ -96,20 +101,10 @@ class Alerter:
             f = change.known.finding
             if change.alerts:
                 items += finding_items(change, self.units, self.site_names.get(f.site_id, ""), self.board_url, at,
-                                       self._finding_suppression(change, at))
+                                       self._reason(self.muted(About.of_finding(f), at)))
             if self.mqtt_prefix:
                 items += self._finding_mqtt(change, at)
         return tuple(items)
-
-    def _finding_suppression(self, change: Change, now: datetime) -> str | None:
-        f = change.known.finding
-        for silence in self.silences:
-            scope_id = {"unit": f.unit_id, "site": f.site_id, "target": f.subject}[silence.scope]
-            if silence.scope_id == scope_id and silence.ends_at > now:
-                return f"silenced#{silence.id}"
-        if f.check != "availability" and self._cut_off():
-            return "govwatch_cut_off"
-        return None
 
     def _finding_mqtt(self, change: Change, at: datetime) -> list[OutboxItem]:
         known, f = change.known, change.known.finding
@@ -135,17 +130,13 @@ class Alerter:
                        target_id=target_id),
         ]
 
-    def suppression(self, target: Target, now: datetime) -> str | None:
-        """Why alerts of this target are not sent now, or None."""
-        for silence in self.silences:
-            scope_id = {"unit": target.unit_id, "site": target.site_id, "target": target.id}[silence.scope]
-            if silence.scope_id == scope_id and silence.ends_at > now:
-                return f"silenced#{silence.id}"
-        if target.kind != "homepage" and self._site_down(target):
-            return "site_down"
-        if self._cut_off():
-            return "govwatch_cut_off"
-        return None
+    def muted(self, about: About, now: datetime) -> Muted | None:
+        """The first mute that holds an alert about this back now (silences, site down, cut off), or None."""
+        return first_muted(self.mutes, about, now)
+
+    @staticmethod
+    def _reason(muted: Muted | None) -> str | None:
+        return muted.reason if muted is not None else None
 
     def site_vetoes(
         self, site_id: str, changed: Target | None = None, verdict: Verdict | None = None,
@@ -153,7 +144,7 @@ class Alerter:
         """A site's column vetoes from its columns' current verdicts (``changed`` taking ``verdict``)."""
         pairs = []
         for tid in self.site_columns.get(site_id, ()):
-            tracked = self.monitor.tracked.get(tid)
+            tracked = self.tracked.get(tid)
             if tracked is not None:
                 pairs.append((tracked.target, verdict if changed is not None and tid == changed.id
                               else tracked.verdict))
@@ -170,23 +161,6 @@ class Alerter:
             if veto.state is not was and veto.state in (State.YELLOW, State.RED) and site and unit and not suppressed:
                 items += veto_items(site, unit, veto, self.units, self.settings, self.board_url, at)
         return items
-
-    def _site_down(self, target: Target) -> bool:
-        home = self.monitor.tracked.get(f"{target.site_id}-home")
-        return home is not None and home.verdict.reasons == (Reason.FETCH_FAILED,)
-
-    def _cut_off(self) -> bool:
-        """Most targets failing at once means govwatch lost its own connectivity (computed once a second)."""
-        now = asyncio.get_running_loop().time()
-        if now - self._cut_off_at >= 1.0:
-            probed = failed = 0
-            for tracked in self.monitor.tracked.values():
-                if tracked.history.latest is not None:
-                    probed += 1
-                    failed += tracked.history.latest.error is not None
-            self._cut_off_state = probed >= CUT_OFF_MIN_TARGETS and failed > probed * CUT_OFF_SHARE
-            self._cut_off_at = now
-        return self._cut_off_state
 
     def _mqtt(self, target: Target, verdict: Verdict, previous: Verdict | None, at: datetime) -> list[OutboxItem]:
         message = {
@@ -206,22 +180,20 @@ class Alerter:
     def _schedule(self, target: Target, verdict: Verdict, now: datetime) -> None:
         ladder = self.ladders.get(target.rule.category, ()) if target.kind == "column" else ()
         for when, alert in scheduled_alerts(target, verdict, now, self.settings, ladder):
-            heapq.heappush(self._timers, (when.timestamp(), next(self._seq), alert))
-            if self._timers[0][2] is alert:
-                self._timer_wake.set()
+            self._timers.put(next(self._seq), when.timestamp(), alert)
 
     def schedule_all(self) -> None:
         """Arm the timers of every tracked target and note each site's vetoes as they stand (at start, after
         the monitor loaded its state: what was already yellow or red is not announced again)."""
-        now = self.monitor.clock()
-        for tracked in self.monitor.tracked.values():
+        now = self.clock()
+        for tracked in self.tracked.values():
             self._schedule(tracked.target, tracked.verdict, now)
         for site_id in self.site_columns:
             for veto in self.site_vetoes(site_id):
                 self.veto_states[(site_id, veto.rule.kind)] = veto.state
 
     def _still_applies(self, alert: Alert) -> bool:
-        tracked = self.monitor.tracked.get(alert.target.id)
+        tracked = self.tracked.get(alert.target.id)
         if tracked is None:
             return False
         now_v, then_v = tracked.verdict, alert.verdict
@@ -232,27 +204,23 @@ class Alerter:
         loop = asyncio.get_running_loop()
         next_refresh = 0.0
         while True:
-            self._timer_wake.clear()
             if loop.time() >= next_refresh:
                 await self.refresh_silences()
                 next_refresh = loop.time() + SILENCE_REFRESH_S
-            now = self.monitor.clock()
+            now = self.clock()
             due: list[OutboxItem] = []
-            while self._timers and self._timers[0][0] <= now.timestamp():
-                _, _, alert = heapq.heappop(self._timers)
+            for _, alert in self._timers.take_due(now.timestamp()):
                 if self._still_applies(alert):
                     due += route(alert, self.units, self.settings, self.board_url, now,
-                                 self.suppression(alert.target, now))
+                                 self._reason(self.muted(About.target(alert.target), now)))
                     if alert.kind == "repeat":
-                        self._schedule(alert.target, self.monitor.tracked[alert.target.id].verdict, now)
+                        self._schedule(alert.target, self.tracked[alert.target.id].verdict, now)
             if due:
-                self.monitor.enqueue(OutboxRecord(tuple(due)))
-            delay = min(self._timers[0][0] - now.timestamp() if self._timers else SILENCE_REFRESH_S,
-                        max(next_refresh - loop.time(), 0.0))
-            await sleep_or_wake(self._timer_wake, delay)
+                self.enqueue(OutboxRecord(tuple(due)))
+            await self._timers.sleep(now.timestamp(), max(next_refresh - loop.time(), 0.0))
 
     async def refresh_silences(self) -> None:
         try:
-            self.silences = await self.monitor.store.silences(self.monitor.clock())
+            self._silences.active = await self.store.silences(self.clock())
         except Exception:
             log.exception("silences_refresh_failed")

@@ -227,7 +227,9 @@ async def crawl(inv: config.Inventory, concurrency: int) -> dict[str, object]:
     async with monitoring(inv) as monitor:
         await monitor.sweep_once()  # the column probes: items in the store (untimed)
         check = LinksCheck()
-        monitor.check_runner = CheckRunner(monitor.check_runner.context, lambda: monitor.clock(), monitor.report_many,
+        context = monitor.hooks.checks.context if monitor.hooks.checks else None
+        assert context is not None
+        monitor.hooks.checks = CheckRunner(context, lambda: monitor.clock(), monitor.book.report_many,
                                            lambda _: [check], inv, concurrency=concurrency)
         rss0 = peak_rss_mb()
         parsers = [w.process.pid for w in monitor.pool.workers]  # the page checks run there

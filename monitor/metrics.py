@@ -240,8 +240,8 @@ class Metrics:
 
     def attach(self, monitor: Monitor) -> None:
         """Hook into a monitor's probe and verdict listeners and export its targets at scrape time."""
-        monitor.probe_listeners.append(self.on_probe)
-        monitor.listeners.append(self.on_verdict)
+        monitor.hooks.probe_listeners.append(self.on_probe)
+        monitor.hooks.listeners.append(self.on_verdict)
         self.watch(monitor)
 
     def watch(self, monitor: MonitorView) -> None:

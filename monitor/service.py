@@ -18,7 +18,7 @@ from monitor.checks.base import Context
 from monitor.checks.registry import build_checks, build_observation_checks
 from monitor.checks.runner import CheckRunner
 from monitor.config import Inventory
-from monitor.daemon import Monitor, fetch_settings
+from monitor.daemon import Hooks, Monitor, fetch_settings
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher
 from monitor.metrics import Metrics
@@ -47,14 +47,18 @@ async def monitoring(
     pool = ExtractPool(settings.extract_workers, settings.extract_time_limit.seconds)
     try:
         async with Fetcher(fetch_settings(inventory)) as fetcher:
-            monitor = Monitor(inventory, store, fetcher, pool)
+            hooks = Hooks()
+            monitor = Monitor(inventory, store, fetcher, pool, hooks)
             if metrics is not None:
                 metrics.attach(monitor)
-            alerter = Alerter(monitor, inventory)  # before load: crossings while the daemon was down alert too
-            monitor.on_reload.append(alerter.configure)
+            # Wired before load: crossings while the daemon was down alert too.
+            alerter = Alerter(inventory, monitor.tracked, lambda: monitor.clock(), store, monitor.writer.enqueue)
+            hooks.router, hooks.finding_router, hooks.alerts = alerter.outbox_for, alerter.findings_outbox, alerter
+            hooks.after_write.append(alerter.wake.set)
+            hooks.on_reload.append(alerter.configure)
             if metrics is not None:  # every receiver's counters exist from the start, at 0
                 metrics.receivers(alerter.receivers)
-                monitor.on_reload.append(lambda _: metrics.receivers(alerter.receivers))
+                hooks.on_reload.append(lambda _: metrics.receivers(alerter.receivers))
             attach_checks(monitor, inventory)
             await monitor.load()
             await alerter.refresh_silences()
@@ -65,7 +69,7 @@ async def monitoring(
                         asyncio.create_task(sender.run(), name="sender")]
             if settings.mqtt is not None:
                 mqtt_wake = asyncio.Event()
-                monitor.after_write.append(mqtt_wake.set)
+                hooks.after_write.append(mqtt_wake.set)
                 publisher = MqttPublisher(store, settings.mqtt, mqtt_wake,
                                           metrics.set_mqtt_connected if metrics else None)
                 delivery.append(asyncio.create_task(publisher.run(), name="mqtt"))
@@ -85,17 +89,16 @@ async def monitoring(
 def attach_checks(monitor: Monitor, inventory: Inventory) -> CheckRunner:
     """The checks beyond column freshness: periodic ones in a runner the monitor starts, and the ones on
     what probes read; both rebuilt on reload."""
-    context = Context(monitor.fetcher, monitor.pool, monitor.store, monitor.known_findings, monitor.enqueue,
-                      monitor.report_findings)
-    runner = monitor.check_runner = CheckRunner(context, lambda: monitor.clock(), monitor.report_many, build_checks,
-                                                inventory)
-    monitor.observation_checks = build_observation_checks(inventory)
+    book, hooks = monitor.book, monitor.hooks
+    context = Context(monitor.fetcher, monitor.pool, monitor.store, book.known, monitor.writer.enqueue, book.report)
+    runner = hooks.checks = CheckRunner(context, lambda: monitor.clock(), book.report_many, build_checks, inventory)
+    hooks.observation_checks[:] = build_observation_checks(inventory)
 
     def reload(new: Inventory) -> None:
-        monitor.observation_checks = build_observation_checks(new)
+        hooks.observation_checks[:] = build_observation_checks(new)
         runner.configure(new)
 
-    monitor.on_reload.append(reload)
+    hooks.on_reload.append(reload)
     return runner
 
 

@@ -116,7 +116,7 @@ async def test_events_deliver_a_verdict_change_and_forget_gone_clients(tmp_path:
     async with board(board_inventory(tmp_path / "inv.yaml", page_server)) as (monitor, runner, base):
         hub = runner.app[EVENTS_KEY]
         hub.heartbeat_s = 0.1
-        assert hub.listener in monitor.listeners
+        assert hub.listener in monitor.hooks.listeners
         async with ClientSession() as http:
             response = await http.get(base + "/events")
             assert response.headers["Content-Type"].startswith("text/event-stream")
@@ -145,7 +145,7 @@ async def test_events_deliver_a_verdict_change_and_forget_gone_clients(tmp_path:
             await runner.cleanup()
             assert time.monotonic() - started < 3
             assert await asyncio.wait_for(response.content.read(), 5) is not None
-            assert not hub.clients and hub.listener not in monitor.listeners
+            assert not hub.clients and hub.listener not in monitor.hooks.listeners
 
 
 def test_a_slow_client_is_dropped_without_blocking() -> None:

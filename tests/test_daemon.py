@@ -83,7 +83,7 @@ async def test_deadline_timer_fires_at_the_crossing_without_a_probe(tmp_path: Pa
     ])
     seen: list[tuple[State, datetime]] = []
     async with monitoring(inv) as monitor:
-        monitor.listeners.append(lambda target, verdict, previous: seen.append((verdict.state, datetime.now(TZ))))
+        monitor.hooks.listeners.append(lambda target, verdict, previous: seen.append((verdict.state, datetime.now(TZ))))
         monitor.start()
         while len(seen) < 3:
             await asyncio.sleep(0.05)

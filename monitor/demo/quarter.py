@@ -292,7 +292,7 @@ async def simulate(quarter: Quarter, folder: Path) -> tuple[config.Inventory, Pa
                 await monitor.sweep_once()
                 for subject in subjects:
                     found = await honest.run(subject, monitor.check_runner.context, clock[0])
-                    monitor.report_many(honest.produces, subject.id, found or [], clock[0])
+                    monitor.book.report_many(honest.produces, subject.id, found or [], clock[0])
                 day += timedelta(days=1)
     return inventory, store
 

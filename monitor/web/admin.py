@@ -174,7 +174,7 @@ async def mark_finding(request: web.Request) -> web.Response:
         raise bad_request(f"as 只能是 false_positive、fixed 或 open，收到 {_quoted(marked)}")
     status = Status(marked)
     by, note = text_field(body, "by", "api", limit=100) or "api", text_field(body, "note", "")
-    change = monitor.mark_finding(request.match_info["uid"], status, by, note)
+    change = monitor.book.mark(request.match_info["uid"], status, by, note)
     if change is None:
         raise web.HTTPNotFound(text="没有这条发现\n")
     return json_response({"uid": change.known.finding.uid, "status": str(change.known.status)})

@@ -281,13 +281,13 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 async def _events_start(app: web.Application) -> None:
-    app[MONITOR_KEY].listeners.append(app[EVENTS_KEY].listener)
+    app[MONITOR_KEY].hooks.listeners.append(app[EVENTS_KEY].listener)
 
 
 async def _events_stop(app: web.Application) -> None:
     """Remove the listener and end every open stream, so shutdown does not wait on browsers."""
     with contextlib.suppress(ValueError):
-        app[MONITOR_KEY].listeners.remove(app[EVENTS_KEY].listener)
+        app[MONITOR_KEY].hooks.listeners.remove(app[EVENTS_KEY].listener)
     app[EVENTS_KEY].close()
 
 
