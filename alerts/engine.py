@@ -27,7 +27,7 @@ from monitor.config import Inventory
 from monitor.daemon import Tracked
 from monitor.evaluate import Verdict
 from monitor.findings import Change
-from monitor.model import State, Target
+from monitor.model import State, Target, TargetKind
 from monitor.records import OutboxItem, OutboxRecord, Silence
 from monitor.schedule import Schedule
 from monitor.store import Store
@@ -76,7 +76,7 @@ class Alerter:
         self.site_names = inventory.site_names
         self.site_columns: dict[str, list[str]] = {}
         for target in inventory.targets:
-            if target.kind == "column":
+            if target.kind == TargetKind.COLUMN:
                 self.site_columns.setdefault(target.site_id, []).append(target.id)
 
     # ------------------------------------------------------------ from the monitor
@@ -87,7 +87,7 @@ class Alerter:
         suppressed = self._reason(self.muted(About.target(target), at))
         for alert in change_alerts(target, previous, verdict, at):
             items += route(alert, self.units, self.settings, self.board_url, at, suppressed)
-        if target.kind == "column":
+        if target.kind == TargetKind.COLUMN:
             items += self._vetoes(target, verdict, at, suppressed)
         if self.mqtt_prefix:
             items += self._mqtt(target, verdict, previous, at)
@@ -178,7 +178,7 @@ class Alerter:
     # ------------------------------------------------------------ alert timers
 
     def _schedule(self, target: Target, verdict: Verdict, now: datetime) -> None:
-        ladder = self.ladders.get(target.rule.category, ()) if target.kind == "column" else ()
+        ladder = self.ladders.get(target.rule.category, ()) if target.kind == TargetKind.COLUMN else ()
         for when, alert in scheduled_alerts(target, verdict, now, self.settings, ladder):
             self._timers.put(next(self._seq), when.timestamp(), alert)
 

@@ -17,7 +17,7 @@ from typing import Protocol
 from monitor.daemon import Tracked
 from monitor.evaluate import Reason
 from monitor.findings import Finding
-from monitor.model import Target
+from monitor.model import Target, TargetKind
 from monitor.records import Silence
 
 CUT_OFF_SHARE = 0.5  # more than half of all probed targets failing: govwatch itself is cut off
@@ -36,7 +36,7 @@ class About:
 
     @classmethod
     def target(cls, target: Target) -> About:
-        return cls(target.unit_id, target.site_id, target.id, homepage=target.kind == "homepage")
+        return cls(target.unit_id, target.site_id, target.id, homepage=target.kind == TargetKind.HOMEPAGE)
 
     @classmethod
     def of_finding(cls, finding: Finding) -> About:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor import __version__, config
 from monitor.evaluate import TZ
+from monitor.model import TargetKind
 
 if TYPE_CHECKING:
     from monitor.report.score import Quarter, Report, Scoring
@@ -50,7 +51,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     inventory = _load_or_report(args.file)
     if inventory is None:
         return 2
-    kinds = {k: sum(1 for t in inventory.targets if t.kind == k) for k in ("column", "homepage", "account")}
+    kinds = {k: sum(1 for t in inventory.targets if t.kind == k) for k in TargetKind}
     print(f"{args.file}: OK — {len(inventory.model.units)} units, {len(inventory.model.sites)} sites, "
           f"{kinds['column']} columns, {kinds['homepage']} homepages"
           + (f", {len(inventory.model.accounts)} accounts ({kinds['account']} probed)" if inventory.model.accounts

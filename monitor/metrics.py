@@ -80,7 +80,7 @@ from monitor import __version__
 from monitor.daemon import Monitor, Tracked
 from monitor.evaluate import Verdict, start_of_day
 from monitor.findings import Status
-from monitor.model import FetchError, Observation, State, Target
+from monitor.model import FetchError, Observation, State, Target, TargetKind
 
 TARGET_LABELS = ("target", "column", "site", "unit", "category", "kind")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the classic text format, read by every Prometheus
@@ -166,7 +166,7 @@ class TargetCollector(Collector):
             totals[tr.verdict.state] += 1
             unit_names[t.unit_id] = t.unit_name
             site_names[t.site_id] = (t.site_name, t.unit_id)
-            if t.kind == "homepage" and (latest := tr.history.latest) is not None:
+            if t.kind == TargetKind.HOMEPAGE and (latest := tr.history.latest) is not None:
                 up.add_metric([t.site_id, t.unit_id], 1 if latest.error is None else 0)
         for s, n in totals.items():
             count.add_metric([s.value], n)

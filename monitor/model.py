@@ -22,6 +22,14 @@ class State(StrEnum):
     UNKNOWN = "unknown"
 
 
+class TargetKind(StrEnum):
+    """What a target is. Stored, exported and published as these strings."""
+
+    COLUMN = "column"  # a column's list page
+    HOMEPAGE = "homepage"  # a site's homepage
+    ACCOUNT = "account"  # a new-media account's feed
+
+
 class FetchError(StrEnum):
     """Why a fetch produced no usable body. Stored and exported as these strings."""
 
@@ -139,7 +147,7 @@ class Target:
     """
 
     id: str
-    kind: str  # "column" | "homepage" | "account"
+    kind: TargetKind
     name: str
     url: str
     site_id: str

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.evaluate import Reason, Verdict
-from monitor.model import State, Target
+from monitor.model import State, Target, TargetKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class SiteVeto:
 
 def site_vetoes(columns: Iterable[tuple[Target, Verdict]]) -> list[SiteVeto]:
     """Each veto of one site, from the verdicts of its columns (homepages and accounts do not count)."""
-    pairs = [(t, v) for t, v in columns if t.kind == "column"]
+    pairs = [(t, v) for t, v in columns if t.kind == TargetKind.COLUMN]
     out = []
     for rule in VETO_RULES:
         counted = tuple(sorted(t.name for t, v in pairs if rule.counts(t.rule.category, v.reasons)))

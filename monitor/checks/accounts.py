@@ -27,7 +27,7 @@ from monitor.evaluate import TZ
 from monitor.extract.accounts.content import PostShare, post_share
 from monitor.extract.accounts.matrix import Listed, read_matrix
 from monitor.findings import Finding
-from monitor.model import Item, Observation, State, Target
+from monitor.model import Item, Observation, State, Target, TargetKind
 
 log = structlog.get_logger()
 REGISTERED = "已备案"
@@ -156,7 +156,7 @@ class PostShareCheck:
         self.latest: dict[str, PostShare] = {}  # per account: the shares at its last fetched feed (the board)
 
     def findings(self, target: Target, observation: Observation) -> list[Finding] | None:
-        if target.kind != "account" or not observation.items:
+        if target.kind != TargetKind.ACCOUNT or not observation.items:
             return None  # a source fault or an unchanged feed: nothing new to judge
         share = post_share(observation.items, self.settings.posts_window)
         self.latest[target.id] = share

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 from monitor.checks.base import Context, Subject
 from monitor.evaluate import TZ, start_of_day
 from monitor.findings import Finding
-from monitor.model import State
+from monitor.model import State, TargetKind
 
 if TYPE_CHECKING:
     from monitor.config import Inventory
@@ -169,7 +169,7 @@ class HonestDatesCheck:
 
     def subjects(self, inventory: Inventory) -> list[Subject]:
         return [Subject(t.id, self.interval_s, t.unit_id, t.site_id, t)
-                for t in inventory.targets if t.kind == "column"]
+                for t in inventory.targets if t.kind == TargetKind.COLUMN]
 
     async def run(self, subject: Subject, ctx: Context[HonestStore], now: datetime) -> list[Finding] | None:
         items, probes = await ctx.store.honest_history(subject.id)

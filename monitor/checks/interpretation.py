@@ -31,7 +31,7 @@ from monitor.checks.page.external import absolute
 from monitor.durations import add_months
 from monitor.evaluate import TZ
 from monitor.findings import Finding
-from monitor.model import State
+from monitor.model import State, TargetKind
 from monitor.workdays import UnknownCalendarYear, WorkCalendar, deadline_state, default_calendar
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ class InterpretationCheck:
         for site in inventory.model.sites:
             if site.interpretation_column is None:
                 continue
-            policy = tuple(t.id for t in inventory.targets if t.site_id == site.id and t.kind == "column"
+            policy = tuple(t.id for t in inventory.targets if t.site_id == site.id and t.kind == TargetKind.COLUMN
                            and t.rule.category == POLICY and t.id != site.interpretation_column)
             selection = Selection.from_config(site.interpretation_select)
             spec = InterpretationSite(site.interpretation_column, policy, selection)

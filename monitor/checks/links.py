@@ -38,7 +38,7 @@ from monitor.checks.page import PageReport, check_html, soft404, words
 from monitor.checks.page.external import DEFAULT_ALLOW, ExternalLink, absolute, css_path, host_kind
 from monitor.config import Inventory, LinkSettings
 from monitor.findings import Finding
-from monitor.model import FetchError, FetchResult, State
+from monitor.model import FetchError, FetchResult, State, TargetKind
 
 __all__ = ["LinkCache", "LinkChecker", "LinkOutcome", "LinksCheck", "PageLink", "PageScan", "SiteCrawl", "judge",
            "link_checker", "page_links", "scan_page", "site_findings"]
@@ -403,7 +403,7 @@ class LinksCheck:
         s = inventory.settings.links
         targets: dict[str, list[tuple[str, str, str, str]]] = {}
         for t in inventory.targets:
-            if t.kind in ("homepage", "column"):
+            if t.kind in (TargetKind.HOMEPAGE, TargetKind.COLUMN):
                 targets.setdefault(t.site_id, []).append((t.id, t.kind, t.name, t.url))
         out = []
         for site in inventory.model.sites:

@@ -29,7 +29,9 @@ class AccountRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
+class Unregistered:
+    """An account row that the inventory does not register (未备案), with the unit it belongs to."""
+
     row: AccountRow
     unit_id: str | None  # the inventory's unit of that name, None when the unit is not in the inventory
     message: str
@@ -83,11 +85,11 @@ def _key(platform: str, name: str) -> tuple[str, str]:
     return platform, "".join(name.split()).lower()
 
 
-def unregistered(model: InventoryModel, found: list[AccountRow]) -> list[Finding]:
+def unregistered(model: InventoryModel, found: list[AccountRow]) -> list[Unregistered]:
     """The accounts found that the inventory does not list as registered (已备案 or 已关停)."""
     registered = {_key(a.platform, a.name) for a in model.accounts if a.status != "未备案"}
     unit_ids = {u.name: u.id for u in model.units}
-    out: list[Finding] = []
+    out: list[Unregistered] = []
     seen: set[tuple[str, str]] = set()
     for row in found:
         key = _key(row.platform, row.name)
@@ -96,5 +98,5 @@ def unregistered(model: InventoryModel, found: list[AccountRow]) -> list[Finding
         seen.add(key)
         unit_id = unit_ids.get(row.unit)
         message = f"未备案：{row.unit}的{row.platform}账号「{row.name}」不在已备案的政务新媒体清单中"
-        out.append(Finding(row, unit_id, message + ("" if unit_id else "（该单位也不在清单中）")))
+        out.append(Unregistered(row, unit_id, message + ("" if unit_id else "（该单位也不在清单中）")))
     return out

@@ -25,7 +25,7 @@ from monitor.config.schema import (
 )
 from monitor.extract.accounts.content import DEFAULT_OFF_DUTY
 from monitor.extract.accounts.sources import source_parser
-from monitor.model import Headers, Target
+from monitor.model import Headers, Target, TargetKind
 from monitor.rules import DEFAULT_RULES, HOMEPAGE, NEW_MEDIA, Rule, canonical_category
 
 
@@ -153,7 +153,7 @@ class _Builder:
                                    None if keywords == DEFAULT_OFF_DUTY else keywords, account.platform)
             headers = self.headers(account.source.headers, ("accounts", i, "source", "headers"))
             targets[account.id] = Target(
-                account.id, "account", f"{account.name}（{account.platform}）", account.source.url,
+                account.id, TargetKind.ACCOUNT, f"{account.name}（{account.platform}）", account.source.url,
                 account_site(unit.id), NEW_MEDIA, unit.id, unit.name, rule, parser, headers)
         return found
 
@@ -232,12 +232,12 @@ class _Builder:
             return None
         found: list[tuple[Target, tuple[Any, ...]]] = []
         if site.check_homepage:
-            found.append((Target(f"{site.id}-home", "homepage", HOMEPAGE, site.homepage, site.id, site.name,
+            found.append((Target(f"{site.id}-home", TargetKind.HOMEPAGE, HOMEPAGE, site.homepage, site.id, site.name,
                                  unit.id, unit.name, rules[HOMEPAGE]), (*loc, "homepage")))
         for j, col, rule in valid:
             cid = col.id or f"{site.id}-{_short_hash(col.url)}"
-            found.append((Target(cid, "column", col.name, col.url, site.id, site.name, unit.id, unit.name, rule),
-                          (*loc, "columns", j)))
+            target = Target(cid, TargetKind.COLUMN, col.name, col.url, site.id, site.name, unit.id, unit.name, rule)
+            found.append((target, (*loc, "columns", j)))
         for target, where in found:
             if target.id in targets:
                 self.problem(where, f"duplicate target id {target.id!r}; give the column a unique id:")
@@ -265,7 +265,7 @@ class _Builder:
         wanted = site.interpretation_column
         if wanted is None:
             return
-        columns = [t for t in site_targets if t.kind == "column"]
+        columns = [t for t in site_targets if t.kind == TargetKind.COLUMN]
         if not any(t.id == wanted for t in columns):
             self.problem((*loc, "interpretation_column"),
                          f"no column with id {wanted!r} on site {site.id!r}; give its 政策解读 column an id: "

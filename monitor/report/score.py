@@ -36,6 +36,7 @@ from ruamel.yaml import YAML
 
 from monitor.evaluate import TZ, days_overdue
 from monitor.findings import CHECKS
+from monitor.model import TargetKind
 from monitor.records import FindingEvent, TargetInfo, VerdictRow
 from monitor.vetoes import VETO_RULES
 
@@ -283,7 +284,7 @@ def _column_vetoes(site: str, name: str, columns: list[TargetInfo], history: dic
                    quarter: Quarter, until: datetime, scoring: Scoring) -> list[Veto]:
     """Each column veto of ``monitor.vetoes`` the site reached at some moment of the quarter, counted from its
     columns' verdict reasons as the daemon counts them; the first such moment is the evidence."""
-    watched = [t for t in columns if t.kind == "column"]
+    watched = [t for t in columns if t.kind == TargetKind.COLUMN]
     times = {t.id: [r.at for r in history[t.id]] for t in watched}
     q0, q1 = quarter.start, until
     instants = sorted({q0, *(at for t in watched for at in times[t.id] if q0 <= at < q1)})
@@ -412,7 +413,7 @@ def compute(data: QuarterHistory, quarter: Quarter, scoring: Scoring | None = No
     scoring = scoring or Scoring()
     as_of = report_instant(quarter, now)
     listed = list(data.targets)
-    targets = [t for t in listed if t.kind != "account"]
+    targets = [t for t in listed if t.kind != TargetKind.ACCOUNT]
     history: dict[str, list[VerdictRow]] = defaultdict(list)
     for row in data.verdicts:
         history[row.target_id].append(row)
@@ -434,7 +435,7 @@ def compute(data: QuarterHistory, quarter: Quarter, scoring: Scoring | None = No
                     score.other += w.points
     accounts: dict[str, AccountResult] = {}
     for t in listed:
-        if t.kind == "account":
+        if t.kind == TargetKind.ACCOUNT:
             account = accounts[t.id] = AccountResult(t, _red_spans(history[t.id], quarter, as_of))
             unit_scores.setdefault(t.unit_id, Score(t.unit_id, t.unit_name)).accounts.append(account)
     owner = {site_id: columns[0].unit_id for site_id, columns in by_site.items()}
@@ -451,7 +452,7 @@ def compute(data: QuarterHistory, quarter: Quarter, scoring: Scoring | None = No
         unit.sites += 1
         vetoes = []
         for t in columns:
-            if t.kind == "homepage" and _state_at(history[t.id], as_of) == "red":
+            if t.kind == TargetKind.HOMEPAGE and _state_at(history[t.id], as_of) == "red":
                 vetoes.append(Veto(site_id, t.site_name, "首页不更新",
                                    f"截至 {as_of - timedelta(microseconds=1):%Y-%m-%d} 网站首页超期未更新"))
         vetoes += _column_vetoes(site_id, site.name, columns, history, quarter, as_of, scoring)
