@@ -217,3 +217,14 @@ def test_unknown_check_and_event_names_are_refused_and_checks_choose_what_runs(t
                for p in found), found
     path.write_text("settings:\n  checks: [links, calendar]\n", encoding="utf-8")
     assert [c.name for c in build_checks(load(path))] == ["links", "calendar"]
+
+
+def test_the_registry_names_every_check_settings_can_choose() -> None:
+    from monitor.checks.registry import CHECKS, OBSERVATION_CHECKS, build_checks, build_observation_checks
+    from monitor.config import CHECK_NAMES
+
+    inventory = load(EXAMPLE)
+    assert [*CHECKS, *OBSERVATION_CHECKS] == list(CHECK_NAMES)
+    built = [*build_checks(inventory), *build_observation_checks(inventory)]
+    assert [c.name for c in built] == list(CHECK_NAMES)  # each check is built under its own name
+
