@@ -81,7 +81,7 @@ class Check(Protocol):
 
 class ObservationCheck(Protocol):
     """A check on what a column or account probe already read (its items), run on every fetched
-    observation of the target (``Monitor.observation_checks``); the subject is the target."""
+    observation of the target (the daemon's ``Hooks.observation_checks``); the subject is the target."""
 
     name: str
     produces: tuple[str, ...]
