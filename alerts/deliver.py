@@ -23,7 +23,7 @@ from alerts import texts
 from monitor.config import AlertSettings, ReceiverModel
 from monitor.records import OutboxRow
 from monitor.schedule import sleep_or_wake
-from monitor.store import Store
+from monitor.store import OutboxStore
 
 log = structlog.get_logger()
 IDLE_POLL_S = 30.0
@@ -66,7 +66,7 @@ class Routes(Protocol):
 
 class Sender:
     def __init__(
-        self, store: Store, routes: Routes, clock: Callable[[], datetime],
+        self, store: OutboxStore, routes: Routes, clock: Callable[[], datetime],
         on_result: Callable[[str, bool], None] | None = None,
         on_pending: Callable[[int], None] | None = None,
     ) -> None:

@@ -30,7 +30,7 @@ from monitor.findings import Change
 from monitor.model import State, Target, TargetKind
 from monitor.records import OutboxItem, OutboxRecord, Silence
 from monitor.schedule import Schedule
-from monitor.store import Store
+from monitor.store import SilenceStore
 from monitor.vetoes import SiteVeto, site_vetoes
 
 log = structlog.get_logger()
@@ -44,7 +44,7 @@ def board_address(inventory: Inventory) -> str:
 
 class Alerter:
     def __init__(self, inventory: Inventory, tracked: Mapping[str, Tracked], clock: Callable[[], datetime],
-                 store: Store, enqueue: Callable[[OutboxRecord], None]) -> None:
+                 store: SilenceStore, enqueue: Callable[[OutboxRecord], None]) -> None:
         self.tracked = tracked  # the daemon's targets and their verdicts (read only)
         self.clock = clock
         self.store = store

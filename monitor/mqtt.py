@@ -23,7 +23,7 @@ from tenacity import RetryCallState, wait_random_exponential
 from monitor.config import MqttModel
 from monitor.records import OutboxRow
 from monitor.schedule import sleep_or_wake
-from monitor.store import Store
+from monitor.store import OutboxStore
 
 log = structlog.get_logger("monitor.mqtt")
 
@@ -54,7 +54,7 @@ def _encode(message: Any) -> bytes:
 
 
 class MqttPublisher:
-    def __init__(self, store: Store, settings: MqttModel, wake: asyncio.Event,
+    def __init__(self, store: OutboxStore, settings: MqttModel, wake: asyncio.Event,
                  on_connected: Callable[[bool], None] | None = None) -> None:
         self.store = store
         self.settings = settings

@@ -19,14 +19,14 @@ from monitor.daemon.hooks import Hooks
 from monitor.evaluate import TZ
 from monitor.findings import Change, Finding, Known, Status, mark, reconcile
 from monitor.records import FindingsRecord, Record
-from monitor.store import Store
+from monitor.store import FindingStore
 
 log = structlog.get_logger()
 MARKS_REFRESH_S = 30.0
 
 
 class FindingsBook:
-    def __init__(self, store: Store, enqueue: Callable[[Record], None], hooks: Hooks,
+    def __init__(self, store: FindingStore, enqueue: Callable[[Record], None], hooks: Hooks,
                  clock: Callable[[], datetime]) -> None:
         self.store = store
         self.enqueue = enqueue

@@ -1,4 +1,4 @@
-"""A quarter's report from its history, read through the ``Store`` protocol (any backend)."""
+"""A quarter's report from its history, read through the store's ``ReportStore`` protocol (any backend)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from monitor.report.score import Quarter, QuarterHistory, Report, Scoring, compute, report_instant, veto_check_names
-from monitor.store import Store
+from monitor.store import ReportStore
 
 
-async def quarter_report(store: Store, quarter: Quarter, scoring: Scoring | None = None,
+async def quarter_report(store: ReportStore, quarter: Quarter, scoring: Scoring | None = None,
                          units: Sequence[tuple[str, str]] = (), now: datetime | None = None) -> Report:
     """Read the quarter's targets, verdicts and veto checks' finding trails, and compute its report."""
     scoring = scoring or Scoring()
