@@ -3,8 +3,10 @@ inside functions and under TYPE_CHECKING, so no module imports a layer above its
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,3 +17,14 @@ def test_import_contracts_are_kept() -> None:
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 kept, 0 broken" in result.stdout, result.stdout
+
+
+def test_every_module_of_monitor_has_a_layer() -> None:
+    """A new module or package under monitor/ must be placed in a layer, or the contract would not see it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    named = {name for layer in layers for name in re.split(r"\s*[|:]\s*", layer.strip())}
+    modules = {f"monitor.{p.stem}" for p in (ROOT / "monitor").glob("*.py") if p.stem != "__init__"}
+    modules |= {f"monitor.{p.parent.name}" for p in (ROOT / "monitor").glob("*/__init__.py")}
+    assert modules - named == set(), "place these in a layer of [tool.importlinter] in pyproject.toml"
+
