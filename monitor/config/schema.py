@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from monitor.durations import Duration
 from monitor.extract.accounts.content import DEFAULT_OFF_DUTY
 from monitor.extract.accounts.jsonapi import FIELDS as MAPPING_FIELDS
-from monitor.extract.accounts.platforms import CANONICAL, PLATFORMS, canonical_platform
+from monitor.platforms import CANONICAL, PLATFORMS, canonical_platform
 from monitor.rules import canonical_category
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

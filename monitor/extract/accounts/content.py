@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from monitor.extract.accounts.platforms import INLINE_REPOSTS, TITLED_BY_TEXT
 from monitor.model import Item
+from monitor.platforms import INLINE_REPOSTS, TITLED_BY_TEXT
 
 # Weather and other outlets' news that accounts repost to look alive; an office extends or replaces it.
 DEFAULT_OFF_DUTY: tuple[str, ...] = (

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.extract.accounts.platforms import CANONICAL
+from monitor.platforms import CANONICAL
 
 _PLATFORM = re.compile("|".join(re.escape(w) for w in sorted(CANONICAL, key=len, reverse=True) if w != "其他"))
 # Words around a caption that are not the account's name.
