@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import ClientSession
+from ruamel.yaml import YAML
 
+from monitor.demo.command import DEMO_SITE_PORT
+from monitor.demo.fleet import Fleet, demo_fleet
 from monitor.service import monitoring
 from monitor.web.app import serve
 from tests.conftest import PageServer, list_page
 from tests.test_daemon import TODAY, dated, write_inventory
 
 
-def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env={**os.environ, **(env or {})})
 
 
 async def test_probe_json(page_server: PageServer) -> None:
@@ -62,6 +68,52 @@ def test_demo_once_shows_all_four_states(tmp_path: Path) -> None:
                      "留言超期未回复：「村道路面破损严重何时维修」"):
         assert expected in findings, findings
     assert (tmp_path / "govwatch.sqlite3").exists()
+    # Its columns as an office's sheet, which import-excel turns back into an inventory.
+    imported = run_cli("import-excel", str(tmp_path / "栏目清单.xlsx"), "-o", str(tmp_path / "imported.yaml"))
+    assert imported.returncode == 0, imported.stderr
+    demo_urls = {c["url"] for s in YAML(typ="safe").load(tmp_path / "inventory.yaml")["sites"] for c in s["columns"]}
+    sheet_urls = {c["url"] for s in YAML(typ="safe").load(tmp_path / "imported.yaml")["sites"] for c in s["columns"]}
+    assert sheet_urls == demo_urls and len(demo_urls) > 20
+
+
+def test_demo_without_dir_leaves_no_folder(tmp_path: Path) -> None:
+    """The temporary folder goes on exit: after --once, and after Ctrl-C of the running demo."""
+    once = run_cli("demo", "--once", timeout=180, env={"TMPDIR": str(tmp_path)})
+    assert once.returncode == 0, once.stderr
+    assert list(tmp_path.iterdir()) == []
+    demo = subprocess.Popen([sys.executable, "-m", "monitor.cli", "demo", "--listen", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(tmp_path)})
+    try:
+        assert demo.stdout is not None and demo.stderr is not None
+        banner = demo.stdout.readline() + demo.stdout.readline()
+        assert "退出时删除" in banner and "try: govwatch probe http://127.0.0.1:" in banner, banner
+        [folder] = tmp_path.iterdir()
+        assert (folder / "inventory.yaml").exists() and (folder / "栏目清单.xlsx").exists()
+        while '"event": "started"' not in (line := demo.stderr.readline()):
+            assert line, "the demo ended before it started"
+        demo.send_signal(signal.SIGINT)  # Ctrl-C
+        demo.communicate(timeout=60)
+        assert demo.returncode == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_readme_examples_run_against_the_demo() -> None:
+    """The README's probe and check-page examples name the demo's first site (on DEMO_SITE_PORT when free)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    base = f"http://127.0.0.1:{DEMO_SITE_PORT}"
+    [path] = re.findall(rf"govwatch probe {base}(/\S+) --json", readme)
+    assert f"govwatch check-page {base}/ " in readme
+    async with Fleet(demo_fleet(TODAY), TODAY) as fleet:  # any free port: the demo may be running here
+        probed = await _async_cli("probe", fleet.url(0, path), "--json")
+        page = await _async_cli("check-page", fleet.url(0, "/"), "--json")
+    assert probed.returncode == 0, probed.stderr
+    assert json.loads(probed.stdout)["newest_date"] == (TODAY - timedelta(days=1)).isoformat()  # 工作动态
+    assert page.returncode in (0, 1) and json.loads(page.stdout), page.stderr
 
 
 async def test_board_escapes_hostile_titles_and_serves_json(tmp_path: Path, page_server: PageServer) -> None:

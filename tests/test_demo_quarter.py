@@ -33,6 +33,7 @@ from monitor.report.score import Quarter
 
 async def test_demo_quarter_opens_with_the_hand_computed_figures(tmp_path: Path) -> None:
     report, paths = await run_demo_quarter(Quarter.parse("2026Q4"), tmp_path)
+    assert sorted(p.name for p in (tmp_path / "demo-2026Q4").iterdir()) == ["govwatch.sqlite3", "inventory.yaml"]
     assert [p.name for p in paths] == ["score-2026Q4.xlsx", "score-2026Q4.html", "notice-2026Q4.txt"]
     assert (report.sites_passed, len(report.sites), report.accounts_passed, len(report.accounts)) == (2, 5, 2, 3)
     book = load_workbook(paths[0])

@@ -7,6 +7,8 @@ import unicodedata
 from datetime import datetime
 from pathlib import Path
 
+from openpyxl import Workbook
+
 from monitor import config
 from monitor.demo.fleet import Fleet, demo_accounts, demo_fleet
 from monitor.evaluate import TZ
@@ -43,19 +45,32 @@ def _table(header: tuple[str, ...], lines: list[tuple[str, ...]]) -> str:
     )
 
 
+DEMO_SITE_PORT = 8081  # the first demo site's port when free: the README's examples probe it
+
+
 async def run_demo(once: bool, listen: str, workdir: str | None = None) -> int:
+    """The demo in ``workdir`` (kept), or in a temporary folder removed on exit."""
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="govwatch-demo-") as folder:
+            return await _demo(once, listen, Path(folder), kept=False)
+    return await _demo(once, listen, Path(workdir), kept=True)
+
+
+async def _demo(once: bool, listen: str, folder: Path, kept: bool) -> int:
     today = datetime.now(TZ).date()
-    folder = Path(workdir or tempfile.mkdtemp(prefix="govwatch-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    async with Fleet(demo_fleet(today), today, accounts=demo_accounts(today)) as fleet:
+    async with Fleet(demo_fleet(today), today, accounts=demo_accounts(today), port=DEMO_SITE_PORT) as fleet:
         path = folder / "inventory.yaml"
         # The fleet's https:// links stand for the outside world: the demo's link crawler stays on loopback.
         fleet.write_inventory(path, store=str(folder / "govwatch.sqlite3"), listen=listen,
                               fetch={"timeout": "5s", "per_host_interval": "0s"},
                               links={"ignore": ["https://"], "retry_after": "2s"})
+        write_sheet(fleet.inventory(), folder / SHEET)
         inventory = config.load(path)
         if not once:
-            print(f"govwatch demo: board at http://{listen}/  (inventory {path}; Ctrl-C to stop)", flush=True)
+            where = f"{folder}" if kept else f"{folder}，退出时删除 (removed on exit; keep it with --dir)"
+            print(f"govwatch demo: board at http://{listen}/  (inventory.yaml and {SHEET} in {where}; "
+                  f"Ctrl-C to stop)\n  try: govwatch probe {fleet.url(0, '/col/1/index.html')} --json", flush=True)
             return await run_service(inventory, checks_now=True)  # findings on the board at once
         async with monitoring(inventory) as monitor:
             await monitor.sweep_once()
@@ -68,6 +83,24 @@ async def run_demo(once: bool, listen: str, workdir: str | None = None) -> int:
     if found:
         print("\n" + findings_table(found))
     return 0
+
+
+SHEET = "栏目清单.xlsx"
+SHEET_HEADER = ("单位", "网站", "网站首页", "栏目", "地址", "类别")
+
+
+def write_sheet(inventory: dict, path: Path) -> None:
+    """The demo's sites as an office's sheet (one row per column), the kind ``govwatch import-excel`` reads."""
+    units = {u["id"]: u["name"] for u in inventory["units"]}
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "栏目清单"
+    sheet.append(SHEET_HEADER)
+    for site in inventory["sites"]:
+        for column in site["columns"]:
+            sheet.append((units[site["unit"]], site["name"], site["homepage"], column["name"], column["url"],
+                          column["category"]))
+    book.save(path)
 
 
 def findings_table(found: list[dict[str, object]]) -> str:

@@ -838,8 +838,9 @@ class Fleet:
 
     def __init__(
         self, sites: list[SiteSpec], today: datetime.date, host: str = "127.0.0.1",
-        accounts: list[AccountSpec] | None = None, bridges: int = 1,
+        accounts: list[AccountSpec] | None = None, bridges: int = 1, port: int = 0,
     ) -> None:
+        self.first_port = port  # the first site's port when free (the demo's, for the README); 0: any free one
         self.accounts = list(accounts or [])
         self.bridge_ports: list[int] = []  # feed bridges serving the accounts, account k on bridge k % bridges
         self._bridges = bridges if self.accounts else 0
@@ -858,11 +859,14 @@ class Fleet:
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         _raise_nofile_limit()
-        for site in self.sites:
+        for si, site in enumerate(self.sites):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             if not site.down:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((self.host, 0))
+            try:
+                s.bind((self.host, self.first_port if si == 0 else 0))
+            except OSError:  # the wished-for port is taken: any free one
+                s.bind((self.host, 0))
             self.ports.append(s.getsockname()[1])
             self._site_index[self.ports[-1]] = len(self.ports) - 1
             (self._dead if site.down else self._socks).append(s)
