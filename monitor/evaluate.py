@@ -35,6 +35,18 @@ class Reason:
     UNREADABLE = "unreadable"
     PAGE_CHANGED = "page_changed"
     SOURCE_FAULT = "source_fault"
+    BRIDGE_STALLED = "bridge_stalled"  # with SOURCE_FAULT: the bridge serving the account stopped syncing
+    BRIDGE_FAILING = "bridge_failing"  # with SOURCE_FAULT: the bridge serving the account fails to serve it
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDown:
+    """The bridge that serves an account (RSSHub, wewe-rss, …) is known not to be reading it: stalled (nothing it
+    serves is current, so none of its accounts can be judged) or failing (what it failed to serve says nothing
+    of the account). Its accounts are unknown — 账号数据源异常 — never red."""
+
+    reason: str  # Reason.BRIDGE_STALLED | Reason.BRIDGE_FAILING
+    detail: str  # what is wrong with the bridge, in Chinese
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +146,15 @@ def _unknown(reason: str, detail: str, newest: date | None) -> Verdict:
     return Verdict(State.UNKNOWN, (reason,), newest, detail=detail)
 
 
-def evaluate(rule: Rule, history: History, now: datetime) -> Verdict:
-    """The verdict for one column at ``now``."""
+def evaluate(rule: Rule, history: History, now: datetime, source: SourceDown | None = None) -> Verdict:
+    """The verdict for one column (or account) at ``now``; ``source``: the account's bridge is down."""
     obs, good = history.latest, history.last_good
     known = good.newest_date if good else None
+    if source is not None and (source.reason == Reason.BRIDGE_STALLED or obs is None or obs.error is not None
+                               or obs.reason is EmptyReason.SOURCE_FAULT):
+        newest = obs.newest_date if obs is not None and obs.newest_date is not None else known
+        return Verdict(State.UNKNOWN, (Reason.SOURCE_FAULT, source.reason), newest,
+                       detail=f"账号数据源异常：{source.detail}；数据源恢复前不判断该账号是否更新")
     if obs is None:
         return _unknown(Reason.NOT_PROBED, "尚未检测", None)
     if obs.error is not None:

@@ -40,6 +40,7 @@ CHECKS: dict[str, str] = {
     "interaction": "互动功能",
     "service_menu": "服务菜单链接",
     "repost_share": "转载及非政务内容占比",
+    "bridge": "账号数据源",
     "calendar": "节假日日历",
     "site_veto": "单项否决",
 }

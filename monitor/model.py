@@ -157,6 +157,7 @@ class Target:
     rule: Rule
     parser: str = "list"  # "list" | "feed" | "json:<mapping>" (see monitor.extract_pool.parse_page)
     headers: Headers = ()  # sent with each fetch of ``url`` (an account source's credentials)
+    bridge: str | None = None  # an account's bridge (RSSHub, wewe-rss, …): monitor.config.bridges
 
     @property
     def host(self) -> str:

@@ -59,8 +59,9 @@ async def monitoring(
             if metrics is not None:  # every receiver's counters exist from the start, at 0
                 metrics.receivers(alerter.receivers)
                 hooks.on_reload.append(lambda _: metrics.receivers(alerter.receivers))
-            attach_checks(monitor, inventory)
+            runner = attach_checks(monitor, inventory)
             await monitor.load()
+            await runner.run_first()  # the bridges' state before any account is probed
             await alerter.refresh_silences()
             alerter.schedule_all()
             sender = Sender(store, alerter, monitor.clock, metrics.notified if metrics else None,

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from monitor.findings import Finding
-from monitor.model import FetchResult
+from monitor.model import FetchResult, Headers
 
 if TYPE_CHECKING:
     from monitor.config import Inventory
@@ -40,7 +40,7 @@ class Fetch(Protocol):
     """The daemon's fetcher as a check uses it: its per-host limits hold for checks too."""
 
     async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-                    timeout_s: float | None = None, error_body: int = 0) -> FetchResult: ...
+                    timeout_s: float | None = None, error_body: int = 0, extra: Headers = ()) -> FetchResult: ...
 
     async def peek(self, url: str, *, method: str = "HEAD", read_bytes: int = 0,
                    timeout_s: float | None = None) -> FetchResult: ...
@@ -71,6 +71,9 @@ class Context(Generic[StoreView]):
 
 
 class Check(Protocol):
+    """A periodic check. One whose class sets ``at_start = True`` runs once right after the daemon loads, before
+    the first probe (``CheckRunner.run_first``); the others' first runs are spread over their interval."""
+
     name: str
     produces: tuple[str, ...]  # the finding checks it reports (keys of findings.CHECKS)
 

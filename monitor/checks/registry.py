@@ -7,6 +7,7 @@ from collections.abc import Callable
 from monitor.checks.accounts import InteractionCheck, MatrixCheck, PostShareCheck, ServiceMenuCheck
 from monitor.checks.availability import AvailabilityCheck
 from monitor.checks.base import Check, ObservationCheck
+from monitor.checks.bridges import BridgeCheck
 from monitor.checks.calendar import CalendarCheck
 from monitor.checks.honest import HonestDatesCheck
 from monitor.checks.interpretation import InterpretationCheck
@@ -25,6 +26,7 @@ CHECKS: dict[str, Callable[[Inventory], Check]] = {
     "interaction": lambda inventory: InteractionCheck(),
     "service_menu": lambda inventory: ServiceMenuCheck(),
     "matrix": lambda inventory: MatrixCheck(),
+    "bridges": lambda inventory: BridgeCheck(),
 }
 # The checks on what probes already read (run by the monitor on every fetched observation).
 OBSERVATION_CHECKS: dict[str, Callable[[Inventory], ObservationCheck]] = {

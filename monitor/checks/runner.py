@@ -60,8 +60,8 @@ class CheckRunner:
                 self._due.drop(key)
         for key, (check, subject) in wanted.items():
             kept = self._due.due_at(key)
-            due = kept if kept is not None else now + self._rng.random() * min(subject.interval_s, FIRST_RUN_SPREAD_S)
-            self._due.put(key, due, (check, subject))
+            spread = 0.0 if getattr(check, "at_start", False) else min(subject.interval_s, FIRST_RUN_SPREAD_S)
+            self._due.put(key, kept if kept is not None else now + self._rng.random() * spread, (check, subject))
         self._due.wake.set()
 
     def next_runs(self) -> dict[tuple[str, str], float]:
@@ -71,6 +71,17 @@ class CheckRunner:
     async def run_once(self) -> None:
         """Run every subject of every check once, now (the CLI and tests)."""
         await asyncio.gather(*(self._one(check, subject) for _, (check, subject) in self._due.pending()))
+
+    async def run_first(self) -> None:
+        """Run, now, the subjects of the checks whose findings must be known before the first probe (a check's
+        ``at_start``: the bridges, whose state decides whether their accounts can be judged); their next runs
+        follow one interval later."""
+        first = [(key, check, subject) for key, (check, subject) in self._due.pending()
+                 if getattr(check, "at_start", False)]
+        await asyncio.gather(*(self._one(check, subject) for _, check, subject in first))
+        now = self.clock().timestamp()
+        for key, check, subject in first:
+            self._due.put(key, now + subject.interval_s, (check, subject))
 
     async def run(self) -> None:
         try:

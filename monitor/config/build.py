@@ -10,12 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from monitor.config.bridges import bridge_of, make_bridges
 from monitor.config.credentials import resolve_headers
 from monitor.config.errors import ConfigError, ConfigProblem
 from monitor.config.inventory import Inventory, account_site
 from monitor.config.schema import (
     AccountModel,
     AccountSettings,
+    BridgeModel,
     ColumnModel,
     HeaderValue,
     InventoryModel,
@@ -98,7 +100,7 @@ class _Builder:
     def build(self, data: dict[str, Any]) -> Inventory:
         for key in sorted(set(data) - set(InventoryModel.model_fields)):
             self.problem((key,), "unknown section; the sections are settings, categories, ladders, units, sites, "
-                         "accounts")
+                         "accounts, bridges")
         head = self.check(InventoryModel, {k: data[k] for k in ("settings", "categories", "ladders") if k in data}, ())
         if head is None:
             raise ConfigError(self.problems)
@@ -116,17 +118,40 @@ class _Builder:
             site = self.site(raw, ("sites", i), rules, units, targets)
             if site is not None:
                 sites.append(site)
-        accounts = self.accounts(data, rules, units, targets, head.settings.accounts)
+        declared = self.bridges(data, units)
+        accounts = self.accounts(data, rules, units, targets, head.settings.accounts, declared)
         self.alert_references(head, units, rules)
         if self.problems:
             raise ConfigError(self.problems)
+        behind: dict[str, list[tuple[str, str]]] = {}
+        for target in targets.values():
+            if target.bridge is not None:
+                behind.setdefault(target.bridge, []).append((target.id, target.url))
+        bridges = make_bridges(declared, behind, head.settings.bridges, head.settings.alerts.supervisor)
         model = head.model_copy(update={"units": tuple(units.values()), "sites": tuple(sites),
-                                        "accounts": tuple(accounts)})
-        return Inventory(self.source, model, rules, tuple(targets.values()))
+                                        "accounts": tuple(accounts),
+                                        "bridges": tuple(m for m, _ in declared.values())})
+        return Inventory(self.source, model, rules, tuple(targets.values()), bridges)
+
+    def bridges(self, data: dict[str, Any], units: dict[str, UnitModel]) -> dict[str, tuple[BridgeModel, Headers]]:
+        """The declared bridges, each with its sync endpoint's headers read now."""
+        found: dict[str, tuple[BridgeModel, Headers]] = {}
+        for i, raw in self.entries(data, "bridges"):
+            bridge = self.check(BridgeModel, raw, ("bridges", i))
+            if bridge is None:
+                continue
+            if bridge.id in found:
+                self.problem(("bridges", i, "id"), f"duplicate bridge id {bridge.id!r}; ids must be unique")
+                continue
+            if bridge.unit is not None and bridge.unit not in units:
+                self.problem(("bridges", i, "unit"),
+                             f"unknown unit {bridge.unit!r}; name the unit that runs it from units: {sorted(units)}")
+            found[bridge.id] = (bridge, self.headers(bridge.headers, ("bridges", i, "headers")))
+        return found
 
     def accounts(
         self, data: dict[str, Any], rules: dict[str, Rule], units: dict[str, UnitModel], targets: dict[str, Target],
-        settings: AccountSettings,
+        settings: AccountSettings, bridges: dict[str, tuple[BridgeModel, Headers]],
     ) -> list[AccountModel]:
         """Validate each account; those with a source that are not 已关停 become targets of kind "account"."""
         found: list[AccountModel] = []
@@ -154,7 +179,8 @@ class _Builder:
             headers = self.headers(account.source.headers, ("accounts", i, "source", "headers"))
             targets[account.id] = Target(
                 account.id, TargetKind.ACCOUNT, f"{account.name}（{account.platform}）", account.source.url,
-                account_site(unit.id), NEW_MEDIA, unit.id, unit.name, rule, parser, headers)
+                account_site(unit.id), NEW_MEDIA, unit.id, unit.name, rule, parser, headers,
+                bridge_of(account.source.url, (m for m, _ in bridges.values())))
         return found
 
     def headers(self, specs: dict[str, HeaderValue], loc: tuple[Any, ...]) -> Headers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from monitor.config.bridges import Bridge
 from monitor.config.schema import InventoryModel, SettingsModel
 from monitor.model import Target
 from monitor.rules import NEW_MEDIA, Rule
@@ -20,6 +21,7 @@ class Inventory:
     model: InventoryModel
     rules: dict[str, Rule]
     targets: tuple[Target, ...]
+    bridges: tuple[Bridge, ...] = ()  # what accounts are read through (monitor.config.bridges)
 
     @property
     def settings(self) -> SettingsModel:

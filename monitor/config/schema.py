@@ -404,8 +404,73 @@ class AccountSettings(_Strict):
                              "matrix_interval", mode="before")(_duration)
 
 
+BRIDGE_KINDS = ("rsshub", "wewe-rss", "we-mp-rss", "other")
+# Where each kind of bridge says when it last synced (the path under its url, the field; see README "Bridges").
+SYNC_DEFAULTS: dict[str, tuple[str | None, str | None]] = {
+    "wewe-rss": ("feeds/", "syncTime"),  # GET /feeds/: each feed's syncTime (Unix seconds)
+    "we-mp-rss": (None, "data.sync_time"),  # GET /api/v1/wx/mps/<mp id>: one 公众号's sync_time
+}
+
+
+class BridgeSettings(_Strict):
+    """How bridges (RSSHub, wewe-rss, we-mp-rss: what accounts are read through) are watched apart from the
+    accounts behind them."""
+
+    interval: Duration = Duration(seconds=3600)  # each bridge is checked this often (and once at start)
+    stale_sync: Duration = Duration(seconds=2 * 86400)  # a last sync older than this: the bridge is stalled
+    quiet: Duration = Duration(seconds=3 * 86400)  # inferred stall: no account behind it advanced for this long…
+    quiet_factor: float = Field(default=8, ge=2)  # …and for this many times the spacing of their last advances
+    min_accounts: int = Field(default=3, ge=2)  # fewer accounts behind a bridge: no stall is inferred
+    failing_share: float = Field(default=0.8, gt=0, le=1)  # this share of its accounts failing: the bridge fails
+
+    _parse = field_validator("interval", "stale_sync", "quiet", mode="before")(_duration)
+
+
+class SyncModel(_Strict):
+    """Where a bridge says when it last synced: a JSON endpoint (a path under the bridge's url, or a URL) and the
+    field that holds the time (a dotted path; over a list, the newest; Unix seconds, milliseconds or ISO)."""
+
+    url: str | None = None
+    field: str | None = None
+
+
+class BridgeModel(_Strict):
+    """A bridge offices run to read accounts (RSSHub, wewe-rss, we-mp-rss): the accounts whose source URL starts
+    with its ``url`` are behind it. Without an entry, accounts are grouped by their source's address."""
+
+    id: str = Field(pattern=_ID)
+    kind: str = "other"
+    url: str
+    name: str | None = None  # as findings name it; default: its kind and address
+    unit: str | None = None  # the unit that runs it (its receivers hear); default: settings.alerts.supervisor
+    sync: SyncModel | None = None  # default: wewe-rss's GET /feeds/ syncTime
+    headers: dict[str, HeaderValue] = {}  # for its sync endpoint (we-mp-rss's API takes a bearer token)
+    stale_sync: Duration | None = None  # default: settings.bridges.stale_sync
+    quiet: Duration | None = None  # default: settings.bridges.quiet
+
+    _url = field_validator("url")(_check_url)
+    _headers = field_validator("headers")(_check_headers)
+    _parse = field_validator("stale_sync", "quiet", mode="before")(_duration)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in BRIDGE_KINDS:
+            raise ValueError(f"unknown kind {value!r}; use one of {', '.join(BRIDGE_KINDS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _sync(self) -> BridgeModel:
+        url, field = SYNC_DEFAULTS.get(self.kind, (None, None))
+        if self.sync is not None and not (self.sync.url or url):
+            raise ValueError(f"sync needs url: (a {self.kind} bridge has no default; e.g. /api/v1/wx/mps/MP_WXS_…)")
+        if self.sync is not None and not (self.sync.field or field):
+            raise ValueError("sync needs field: the dotted path of the last sync's time in its JSON (e.g. syncTime)")
+        return self
+
+
 CHECK_NAMES = ("availability", "links", "honest", "calendar", "messages", "interpretation", "interaction",
-               "service_menu", "matrix", "repost_share")
+               "service_menu", "matrix", "bridges", "repost_share")
 
 
 class SettingsModel(_Strict):
@@ -419,6 +484,7 @@ class SettingsModel(_Strict):
     alerts: AlertSettings = AlertSettings()
     mqtt: MqttModel | None = None  # no broker configured: the daemon runs the same without MQTT
     accounts: AccountSettings = AccountSettings()
+    bridges: BridgeSettings = BridgeSettings()
 
     _parse = field_validator("extract_time_limit", mode="before")(_duration)
     fetch: FetchModel = FetchModel()
@@ -437,3 +503,4 @@ class InventoryModel(_Strict):
     units: tuple[UnitModel, ...] = ()
     sites: tuple[SiteModel, ...] = ()
     accounts: tuple[AccountModel, ...] = ()
+    bridges: tuple[BridgeModel, ...] = ()

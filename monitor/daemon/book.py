@@ -27,11 +27,13 @@ MARKS_REFRESH_S = 30.0
 
 class FindingsBook:
     def __init__(self, store: FindingStore, enqueue: Callable[[Record], None], hooks: Hooks,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime],
+                 changed: Callable[[set[tuple[str, str]], datetime], None] = lambda scopes, at: None) -> None:
         self.store = store
         self.enqueue = enqueue
         self.hooks = hooks
         self.clock = clock
+        self.changed = changed  # the (check, subject) scopes whose findings changed or were marked (the monitor)
         self.findings: dict[tuple[str, str], dict[str, Known]] = {}  # per (check, subject), keyed by uid
         self._scope: dict[str, tuple[str, str]] = {}  # uid → (check, subject)
         self._marks_seen = datetime.min.replace(tzinfo=TZ)
@@ -86,6 +88,7 @@ class FindingsBook:
         self.enqueue(FindingsRecord(tuple(changes), outbox))
         for hook in self.hooks.finding_listeners:
             hook(changes)
+        self.changed({(c.known.finding.check, c.known.finding.subject) for c in changes}, at)
         for change in changes:
             f = change.known.finding
             log.info("finding_" + str(change.event), check=f.check, subject=f.subject, uid=f.uid,
@@ -107,3 +110,4 @@ class FindingsBook:
             if scope is not None and self.findings[scope][uid].status is not Status(status):
                 self._remember(replace(self.findings[scope][uid], status=Status(status), changed_at=at))
                 log.info("finding_marked_elsewhere", uid=uid, status=status, actor=actor, note=note)
+                self.changed({scope}, at)

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from monitor.checks.bridges import source_down
 from monitor.config import FetchModel, Inventory
+from monitor.config.bridges import bridge_subject
 from monitor.daemon.book import FindingsBook
 from monitor.daemon.hooks import Alerts, Hooks
 from monitor.daemon.probes import ProbeScheduler
@@ -28,7 +30,7 @@ from monitor.daemon.writer import StoreWriter
 from monitor.evaluate import TZ, History, Reason, Verdict, advance, evaluate
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
-from monitor.model import Observation, Target
+from monitor.model import Observation, State, Target
 from monitor.probe import probe
 from monitor.records import ProbeRecord, VerdictRecord
 from monitor.store import Store
@@ -69,7 +71,7 @@ class Monitor:
         self.clock = clock  # replaceable (the demo quarter, tests): every part reads it through the monitor
         self.tracked: dict[str, Tracked] = {}
         self.writer = StoreWriter(store, hooks.after_write)
-        self.book = FindingsBook(store, self.writer.enqueue, hooks, lambda: self.clock())
+        self.book = FindingsBook(store, self.writer.enqueue, hooks, lambda: self.clock(), self._findings_changed)
         self.findings = self.book.findings
         self.timers = DeadlineTimers(self.tracked, lambda: self.clock(), self._on_deadline)
         self.probes = ProbeScheduler(self.tracked, self._probe, lambda: self.clock(), lambda: self.inventory.settings)
@@ -99,7 +101,7 @@ class Monitor:
         for target in self.inventory.targets:
             state = states.get(target.id)
             history = state.history if state else History()
-            verdict = evaluate(target.rule, history, now)
+            verdict = self.judge(target, history, now)
             tracked = Tracked(target, history, state.verdict if state and state.verdict else verdict)
             if state:
                 tracked.etag, tracked.last_modified = state.etag, state.last_modified
@@ -193,7 +195,7 @@ class Monitor:
         for target in inventory.targets:
             kept_tracked = previous.pop(target.id, None)
             tracked = self.tracked[target.id] = kept_tracked or Tracked(
-                target, History(), evaluate(target.rule, History(), now))
+                target, History(), self.judge(target, History(), now))
             if kept_tracked is None:
                 counts["added"] += 1
                 self.timers.arm(target.id, tracked.verdict)
@@ -211,7 +213,7 @@ class Monitor:
             elif was.rule.interval != target.rule.interval and started:
                 self.probes.schedule(tracked, self.probes.first_due(tracked, now))
             if was.rule != target.rule:
-                verdict = evaluate(target.rule, tracked.history, now)
+                verdict = self.judge(target, tracked.history, now)
                 if verdict.same_as(tracked.verdict):
                     tracked.verdict = verdict
                     self.timers.arm(target.id, verdict)
@@ -247,7 +249,7 @@ class Monitor:
         for hook in self.hooks.probe_listeners:
             hook(tracked.target, obs)
         tracked.history = advance(tracked.history, replace(obs, items=()))
-        verdict = evaluate(tracked.target.rule, tracked.history, obs.at)
+        verdict = self.judge(tracked.target, tracked.history, obs.at)
         previous = tracked.verdict
         changed = not verdict.same_as(previous)
         items_changed = obs.content_hash is not None and obs.content_hash != tracked.content_hash
@@ -277,8 +279,34 @@ class Monitor:
             if found is not None:
                 self.book.report_many(check.produces, target.id, found, obs.at)
 
+    def judge(self, target: Target, history: History, now: datetime) -> Verdict:
+        """A target's verdict (pure ``evaluate``); an account behind a bridge known to be down — its bridge
+        finding open in the book (``checks.bridges``) — is unknown, never red."""
+        down = None
+        if target.bridge is not None:
+            down = source_down(self.findings.get(("bridge", bridge_subject(target.bridge))))
+        return evaluate(target.rule, history, now, down)
+
+    def _findings_changed(self, scopes: set[tuple[str, str]], at: datetime) -> None:
+        """Accounts behind a bridge whose finding changed: behind one now down, judged again at once (unknown);
+        behind one back (or marked a false positive), read again at once — what was read while it was down is
+        not judged."""
+        bridges = {subject for check, subject in scopes if check == "bridge"}
+        if not bridges:
+            return
+        for tracked in self.tracked.values():
+            bridge = tracked.target.bridge
+            if bridge is None or bridge_subject(bridge) not in bridges:
+                continue
+            verdict = self.judge(tracked.target, tracked.history, at)
+            if verdict.state is State.UNKNOWN:
+                if not verdict.same_as(tracked.verdict):
+                    self._apply_verdict(tracked, verdict, at, tracked.verdict)
+            else:
+                self.probes.enqueue(tracked)
+
     def _on_deadline(self, tracked: Tracked, now: datetime) -> None:
-        self._apply_verdict(tracked, evaluate(tracked.target.rule, tracked.history, now), now, tracked.verdict)
+        self._apply_verdict(tracked, self.judge(tracked.target, tracked.history, now), now, tracked.verdict)
 
     def _apply_verdict(self, tracked: Tracked, verdict: Verdict, now: datetime, previous: Verdict | None) -> None:
         outbox = self.hooks.router(tracked.target, verdict, previous, now) if self.hooks.router else ()

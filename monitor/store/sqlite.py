@@ -537,15 +537,20 @@ class SQLiteStore:
 
         return await self._run(query)
 
-    async def load_states(self) -> dict[str, TargetState]:
-        """Each target's resumable state: its last and last good observation and current verdict."""
-        return await self._run(self._load_states)
+    async def load_states(self, target_ids: Sequence[str] | None = None) -> dict[str, TargetState]:
+        """Each target's (or only these targets') resumable state: its last and last good observation and
+        current verdict."""
+        return await self._run(self._load_states, target_ids)
 
-    def _load_states(self) -> dict[str, TargetState]:
-        rows = self.db.execute(
-            "SELECT target_id, state, reasons, newest_date, yellow_at, deadline, next_change, detail, "
-            "last_obs, last_good_obs, newest_first_seen, etag, last_modified FROM current"
-        ).fetchall()
+    def _load_states(self, target_ids: Sequence[str] | None) -> dict[str, TargetState]:
+        query = ("SELECT target_id, state, reasons, newest_date, yellow_at, deadline, next_change, detail, "
+                 "last_obs, last_good_obs, newest_first_seen, etag, last_modified FROM current")
+        if target_ids is None:
+            rows = self.db.execute(query).fetchall()
+        else:
+            ids = list(target_ids)
+            rows = [row for start in range(0, len(ids), 500) for row in self.db.execute(
+                f"{query} WHERE target_id IN ({','.join('?' * len(ids[start:start + 500]))})", ids[start:start + 500])]
         observations = self._observations_by_id({r[8] for r in rows if r[8]} | {r[9] for r in rows if r[9]})
         states = {}
         for (tid, state, reasons, newest, yellow, deadline, nxt, detail, last, good, first, etag, lm) in rows:

@@ -55,6 +55,7 @@ REASON_LABELS = {
     "not_probed": "尚未检测", "fetch_failed": "页面无法访问", "js_rendered": "栏目列表由脚本生成",
     "unreadable": "无法读取栏目列表", "page_changed": "页面结构变化",
     "no_list": "未找到栏目列表", "no_dates": "列表无日期", "source_fault": "账号数据源异常",
+    "bridge_stalled": "数据源停止同步", "bridge_failing": "数据源故障",
 }
 FETCH_ERROR_LABELS = {
     "timeout": "超时", "dns": "域名解析失败", "connect": "连接失败", "tls": "证书错误", "http_status": "HTTP 错误",
