@@ -19,7 +19,7 @@ from tests.real_corpus import REAL, labels, load, outcome
 
 # What the extractor reaches today: raise these as it improves (goal: RIGHT_AT_LEAST = 97 % of the
 # pages, NEWER_AT_MOST = 0).
-RIGHT_AT_LEAST = 114
+RIGHT_AT_LEAST = 119
 NEWER_AT_MOST = 0
 
 CMS = {
