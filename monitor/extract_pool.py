@@ -25,6 +25,7 @@ from typing import Any
 
 import structlog
 
+from monitor.account_source import is_source
 from monitor.extract.listpage import extract_list
 from monitor.model import EmptyReason, Item, ListResult
 
@@ -38,7 +39,7 @@ DEATH_WINDOW_S = 60.0
 def parse_page(text: str, url: str, today: date, content_type: str | None, parser: str = "list",
                now: datetime | None = None) -> ListResult:
     """Read a fetched page with its target's parser: "list" (an HTML or JSON list page), "feed" (RSS, Atom,
-    JSON Feed) or "json:<mapping>" (a JSON API with a field mapping), see monitor.extract.accounts.sources. ``now`` is
+    JSON Feed) or "json:<mapping>" (a JSON API with a field mapping), see monitor.account_source. ``now`` is
     the fetch instant (a feed's stamp of the moment it was rendered is told from a post's date with it)."""
     if parser == "list":
         return extract_list(text, url, today, content_type)
@@ -46,7 +47,7 @@ def parse_page(text: str, url: str, today: date, content_type: str | None, parse
         sources,  # lazy: workers that only read list pages never load the account readers
     )
 
-    if sources.is_source(parser):
+    if is_source(parser):
         return sources.read(parser, text, url, today, content_type, now)
     raise ValueError(f"unknown parser {parser!r}")
 

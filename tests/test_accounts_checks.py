@@ -14,11 +14,11 @@ from aiohttp import ClientSession, web
 from ruamel.yaml import YAML
 
 from monitor import config
+from monitor.account_source import source_parser
 from monitor.checks.accounts import interaction_findings
 from monitor.demo.fleet import Fleet, demo_accounts
 from monitor.evaluate import TZ
 from monitor.extract.accounts.matrix import read_matrix
-from monitor.extract.accounts.sources import source_parser
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.findings import Status

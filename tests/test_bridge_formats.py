@@ -14,9 +14,9 @@ from aiohttp import ClientSession
 from ruamel.yaml import YAML
 
 from monitor import config
+from monitor.account_source import source_parser
 from monitor.evaluate import TZ, Reason
 from monitor.extract.accounts.feeds import rendering_stamp, shared_stamp
-from monitor.extract.accounts.sources import source_parser
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.model import Item, Observation, State

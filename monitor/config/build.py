@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from monitor.account_source import DEFAULT_OFF_DUTY, source_parser
 from monitor.config.bridges import bridge_of, make_bridges
 from monitor.config.credentials import resolve_headers
 from monitor.config.errors import ConfigError, ConfigProblem
@@ -25,8 +26,6 @@ from monitor.config.schema import (
     SiteModel,
     UnitModel,
 )
-from monitor.extract.accounts.content import DEFAULT_OFF_DUTY
-from monitor.extract.accounts.sources import source_parser
 from monitor.model import Headers, Target, TargetKind
 from monitor.rules import DEFAULT_RULES, HOMEPAGE, NEW_MEDIA, Rule, canonical_category
 

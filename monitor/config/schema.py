@@ -13,9 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from monitor.account_source import DEFAULT_OFF_DUTY, MAPPING_FIELDS
 from monitor.durations import Duration
-from monitor.extract.accounts.content import DEFAULT_OFF_DUTY
-from monitor.extract.accounts.jsonapi import FIELDS as MAPPING_FIELDS
 from monitor.platforms import CANONICAL, PLATFORMS, canonical_platform
 from monitor.rules import canonical_category
 

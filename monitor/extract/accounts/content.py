@@ -34,12 +34,6 @@ from typing import Any
 from monitor.model import Item
 from monitor.platforms import INLINE_REPOSTS, TITLED_BY_TEXT
 
-# Weather and other outlets' news that accounts repost to look alive; an office extends or replaces it.
-DEFAULT_OFF_DUTY: tuple[str, ...] = (
-    "天气预报", "气象台", "降雨", "气温", "雷雨", "大风蓝色预警", "空气质量", "转自", "来源：新华社", "来源：人民日报",
-    "来源：央视新闻", "来源：中国新闻网", "来源：新华网", "来源：人民网", "来源：央广网", "来源：澎湃新闻",
-)
-
 _REPOST_TITLE = re.compile(r"^[【\[]?(?:转发|转载|转自)(?:微博)?[】\]|｜:：\s]|^转发微博|//@|(?:^|\s)-\s*转发\s|🔁")
 _REPOST_BODY = re.compile(
     r"<blockquote\b[^>]*>(?:(?!</blockquote>).){0,400}?(?:转发|@)|//@|//转发自\s*[:：]\s*@|以下文章来源于",

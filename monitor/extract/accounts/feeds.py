@@ -24,10 +24,10 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from monitor.account_source import DEFAULT_OFF_DUTY
 from monitor.evaluate import TZ
 from monitor.extract.accounts import FAULT_MARKERS, SOURCE_FAULT, post_date, posts_result
 from monitor.extract.accounts.content import (
-    DEFAULT_OFF_DUTY,
     classify,
     off_duty_matcher,
     own_text,

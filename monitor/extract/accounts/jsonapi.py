@@ -1,4 +1,4 @@
-"""A generic JSON API with a configured field mapping.
+"""A generic JSON API with a configured field mapping (``monitor.account_source.MAPPING_FIELDS``).
 
 The mapping names where the posts are (``items``, a dotted path such as ``data.list``) and, in each
 post, its ``title``, ``url`` and ``date`` fields (dotted paths too). Dates may be Unix timestamps
@@ -14,9 +14,9 @@ from datetime import date
 from typing import Any
 from urllib.parse import urljoin
 
+from monitor.account_source import DEFAULT_OFF_DUTY
 from monitor.extract.accounts import SOURCE_FAULT, post_date, posts_result
 from monitor.extract.accounts.content import (
-    DEFAULT_OFF_DUTY,
     classify,
     off_duty_matcher,
     own_text,
@@ -25,8 +25,6 @@ from monitor.extract.accounts.content import (
     truthy,
 )
 from monitor.model import ListResult
-
-FIELDS = ("items", "title", "url", "date", "text", "repost", "original")
 
 
 def pick(data: Any, path: str) -> Any:
