@@ -131,9 +131,22 @@ def _notify_unregistered(args: argparse.Namespace, findings: list[tuple[str | No
 def cmd_probe(args: argparse.Namespace) -> int:
     from datetime import datetime
 
+    from monitor import list_override as override
     from monitor.extract_pool import ExtractPool
     from monitor.fetch import Fetcher, FetchSettings
     from monitor.probe import read
+
+    parser = args.parser
+    if args.list or args.date or args.date_format:
+        trial = override.Override(args.list or "", args.date, args.date_format)
+        found = override.problems(trial)
+        if not args.list:
+            found.append(("list", "--date / --date-format 需要与 --list（列表每一行的 CSS 选择器）一起使用"))
+        for name, message in found:
+            print(f"--{name.replace('_', '-')}: {message}", file=sys.stderr)
+        if found:
+            return 2
+        parser = trial.as_parser()
 
     async def go() -> int:
         settings = FetchSettings(timeout_s=args.timeout, user_agent=args.user_agent or FetchSettings.user_agent)
@@ -142,7 +155,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         at = datetime.now(TZ)
         if args.today:
             at = datetime.combine(date.fromisoformat(args.today), at.timetz())
-        listing = await read(ExtractPool(workers=0), result, at, args.parser)
+        listing = await read(ExtractPool(workers=0), result, at, parser)
         out = {
             "url": args.url, "final_url": result.final_url, "status": result.status,
             "fetch_ms": round(result.elapsed_ms, 1), "charset": result.charset,
@@ -155,6 +168,13 @@ def cmd_probe(args: argparse.Namespace) -> int:
                 for i in (listing.items if listing else ())
             ],
         }
+        explained = None
+        if args.explain and result.ok and not result.not_modified:
+            from monitor.extract.explain import explanation_json, explanation_lines
+            from monitor.extract.listpage import explain_list
+
+            explained = explain_list(result.text or "", result.final_url, at.astimezone(TZ).date())
+            out["explain"] = explanation_json(explained)
         if args.json:
             print(json.dumps(out, ensure_ascii=False, indent=2))
         else:
@@ -162,6 +182,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
             print(f"newest item date: {out['newest_date'] or '—'}" + (f" ({out['reason']})" if out["reason"] else ""))
             for item in out["items"][:20]:
                 print(f"  {item['date'] or '          '}  {'[置顶] ' if item['pinned'] else ''}{item['title']}")
+            if explained is not None:
+                print("\n".join(explanation_lines(explained)))
         return 0 if result.ok else 1
 
     return asyncio.run(go())
@@ -449,6 +471,11 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--today", help="YYYY-MM-DD: the date used to infer years of year-less dates")
     pr.add_argument("--parser", default="list", help='list (default), feed (RSS/Atom/JSON Feed of an account) or '
                     'json:{"items":"data.list","title":"title","url":"url","date":"time"}')
+    pr.add_argument("--explain", action="store_true",
+                    help="also print the candidate lists (scores, rows, dates), why one was chosen, and an override")
+    pr.add_argument("--list", help="try an override: CSS selector of the list's rows (e.g. 'ul.list > li')")
+    pr.add_argument("--date", help="with --list: CSS selector of the date inside a row, or /regex/")
+    pr.add_argument("--date-format", help="with --list: how the date is written, e.g. %%Y/%%m/%%d or %%d/%%m/%%Y")
     pr.set_defaults(func=cmd_probe)
 
     from monitor.check_page import add_parser as add_check_page

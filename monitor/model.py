@@ -155,7 +155,7 @@ class Target:
     unit_id: str
     unit_name: str
     rule: Rule
-    parser: str = "list"  # "list" | "feed" | "json:<mapping>" (see monitor.extract_pool.parse_page)
+    parser: str = "list"  # "list" | "select:<override>" | "feed" | "json:<mapping>" (extract_pool.parse_page)
     headers: Headers = ()  # sent with each fetch of ``url`` (an account source's credentials)
     bridge: str | None = None  # an account's bridge (RSSHub, wewe-rss, …): monitor.config.bridges
 

@@ -228,3 +228,77 @@ def test_the_registry_names_every_check_settings_can_choose() -> None:
     built = [*build_checks(inventory), *build_observation_checks(inventory)]
     assert [c.name for c in built] == list(CHECK_NAMES)  # each check is built under its own name
 
+
+OVERRIDE_YAML = """\
+units:
+  - {id: u1, name: 县交易中心}
+sites:
+  - id: s1
+    name: 县公共资源交易网
+    unit: u1
+    homepage: http://127.0.0.1:9/
+    columns:
+      - id: zbgg
+        name: 招标公告
+        url: http://127.0.0.1:9/zbgg/
+        category: 通知公告
+        list: "table.jyxx > tbody > tr"
+        date: td.rq
+        date_format: "%d/%m/%Y"
+      - id: zbjg
+        name: 中标结果
+        url: http://127.0.0.1:9/zbjg/
+        category: 通知公告
+"""
+
+
+def test_column_override_becomes_the_target_parser(tmp_path: Path) -> None:
+    from monitor.list_override import Override, from_parser
+
+    path = tmp_path / "inv.yaml"
+    path.write_text(OVERRIDE_YAML, encoding="utf-8")
+    targets = {t.id: t for t in load(path).targets}
+    assert from_parser(targets["zbgg"].parser) == Override("table.jyxx > tbody > tr", "td.rq", "%d/%m/%Y")
+    assert targets["zbjg"].parser == "list"
+
+
+@pytest.mark.parametrize(
+    ("fields", "line", "field", "words"),
+    [
+        ('        list: "ul..list > li"\n', 13, "list", "CSS 选择器"),
+        ('        list: "ul > li"\n        date: "/([0-9]+/"\n', 14, "date", "正则表达式"),
+        ('        list: "ul > li"\n        date_format: "%Y-%m"\n', 14, "date_format", "%m and %d"),
+        ('        date: span.time\n', 13, "date", "需要与 list"),
+    ],
+)
+def test_column_override_problems_name_file_line_and_field(
+    tmp_path: Path, fields: str, line: int, field: str, words: str,
+) -> None:
+    path = tmp_path / "inv.yaml"
+    head = OVERRIDE_YAML.split("        list:")[0]
+    path.write_text(head + fields, encoding="utf-8")
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:{line}: sites[0].columns[0].{field}: ")
+    assert words in problem
+
+
+def test_excel_override_columns(tmp_path: Path) -> None:
+    from monitor.list_override import Override, from_parser
+
+    path = tmp_path / "清单.xlsx"
+    header = [*HEADER, "列表选择器", "日期选择器", "日期格式"]
+    _sheet(path, [
+        header,
+        ["1", "县交易中心", "交易网", "招标公告", "http://127.0.0.1:9/zbgg/", "通知公告", "table.jyxx tr", "td.rq",
+         "%d/%m/%Y"],
+        ["2", "", "", "中标结果", "http://127.0.0.1:9/zbjg/", "通知公告", "", "", ""],
+    ])
+    columns = [t for t in load(path).targets if t.kind == "column"]
+    assert from_parser(columns[0].parser) == Override("table.jyxx tr", "td.rq", "%d/%m/%Y")
+    assert columns[1].parser == "list"
+    _sheet(path, [
+        header,
+        ["1", "县交易中心", "交易网", "招标公告", "http://127.0.0.1:9/zbgg/", "通知公告", "table..jyxx tr", "", ""],
+    ])
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:2: sites[0].columns[0].list: 无法解析的 CSS 选择器")

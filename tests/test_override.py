@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+import sys
 from datetime import date
 
 import pytest
 
 from monitor.extract.listpage import explain_list, extract_list, extract_selected
-from monitor.extract.override import Override, from_parser, problems
+from monitor.list_override import Override, from_parser, problems
 from monitor.model import EmptyReason
+from tests.conftest import PageServer
 from tests.test_listpage import URL, page, titled, ul
 
 TODAY = date(2026, 11, 25)
@@ -126,3 +131,52 @@ def test_explain_of_an_undated_list_suggests_its_rows() -> None:
     assert explained.suggestion == Override("table.jyxx > tbody > tr")
     with_date = Override(explained.suggestion.rows, "td.rq", "%d/%m/%Y")
     assert extract_selected(day_first_table(), URL, TODAY, with_date).newest_date == date(2026, 11, 20)
+
+
+# --- govwatch probe --explain / --list (the CLI against a loopback server) ------------------
+
+
+async def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+async def test_probe_explain_then_override_fixes_the_column(page_server: PageServer) -> None:
+    page_server.set("/jyxx/zbgg/index.html", day_first_table())
+    url = page_server.url("/jyxx/zbgg/index.html")
+    explained = await _cli("probe", url, "--explain", "--today", "2026-11-25")
+    assert explained.returncode == 0, explained.stderr
+    text = explained.stdout
+    assert "newest item date: — (no_dates)" in text
+    assert "★ 1. table.jyxx > tbody > tr  [正文]" in text and "行数 6  有日期 0" in text
+    assert "ul.list > li  [侧栏/导航]" in text and "最新 2026-11-24" in text
+    assert "用 date 指定日期所在的元素" in text
+    assert 'list: "table.jyxx > tbody > tr"' in text
+
+    tried = await _cli("probe", url, "--list", "table.jyxx > tbody > tr", "--date", "td.rq",
+                       "--date-format", "%d/%m/%Y", "--today", "2026-11-25", "--json")
+    assert tried.returncode == 0, tried.stderr
+    result = json.loads(tried.stdout)
+    assert result["newest_date"] == "2026-11-20" and result["reason"] is None and len(result["items"]) == 6
+    assert result["items"][0]["url"] == page_server.url("/xm/0.html")
+
+
+async def test_probe_explain_json(page_server: PageServer) -> None:
+    main = ul(titled(["2026-10-01", "2026-09-28", "2026-09-20"]), prefix="/col/tzgg/")
+    side = "<h3>热点排行</h3>" + ul(titled(["2026-11-24"] * 12, "全市经济运行情况新闻发布会"), cls="hot", prefix="/rd/")
+    page_server.set("/col/tzgg/index.html", page(main, side))
+    out = await _cli("probe", page_server.url("/col/tzgg/index.html"), "--explain", "--json", "--today", "2026-11-25")
+    explain = json.loads(out.stdout)["explain"]
+    chosen, side_list = explain["candidates"][:2]
+    assert chosen["chosen"] and chosen["selector"] == "ul.list > li" and chosen["newest"] == "2026-10-01"
+    assert side_list["side"] and side_list["score"] > chosen["score"]
+    assert explain["suggestion"] == {"list": "ul.list > li", "date": "span"}
+    assert explain["why"][0].startswith("入选原因：正文区域中得分最高的列表")
+
+
+async def test_probe_refuses_a_bad_override(page_server: PageServer) -> None:
+    out = await _cli("probe", page_server.url("/x/"), "--list", "ul..list > li", "--date-format", "%Y-%m")
+    assert out.returncode == 2
+    assert "--list: 无法解析的 CSS 选择器" in out.stderr and "--date-format: 日期格式无效" in out.stderr
+    alone = await _cli("probe", page_server.url("/x/"), "--date", "span")
+    assert alone.returncode == 2 and "需要与 --list" in alone.stderr

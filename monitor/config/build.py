@@ -26,6 +26,7 @@ from monitor.config.schema import (
     SiteModel,
     UnitModel,
 )
+from monitor.list_override import problems as override_problems
 from monitor.model import Headers, Target, TargetKind
 from monitor.rules import DEFAULT_RULES, HOMEPAGE, NEW_MEDIA, Rule, canonical_category
 
@@ -239,6 +240,8 @@ class _Builder:
             col = self.check(ColumnModel, col_raw, (*loc, "columns", j))
             if col is None:
                 continue
+            if not self.column_override(col, (*loc, "columns", j)):
+                continue
             rule = rules.get(col.category) if col.category != NEW_MEDIA else None
             if rule is None:
                 self.problem((*loc, "columns", j, "category"), f"unknown category {col.category!r}; use one of "
@@ -261,7 +264,9 @@ class _Builder:
                                  unit.id, unit.name, rules[HOMEPAGE]), (*loc, "homepage")))
         for j, col, rule in valid:
             cid = col.id or f"{site.id}-{_short_hash(col.url)}"
-            target = Target(cid, TargetKind.COLUMN, col.name, col.url, site.id, site.name, unit.id, unit.name, rule)
+            parser = col.override.as_parser() if col.override else "list"
+            target = Target(cid, TargetKind.COLUMN, col.name, col.url, site.id, site.name, unit.id, unit.name, rule,
+                            parser)
             found.append((target, (*loc, "columns", j)))
         for target, where in found:
             if target.id in targets:
@@ -270,6 +275,20 @@ class _Builder:
         boxes = self.message_boxes(site, loc, targets)
         self.interpretation_column(site, loc, [t for t, _ in found])
         return site.model_copy(update={"columns": tuple(col for _, col, _ in valid), "messages": boxes})
+
+    def column_override(self, col: ColumnModel, loc: tuple[Any, ...]) -> bool:
+        """A column's override (list, date, date_format) is usable: selectors parse, the format has a month
+        and a day, and date or date_format come with list."""
+        if col.override is None:
+            for name in ("date", "date_format"):
+                if getattr(col, name):
+                    self.problem((*loc, name),
+                                 f"{name} 需要与 list（列表每一行的 CSS 选择器，例如 ul.list > li）一起填写")
+            return not (col.date or col.date_format)
+        found = override_problems(col.override)
+        for name, message in found:
+            self.problem((*loc, name), message)
+        return not found
 
     def message_boxes(
         self, site: SiteModel, loc: tuple[Any, ...], targets: dict[str, Target],

@@ -2,7 +2,8 @@
 
 Offices keep these lists in Excel or WPS, often with merged cells, so an empty 单位 or 网站 cell
 repeats the row above. An optional 网站首页 (or 首页) column gives the homepage; without it the
-homepage is the origin of the site's first column address.
+homepage is the origin of the site's first column address. Optional 列表选择器, 日期选择器 and 日期格式
+columns give a column's override (list, date, date_format) for a page detection reads wrong.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from monitor.config.errors import ConfigError, ConfigProblem
 
 REQUIRED = ("单位", "网站", "栏目", "地址", "类别")
 OPTIONAL_HOMEPAGE = ("网站首页", "首页", "首页地址")
+# A column's override for a page detection reads wrong (monitor.list_override), when the sheet has them.
+OPTIONAL_OVERRIDE = {"列表选择器": "list", "日期选择器": "date", "日期格式": "date_format"}
 HEADER_SEARCH_ROWS = 10
 
 
@@ -98,7 +101,9 @@ def read_inventory(path: Path) -> tuple[dict[str, Any], Callable[[tuple[Any, ...
         site = sites[site_key]
         site_index = site_index_of[site_key]
         rows_of[("sites", site_index, "columns", len(site["columns"]))] = line
-        site["columns"].append({"name": values["栏目"], "url": values["地址"], "category": values["类别"]})
+        column = {"name": values["栏目"], "url": values["地址"], "category": values["类别"]}
+        column |= {key: row[cols[name]] for name, key in OPTIONAL_OVERRIDE.items() if name in cols and row[cols[name]]}
+        site["columns"].append(column)
     if problems:
         raise ConfigError(problems)
 

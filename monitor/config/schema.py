@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from monitor.account_source import DEFAULT_OFF_DUTY, MAPPING_FIELDS
 from monitor.durations import Duration
+from monitor.list_override import Override
 from monitor.platforms import CANONICAL, PLATFORMS, canonical_platform
 from monitor.rules import canonical_category
 
@@ -123,8 +124,19 @@ class ColumnModel(Overrides):
     name: str = Field(min_length=1)
     url: str
     category: str
+    # An override for a page detection reads wrong (monitor.list_override): the rows' CSS selector, the
+    # date's CSS selector or /regex/ inside a row, how the date is written. Checked by config.build.
+    rows: str | None = Field(default=None, alias="list", min_length=1)
+    date: str | None = Field(default=None, min_length=1)
+    date_format: str | None = Field(default=None, min_length=1)
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, populate_by_name=True)
 
     _url = field_validator("url")(_check_url)
+
+    @property
+    def override(self) -> Override | None:
+        return Override(self.rows, self.date, self.date_format) if self.rows else None
 
     @field_validator("category")
     @classmethod

@@ -38,8 +38,8 @@ from monitor.extract.dates import (
     scan_dates,
     split_date,
 )
-from monitor.extract.override import Override
 from monitor.extract.selectors import date_selector, rows_selector
+from monitor.list_override import Override
 from monitor.model import EmptyReason, Item, ListResult
 
 MAX_ANCHORS = 5000  # links examined per page
@@ -763,7 +763,7 @@ def _signature(container: LexborNode, idents: dict[int, str]) -> str:
 
 
 def extract_selected(text: str, url: str, today: date, override: Override) -> ListResult:
-    """Read the list an operator's override points at (see monitor.extract.override). Never raises."""
+    """Read the list an operator's override points at (see monitor.list_override). Never raises."""
     try:
         return _read_selected(_parse(text[:MAX_TEXT]), url, today, override)
     except Exception:  # a selector the parser refuses, or hostile input: unreadable, never a crash
@@ -792,15 +792,13 @@ def _read_selected(tree: LexborHTMLParser, url: str, today: date, override: Over
 
 
 def _selected_row(node: LexborNode) -> _Row | None:
-    """A row picked by the operator: its title link (the longest title) or, without one, its text."""
-    links = [node] if node.tag == "a" else node.css("a")
-    anchors = _title_anchors(links)
-    if anchors:
-        anchor, raw, title, href, from_attr = max(anchors, key=lambda a: len(a[2]))
-        return _Row(title, href, anchor, raw, node, from_attr)
-    raw = node.text(separator="\n")
-    title = _squash(raw)
-    return _Row(title, "", node, raw, node, False) if title else None
+    """A row picked by the operator: its title link (the longest title) or, without one, the row itself (a link
+    by script, <tr onclick=…>, or plain text named by its title)."""
+    anchors = _title_anchors([node] if node.tag == "a" else node.css("a")) or _title_anchors([node])
+    if not anchors:
+        return None
+    anchor, raw, title, href, from_attr = max(anchors, key=lambda a: len(a[2]))
+    return _Row(title, href, anchor, raw, node, from_attr)
 
 
 def _selected_date(row: LexborNode, override: Override) -> Hit | date | None:

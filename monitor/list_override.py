@@ -8,13 +8,37 @@ row is dated as detection would date it (its own date element, a date closing it
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.extract.dates import format_pattern
+_FORMAT_FIELDS = {
+    "%Y": r"(?P<Y>(?:19|20)\d{2})", "%y": r"(?P<y>\d{2})", "%m": r"(?P<m>\d{1,2})", "%d": r"(?P<d>\d{1,2})",
+    "%H": r"\d{1,2}", "%M": r"\d{1,2}", "%S": r"\d{1,2}", "%%": "%",
+}
+
+
+@functools.lru_cache(maxsize=256)
+def format_pattern(fmt: str) -> re.Pattern[str]:
+    """A strptime-like date format as a pattern: %Y %y %m %d, and %H %M %S matched but not kept.
+
+    ValueError names what is wrong: an unknown directive, or no month or no day.
+    """
+    parts = []
+    for piece in re.split(r"(%.)", fmt):
+        if piece.startswith("%") and len(piece) == 2:
+            if piece not in _FORMAT_FIELDS:
+                raise ValueError(f"unknown directive {piece} (use %Y %y %m %d %H %M %S)")
+            parts.append(_FORMAT_FIELDS[piece])
+        elif piece:
+            parts.append(r"\s*".join(re.escape(c) for c in piece.split()) if piece.strip() else r"\s*")
+    if "%m" not in fmt or "%d" not in fmt:
+        raise ValueError("a date format needs %m and %d")
+    return re.compile(r"(?<!\d)" + "".join(parts) + r"(?!\d)")
+
 
 PARSER_PREFIX = "select:"  # an override travels to the parser workers as the target's parser string
 
