@@ -24,7 +24,7 @@ def problems_of(path: Path) -> list[str]:
 def test_example_inventory_loads_with_overrides() -> None:
     inv = load(EXAMPLE)
     by_name = {(t.site_id, t.name): t for t in inv.targets}
-    assert len(inv.targets) == 11  # 7 columns + 2 homepages + 2 accounts
+    assert len(inv.targets) == 13  # 7 columns + 2 homepages + 4 accounts (RSSHub ×2, wewe-rss, we-mp-rss)
     units = {u.id: u for u in inv.model.units}
     assert [r.events for r in units["xzf-bgs"].receivers] == [
         ("yellow", "red", "recovered", "repeat", "unregistered", "veto", "finding"), ("red",), ()]
