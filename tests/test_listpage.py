@@ -519,3 +519,59 @@ def test_script_links_without_a_handler_are_rows_named_by_their_target_or_title(
     urls = [i.url for i in result.items]
     assert urls[0] == "http://127.0.0.1:8080/info/1056/0.htm"
     assert urls[1].startswith(URL + "#") and urls[2].startswith(URL + "#") and urls[1] != urls[2]
+
+
+def test_column_page_listing_its_sub_columns_is_one_list() -> None:
+    """Each sub-column under its own heading (a link to it); the newest rows may sit in a later block."""
+    def block(name: str, dates: list[str]) -> str:
+        rows = ul(titled(dates, f"{name}工作情况通报"), cls="", prefix=f"/xwgk/{name}/") if dates else "<ul></ul>"
+        return f"<div class='zh_nav'><a href='xwgk/{name}.htm'>{name}</a></div><div class='text-list1'>{rows}</div>"
+
+    main = block("规章制度", ["2023-02-13", "2023-02-10"]) + block("发展规划", []) + block(
+        "每周安排", ["2025-02-21", "2025-02-17"])
+    result = extract_list(page(main).replace("通知公告_某市", "信息公开_某中学"), URL, TODAY)
+    assert result.newest_date == date(2025, 2, 21)
+    assert len(result.items) == 4
+
+
+def test_a_sub_list_whose_heading_names_the_column_stays_the_column_s_own() -> None:
+    main = (
+        "<h3 class='t'>通知公告</h3>" + ul(titled(["2026-10-01", "2026-09-28"]))
+        + "<h3 class='t'>工作动态</h3>"
+        + ul(titled(["2026-11-20", "2026-11-18"], "某镇召开工作推进会"), prefix="/gzdt/")
+    )
+    result = extract_list(page(main), URL, TODAY)
+    assert result.newest_date == date(2026, 10, 1)
+
+
+def test_a_label_link_beside_every_title_is_not_an_item() -> None:
+    """A category link in every item (same text, same target) must not split the items into halves."""
+    items = "".join(
+        f"<div class='news'><h2><a href='/a/{i}.html'>关于开展秋季安全检查工作的通知{i}</a>"
+        f" <em>2026-10-{20 - i}</em></h2>"
+        f"<p>摘要内容摘要内容{i}</p><h3>栏目：<a href='/zcjd/'>政策文件解读</a></h3></div>"
+        for i in range(6)
+    )
+    result = extract_list(page(items), URL, TODAY)
+    assert result.newest_date == date(2026, 10, 20)
+    assert len(result.items) == 6 and all("政策文件解读" not in i.title for i in result.items)
+
+
+def test_identical_titles_with_their_own_targets_are_items() -> None:
+    rows = "".join(
+        f"<li><a href='/cf/{i}.html'>行政处罚决定书</a><span>2026-11-{10 + i}</span></li>" for i in range(5)
+    )
+    result = extract_list(page(f"<ul class='list'>{rows}</ul>"), URL, TODAY)
+    assert result.newest_date == date(2026, 11, 14) and len(result.items) == 5
+
+
+def test_links_to_this_very_page_are_items_named_by_title() -> None:
+    """Templates that leave a title's href empty (a picture link beside it holds the real target)."""
+    rows = "".join(
+        f"<li><div class='img'><a href='/a/{i}.html'><img src='/u/{i}.jpg'></a></div>"
+        f"<div class='t'><a href=''>全县农村人居环境整治现场会{i}</a></div>"
+        f"<div class='time'>2015-07-{21 - i} 17:57:28</div></li>"
+        for i in range(4)
+    )
+    result = extract_list(page(f"<ul>{rows}</ul>"), URL, TODAY)
+    assert result.newest_date == date(2015, 7, 21) and len(result.items) == 4

@@ -2,13 +2,14 @@
 
 Every page was taken from a public repository, reduced by tests/corpus_reduce.py (no original prose is
 kept) and labelled by hand: the newest date of the column's own list, every date of that list in
-document order, the CMS family, the charset and what makes the page hard. The goal (issue 12) is right
-on at least 97 % of the pages and never newer than the truth; until the extractor gets there this test
-holds the line it has reached, so that no change makes it worse.
+document order, the CMS family, the charset and what makes the page hard. The extractor must be right
+on at least 97 % of the pages and never newer than the truth (issue 12's goal, reached): a page it misreads
+is fixed in the extractor, never by lowering these.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from datetime import date
@@ -17,9 +18,7 @@ from monitor.extract.listpage import extract_list
 from tests.corpus_reduce import decode, original_prose
 from tests.real_corpus import REAL, labels, load, outcome
 
-# What the extractor reaches today: raise these as it improves (goal: RIGHT_AT_LEAST = 97 % of the
-# pages, NEWER_AT_MOST = 0).
-RIGHT_AT_LEAST = 119
+RIGHT_SHARE_AT_LEAST = 0.97
 NEWER_AT_MOST = 0
 
 CMS = {
@@ -76,4 +75,4 @@ def test_extractor_on_real_pages() -> None:
     report = "\n".join(f"{n:34} {o:6} got {g} want {w} {r or ''}" for n, (o, g, w, r) in graded.items() if o != "right")
     print(f"\n{dict(counts)} of {len(graded)} pages\n{report}")
     assert counts["newer"] <= NEWER_AT_MOST, report
-    assert counts["right"] >= RIGHT_AT_LEAST, report
+    assert counts["right"] >= math.ceil(RIGHT_SHARE_AT_LEAST * len(graded)), report

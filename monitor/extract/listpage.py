@@ -187,7 +187,7 @@ def _parse(text: str) -> LexborHTMLParser:
 def _read_html(text: str, url: str, today: date) -> _Reading:
     tree = _parse(text)
     links, column_names = _scan(tree)
-    candidates, counts = _candidates(links)
+    candidates, counts = _candidates(links, column_names)
     page = _Page(url, today, column_names, counts)
     mains, sides = [], []
     for cand in candidates:
@@ -319,9 +319,13 @@ def _date_yearless(items: tuple[Item, ...], rows: list[_Row], limit: date) -> tu
     return tuple(dated)
 
 
-def _title_anchors(links: list[LexborNode]) -> list[tuple[LexborNode, str, str, str, bool]]:
+_Anchor = tuple[LexborNode, str, str, str, bool]
+_LABEL_REPEATS = 3  # one link (text and target) this many times is a label beside items, not an item
+
+
+def _title_anchors(links: list[LexborNode]) -> list[_Anchor]:
     """Links that look like item titles: (node, its raw text, title, href, title taken from the title attribute)."""
-    found: list[tuple[LexborNode, str, str, str, bool]] = []
+    found: list[_Anchor] = []
     for a in links[:MAX_ANCHORS]:
         attrs = a.attributes
         href = (attrs.get("href") or "").strip()
@@ -347,10 +351,20 @@ def _title_anchors(links: list[LexborNode]) -> list[tuple[LexborNode, str, str, 
                 found[-1] = (a, raw, title, href, from_attr)
             continue
         found.append((a, raw, title, href, from_attr))
-    return found
+    return _without_labels(found)
 
 
-_QUOTED = re.compile(r"""['"]([^'"]{1,300})['"]""")
+def _without_labels(anchors: list[_Anchor]) -> list[_Anchor]:
+    """Drop links repeated with one text and one target in many rows: a category tag or a source beside each
+    item's title (<a href="/cat/">政策解读</a>), never an item (items differ in target or in title)."""
+    seen = Counter((title, href) for _, _, title, href, _ in anchors)
+    if seen.most_common(1)[0][1] < _LABEL_REPEATS if seen else True:
+        return anchors
+    return [a for a in anchors if seen[(a[2], a[3])] < _LABEL_REPEATS]
+
+
+_QUOTED = re.compile(r"""['"]([^'"]*)['"]""")
+_PLAIN_ARG = re.compile(r"[\w-]{1,64}")  # an item's id: showDetail('12345')
 
 
 def _script_target(href: str, onclick: str | None) -> str | None:
@@ -365,11 +379,12 @@ def _script_target(href: str, onclick: str | None) -> str | None:
     plain = None
     for m in _QUOTED.finditer(code):
         arg = m.group(1).strip()
-        if not arg or any(c.isspace() for c in arg):
+        if not arg or len(arg) > 500 or any(c.isspace() for c in arg):
             continue
         if "/" in arg or arg.endswith((".htm", ".html", ".shtml", ".jsp", ".php", ".asp", ".aspx")):
             return arg
-        plain = plain or arg
+        if _PLAIN_ARG.fullmatch(arg):
+            plain = plain or arg
     return f"#{plain}" if plain else ""
 
 
@@ -418,7 +433,7 @@ def _chain(node: LexborNode, memo: dict[int, _Chain]) -> _Chain:
     return ids, nodes
 
 
-def _candidates(links: list[LexborNode]) -> tuple[list[_Candidate], dict[int, int]]:
+def _candidates(links: list[LexborNode], column_names: str) -> tuple[list[_Candidate], dict[int, int]]:
     """Group title links by list: each link's row is its highest ancestor holding no other title link."""
     anchors = _title_anchors(links)
     memo: dict[int, _Chain] = {}
@@ -441,19 +456,20 @@ def _candidates(links: list[LexborNode]) -> tuple[list[_Candidate], dict[int, in
             continue
         cand.seen.add(row_id)
         cand.rows.append(_Row(title, href, anchor, raw, row, from_attr))
-    return _join_split(list(groups.values())), counts
+    return _join_split(list(groups.values()), column_names), counts
 
 
-def _join_split(cands: list[_Candidate]) -> list[_Candidate]:
-    """Join lists split over sibling blocks of one kind (<ul class="list"> every five rows, one <table> per
-    page section) with nothing between them but empty separators. A block with its own heading is
-    another list (a portal's boxes), so it stays apart."""
+def _join_split(cands: list[_Candidate], column_names: str) -> list[_Candidate]:
+    """Join lists split over sibling blocks of one kind: <ul class="list"> every five rows, one <table> per page
+    section, or a column page listing its sub-columns, each block under a heading of one kind. A block whose
+    heading names the column (it is in the page's title) is the column's own list, and a box holding its own
+    heading (a portal's) is another list: those stay apart."""
     joined: list[_Candidate] = []
     for cand in cands:
         prev = joined[-1] if joined else None
         if prev is not None and _kind(cand.container) == _kind(prev.container):
             last, block = _block(prev.tail or prev.container), _block(cand.container)
-            if _kind(last) == _kind(block) and _adjacent(last, block):
+            if _kind(last) == _kind(block) and _adjacent(_block(prev.container), last, block, column_names):
                 prev.rows.extend(cand.rows[: max(0, MAX_ROWS - len(prev.rows))])
                 prev.tail = cand.container
                 continue
@@ -472,11 +488,14 @@ def _block(container: LexborNode) -> LexborNode:
     return node
 
 
+_NOT_CONTENT = frozenset({"-comment", "script", "style", "noscript"})
+
+
 def _element_count(node: LexborNode) -> int:
-    """Element children, counting no further than 2."""
+    """Element children other than scripts and styles, counting no further than 2."""
     count = 0
     for child in node.iter(include_text=False):
-        if child.tag != "-comment":
+        if child.tag not in _NOT_CONTENT:
             count += 1
             if count > 1:
                 break
@@ -487,20 +506,42 @@ def _kind(node: LexborNode) -> tuple[str, str]:
     return node.tag, node.attributes.get("class") or ""
 
 
-def _adjacent(first: LexborNode, second: LexborNode) -> bool:
-    """Whether ``second`` follows ``first`` with only blank separators (<div class="line"></div>, <hr>)
-    between them."""
-    node = first.next
-    target = second.mem_id
-    for _ in range(8):
-        if node is None:
-            return False
-        if node.mem_id == target:
+_MAX_HEADING = 30  # characters of a sub-list's heading
+_MAX_BETWEEN = 12  # separators, headings and empty sub-lists between two joined blocks
+
+
+def _adjacent(first: LexborNode, last: LexborNode, block: LexborNode, column_names: str) -> bool:
+    """Whether ``block`` follows ``last`` (the latest of blocks joined from ``first``) with only blank separators
+    (<div class="line"></div>, <hr>, an empty sub-list) between them, or headings of the one kind that also
+    heads ``first``: short, not naming the column, not a sidebar's (热点, 相关 …)."""
+    heading = _heading_kind(first.prev, column_names)
+    node = last.next
+    elements = 0
+    while node is not None and elements <= _MAX_BETWEEN:
+        if node.mem_id == block.mem_id:
             return True
-        if node.tag != "-comment" and (node.text() or "").strip():
-            return False
+        if node.tag == "-text":
+            if (node.text_content or "").strip():
+                return False
+        elif node.tag not in _NOT_CONTENT:
+            elements += 1
+            if _squash(node.text() or "") and (heading is None or _heading_kind(node, column_names) != heading):
+                return False
         node = node.next
     return False
+
+
+def _heading_kind(node: LexborNode | None, column_names: str) -> tuple[str, str] | None:
+    """The kind of the element ``node`` (or the nearest element before it) when it reads as a sub-list's
+    heading."""
+    while node is not None and node.tag in ("-text", "-comment"):
+        node = node.prev
+    if node is None:
+        return None
+    text = _squash(node.text() or "")
+    if len(text) > _MAX_HEADING or (text and text in column_names) or _SIDE_HEADING.search(text):
+        return None
+    return _kind(node)
 
 
 def _read_dates(cand: _Candidate, page: _Page) -> None:
