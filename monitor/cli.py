@@ -56,7 +56,19 @@ def cmd_check_config(args: argparse.Namespace) -> int:
           f"{kinds['column']} columns, {kinds['homepage']} homepages"
           + (f", {len(inventory.model.accounts)} accounts ({kinds['account']} probed)" if inventory.model.accounts
              else ""))
+    _say_if_no_browser(inventory)
     return 0
+
+
+def _say_if_no_browser(inventory: config.Inventory) -> None:
+    """Columns marked ``render: browser`` where no browser can render them: valid, but unknown until it is there."""
+    from monitor.daemon import render_settings
+    from monitor.render import missing
+
+    rendered = [t.id for t in inventory.targets if t.render]
+    if rendered and (why := missing(render_settings(inventory).chromium)) is not None:
+        shown = ", ".join(rendered[:10]) + (f" … (共 {len(rendered)} 个)" if len(rendered) > 10 else "")
+        print(f"注意：{len(rendered)} 个栏目标记为 render: browser（{shown}），{why}；安装前这些栏目的状态为未知")
 
 
 def cmd_import_excel(args: argparse.Namespace) -> int:
@@ -132,9 +144,17 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from monitor import list_override as override
+    from monitor import logs
     from monitor.extract_pool import ExtractPool
     from monitor.fetch import Fetcher, FetchSettings
     from monitor.probe import read
+    from monitor.render import RenderSettings, missing
+    from monitor.render.client import Renderer
+
+    if args.render and (why := missing()) is not None:
+        print(f"govwatch probe --render browser: {why}", file=sys.stderr)
+        return 2
+    logs.setup("warning")  # the renderer's log lines go to stderr, never into the printed result
 
     parser = args.parser
     if args.list or args.date or args.date_format:
@@ -149,15 +169,22 @@ def cmd_probe(args: argparse.Namespace) -> int:
         parser = trial.as_parser()
 
     async def go() -> int:
-        settings = FetchSettings(timeout_s=args.timeout, user_agent=args.user_agent or FetchSettings.user_agent)
-        async with Fetcher(settings) as fetcher:
-            result = await fetcher.fetch(args.url)
+        user_agent = args.user_agent or FetchSettings.user_agent
+        if args.render:  # the page as a browser shows it after its scripts ran (a list built by script)
+            renderer = Renderer(RenderSettings(timeout_s=args.timeout, user_agent=user_agent))
+            try:
+                result = await renderer.render(args.url)
+            finally:
+                await renderer.close()
+        else:
+            async with Fetcher(FetchSettings(timeout_s=args.timeout, user_agent=user_agent)) as fetcher:
+                result = await fetcher.fetch(args.url)
         at = datetime.now(TZ)
         if args.today:
             at = datetime.combine(date.fromisoformat(args.today), at.timetz())
         listing = await read(ExtractPool(workers=0), result, at, parser)
         out = {
-            "url": args.url, "final_url": result.final_url, "status": result.status,
+            "url": args.url, "render": args.render, "final_url": result.final_url, "status": result.status,
             "fetch_ms": round(result.elapsed_ms, 1), "charset": result.charset,
             "error": result.error, "detail": result.detail,
             "newest_date": listing.newest_date.isoformat() if listing and listing.newest_date else None,
@@ -178,7 +205,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(out, ensure_ascii=False, indent=2))
         else:
-            print(f"{args.url}: HTTP {result.status} in {out['fetch_ms']} ms ({result.charset})")
+            how = "rendered in the browser" if args.render else "fetched"
+            print(f"{args.url}: HTTP {result.status}, {how} in {out['fetch_ms']} ms ({result.charset})")
             print(f"newest item date: {out['newest_date'] or '—'}" + (f" ({out['reason']})" if out["reason"] else ""))
             for item in out["items"][:20]:
                 print(f"  {item['date'] or '          '}  {'[置顶] ' if item['pinned'] else ''}{item['title']}")
@@ -467,6 +495,8 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("url")
     pr.add_argument("--json", action="store_true", help="print one JSON object")
     pr.add_argument("--timeout", type=float, default=15.0)
+    pr.add_argument("--render", choices=("browser",), help="render the page in the headless browser first (a list "
+                    "built by script; needs pip install 'govwatch[browser]' and chromium)")
     pr.add_argument("--user-agent")
     pr.add_argument("--today", help="YYYY-MM-DD: the date used to infer years of year-less dates")
     pr.add_argument("--parser", default="list", help='list (default), feed (RSS/Atom/JSON Feed of an account) or '

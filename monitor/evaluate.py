@@ -37,6 +37,7 @@ class Reason:
     SOURCE_FAULT = "source_fault"
     BRIDGE_STALLED = "bridge_stalled"  # with SOURCE_FAULT: the bridge serving the account stopped syncing
     BRIDGE_FAILING = "bridge_failing"  # with SOURCE_FAULT: the bridge serving the account fails to serve it
+    NEEDS_BROWSER = "needs_browser"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,8 @@ def evaluate(rule: Rule, history: History, now: datetime, source: SourceDown | N
     if obs.reason is EmptyReason.SOURCE_FAULT:
         return _unknown(Reason.SOURCE_FAULT, "账号数据源异常：订阅源返回错误页、验证码页、非订阅内容或空内容，"
                         "请检查 RSSHub/wewe-rss 等数据源", known)
+    if obs.reason is EmptyReason.NEEDS_BROWSER:
+        return _unknown(Reason.NEEDS_BROWSER, obs.detail or "需要浏览器渲染组件", known)
     if obs.newest_date is None:
         return _undated(obs, good, known)
     verdict = freshness(rule, obs.newest_date, history.newest_first_seen, now)

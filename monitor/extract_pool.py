@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import multiprocessing
 import signal
 import time
@@ -27,6 +28,7 @@ import structlog
 
 from monitor import list_override as override
 from monitor.account_source import is_source
+from monitor.extract import mapped
 from monitor.extract.listpage import extract_list, extract_selected
 from monitor.model import EmptyReason, Item, ListResult
 
@@ -40,13 +42,16 @@ DEATH_WINDOW_S = 60.0
 def parse_page(text: str, url: str, today: date, content_type: str | None, parser: str = "list",
                now: datetime | None = None) -> ListResult:
     """Read a fetched page with its target's parser: "list" (an HTML or JSON list page), "select:<override>"
-    (a list page read by an operator's selectors, see monitor.list_override), "feed" (RSS, Atom, JSON Feed)
-    or "json:<mapping>" (a JSON API with a field mapping), see monitor.account_source. ``now`` is
-    the fetch instant (a feed's stamp of the moment it was rendered is told from a post's date with it)."""
+    (a list page read by an operator's selectors, see monitor.list_override), "mapped:<mapping>" (a column's
+    JSON source with its field mapping, see monitor.extract.mapped), "feed" (RSS, Atom, JSON Feed) or
+    "json:<mapping>" (an account's JSON API), see monitor.account_source. ``now`` is the fetch instant (a
+    feed's stamp of the moment it was rendered is told from a post's date with it)."""
     if parser == "list":
         return extract_list(text, url, today, content_type)
     if parser.startswith(override.PARSER_PREFIX):
         return extract_selected(text, url, today, override.from_parser(parser))
+    if parser.startswith("mapped:"):
+        return mapped.read_list(text, url, today, json.loads(parser.removeprefix("mapped:")))
     from monitor.extract.accounts import (
         sources,  # lazy: workers that only read list pages never load the account readers
     )

@@ -48,7 +48,8 @@ Metrics (instrumentation):
     Fetch time of each probe; ``result`` is ``ok``, ``not_modified`` (304) or ``error``.
 ``govwatch_fetch_failures_total{error}`` counter
     Failed fetches by class: timeout, dns, connect, tls, http_status, too_large,
-    too_many_redirects, decode, invalid_url.
+    too_many_redirects, decode, invalid_url; render (the headless browser failed on a ``render: browser``
+    column's page).
 ``govwatch_verdict_changes_total{state}`` counter
     Verdict changes (observation or deadline timer), by the new state; includes first verdicts.
 ``govwatch_build_info{version}`` gauge, always 1.

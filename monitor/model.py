@@ -55,6 +55,9 @@ class EmptyReason(StrEnum):
     # A new-media source served no usable feed: a bridge error page, a captcha, HTML where a feed
     # was expected, broken XML, an empty feed. The account's freshness is unknown, never red.
     SOURCE_FAULT = "source_fault"
+    # A column marked ``render: browser`` where no browser can render it (the optional govwatch[browser] or
+    # Chromium is not installed): unknown with what is missing, never a guess from the unrendered page.
+    NEEDS_BROWSER = "needs_browser"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +158,18 @@ class Target:
     unit_id: str
     unit_name: str
     rule: Rule
-    parser: str = "list"  # "list" | "select:<override>" | "feed" | "json:<mapping>" (extract_pool.parse_page)
+    # "list" | "select:<override>" | "mapped:<mapping>" | "feed" | "json:<mapping>" (extract_pool.parse_page)
+    parser: str = "list"
     headers: Headers = ()  # sent with each fetch of ``url`` (an account source's credentials)
     bridge: str | None = None  # an account's bridge (RSSHub, wewe-rss, …): monitor.config.bridges
+    render: bool = False  # a column whose list is built by script (``render: browser``): read through the browser
+    json_url: str | None = None  # a column's JSON source (``source: {kind: json}``): read instead of ``url``
+
+    @property
+    def read_url(self) -> str:
+        """Where a probe reads the list: the column's JSON source when it has one, else ``url``."""
+        return self.json_url or self.url
 
     @property
     def host(self) -> str:
-        return self.url.split("/", 3)[2].lower()
+        return self.read_url.split("/", 3)[2].lower()

@@ -1,4 +1,5 @@
-"""One probe: fetch a list page (or an account's feed) and read its newest item date into an ``Observation``."""
+"""One probe: fetch a list page (or an account's feed), or render a script-built one in the browser, and read its
+newest item date into an ``Observation``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from datetime import datetime
 from monitor.evaluate import TZ
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher
-from monitor.model import FetchResult, Headers, Item, ListResult, Observation
+from monitor.model import EmptyReason, FetchResult, Headers, Item, ListResult, Observation, Target
+from monitor.render import MISSING
+from monitor.render.client import Renderer
 
 
 def content_hash(items: tuple[Item, ...]) -> str:
@@ -47,3 +50,20 @@ async def probe(
 ) -> tuple[Observation, FetchResult]:
     result = await fetcher.fetch(url, etag=etag, last_modified=last_modified, extra=headers)
     return observe(target_id, result, at, await read(pool, result, at, parser)), result
+
+
+async def probe_target(
+    fetcher: Fetcher, pool: ExtractPool, browser: Renderer | str | None, target: Target, at: datetime,
+    etag: str | None = None, last_modified: str | None = None,
+) -> tuple[Observation, FetchResult | None]:
+    """One probe of a target the way its list is read: its page or its JSON source fetched, or, for a column
+    marked ``render: browser``, its page rendered by ``browser`` — or, when there is none (``browser`` then
+    says what is missing), an observation saying so without any request. The rendered HTML is read by the
+    parser workers like a fetched page."""
+    if not target.render:
+        return await probe(fetcher, pool, target.id, target.read_url, at, etag, last_modified, target.parser,
+                           target.headers)
+    if not isinstance(browser, Renderer):
+        return Observation(target.id, at, 0.0, reason=EmptyReason.NEEDS_BROWSER, detail=browser or MISSING), None
+    result = await browser.render(target.url)
+    return observe(target.id, result, at, await read(pool, result, at, target.parser)), result

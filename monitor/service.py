@@ -18,11 +18,13 @@ from monitor.checks.base import Context
 from monitor.checks.registry import build_checks, build_observation_checks
 from monitor.checks.runner import CheckRunner
 from monitor.config import Inventory
-from monitor.daemon import Hooks, Monitor, fetch_settings
+from monitor.daemon import Hooks, Monitor, fetch_settings, render_settings
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher
 from monitor.metrics import Metrics
 from monitor.mqtt import MqttPublisher
+from monitor.render import missing
+from monitor.render.client import Renderer
 from monitor.store.sqlite import SQLiteStore
 from monitor.web.app import serve
 
@@ -45,10 +47,11 @@ async def monitoring(
     store = SQLiteStore(store_path or settings.store)
     await store.open()
     pool = ExtractPool(settings.extract_workers, settings.extract_time_limit.seconds)
+    browser = browser_for(inventory)
     try:
         async with Fetcher(fetch_settings(inventory)) as fetcher:
             hooks = Hooks()
-            monitor = Monitor(inventory, store, fetcher, pool, hooks)
+            monitor = Monitor(inventory, store, fetcher, pool, hooks, browser=browser)
             if metrics is not None:
                 metrics.attach(monitor)
             # Wired before load: crossings while the daemon was down alert too.
@@ -83,8 +86,22 @@ async def monitoring(
                     task.cancel()
                 await asyncio.gather(*delivery, return_exceptions=True)
     finally:
+        if isinstance(browser, Renderer):
+            await browser.close()
         pool.close()
         await store.close()
+
+
+def browser_for(inventory: Inventory) -> Renderer | str:
+    """The renderer for columns marked ``render: browser`` (its process starts with the first such page), or
+    why there is none here: those columns are then unknown with that reason."""
+    settings = render_settings(inventory)
+    why = missing(settings.chromium)
+    if why is not None:
+        if any(t.render for t in inventory.targets):
+            log.warning("render_unavailable", reason=why, columns=sum(1 for t in inventory.targets if t.render))
+        return why
+    return Renderer(settings)
 
 
 def attach_checks(monitor: Monitor, inventory: Inventory) -> CheckRunner:

@@ -24,7 +24,7 @@ def problems_of(path: Path) -> list[str]:
 def test_example_inventory_loads_with_overrides() -> None:
     inv = load(EXAMPLE)
     by_name = {(t.site_id, t.name): t for t in inv.targets}
-    assert len(inv.targets) == 13  # 7 columns + 2 homepages + 4 accounts (RSSHub ×2, wewe-rss, we-mp-rss)
+    assert len(inv.targets) == 14  # 8 columns + 2 homepages + 4 accounts (RSSHub ×2, wewe-rss, we-mp-rss)
     units = {u.id: u for u in inv.model.units}
     assert [r.events for r in units["xzf-bgs"].receivers] == [
         ("yellow", "red", "recovered", "repeat", "unregistered", "veto", "finding"), ("red",), ()]
@@ -35,6 +35,10 @@ def test_example_inventory_loads_with_overrides() -> None:
     assert by_name[("xzf", "乡镇动态")].rule.deadline == Duration.parse("7d")
     assert by_name[("xzf", "乡镇动态")].rule.lead == Duration.parse("2d")
     assert by_name[("xzf", "政务要闻")].rule.deadline == Duration.parse("14d")
+    listed = by_name[("xzf", "公示公告")]  # a list built by script, read from the JSON behind it
+    assert (listed.url, listed.read_url) == ("http://127.0.0.1:8081/col/col5/index.html",
+                                             "http://127.0.0.1:8081/api/col5/list.json")
+    assert listed.parser.startswith("mapped:") and listed.host == "127.0.0.1:8081"
     assert by_name[("fgj", "政策解读")].rule.text == "政策解读栏目 6 个月内须更新"
     assert by_name[("fgj", "首页")].kind == "homepage"
     assert "fgj-zcwj" in {t.id for t in inv.targets}

@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 from monitor import cli, config
 from monitor.config.account_list import read_accounts, to_inventory, unregistered
 from monitor.evaluate import TZ, History, Reason, advance, evaluate
-from monitor.extract.accounts import post_date
+from monitor.extract.mapped import value_date
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.model import EmptyReason, State
@@ -128,12 +128,12 @@ async def test_feeds_read_over_http_into_list_results(feeds: PageServer, workers
 
 
 def test_post_dates_in_shanghai() -> None:
-    assert post_date("Wed, 25 Nov 2026 07:00:00 +0800", TODAY) == date(2026, 11, 25)
-    assert post_date("2026-11-24T23:30:00Z", TODAY) == date(2026, 11, 25)
-    assert post_date("2026-11-24 23:30:00", TODAY) == date(2026, 11, 24)  # naive is Shanghai time
-    assert post_date("2023年5月31日", TODAY) == date(2023, 5, 31)
-    assert post_date(1764000000, TODAY) == post_date(1764000000000, TODAY) == date(2025, 11, 25)
-    assert post_date("", TODAY) is None and post_date(None, TODAY) is None
+    assert value_date("Wed, 25 Nov 2026 07:00:00 +0800", TODAY) == date(2026, 11, 25)
+    assert value_date("2026-11-24T23:30:00Z", TODAY) == date(2026, 11, 25)
+    assert value_date("2026-11-24 23:30:00", TODAY) == date(2026, 11, 24)  # naive is Shanghai time
+    assert value_date("2023年5月31日", TODAY) == date(2023, 5, 31)
+    assert value_date(1764000000, TODAY) == value_date(1764000000000, TODAY) == date(2025, 11, 25)
+    assert value_date("", TODAY) is None and value_date(None, TODAY) is None
 
 
 def observed(*results: tuple[date | None, EmptyReason | None]) -> History:

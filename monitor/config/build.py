@@ -4,6 +4,7 @@ that one run reports every problem with its line."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -264,9 +265,8 @@ class _Builder:
                                  unit.id, unit.name, rules[HOMEPAGE]), (*loc, "homepage")))
         for j, col, rule in valid:
             cid = col.id or f"{site.id}-{_short_hash(col.url)}"
-            parser = col.override.as_parser() if col.override else "list"
             target = Target(cid, TargetKind.COLUMN, col.name, col.url, site.id, site.name, unit.id, unit.name, rule,
-                            parser)
+                            **_reading(col))
             found.append((target, (*loc, "columns", j)))
         for target, where in found:
             if target.id in targets:
@@ -322,3 +322,13 @@ class _Builder:
 
 def _short_hash(text: str) -> str:
     return hashlib.blake2s(text.encode(), digest_size=5).hexdigest()
+
+
+def _reading(col: ColumnModel) -> dict[str, Any]:
+    """How a column's list is read: from its JSON source with the field mapping (``parser`` "mapped:<mapping>",
+    see monitor.extract_pool), or its page — as fetched or through the browser (``render: browser``) — by
+    detection or the operator's override."""
+    if col.source is not None:
+        mapping = json.dumps(col.source.mapping, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return {"json_url": col.source.url, "parser": "mapped:" + mapping}
+    return {"render": col.render == "browser", "parser": col.override.as_parser() if col.override else "list"}

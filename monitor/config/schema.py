@@ -119,6 +119,40 @@ class Overrides(_Strict):
     _parse = field_validator("deadline", "lead", "interval", mode="before")(_duration)
 
 
+LIST_MAPPING_FIELDS = ("items", "title", "url", "date")  # a column's JSON source (see monitor.extract.mapped)
+
+
+def _check_mapping(mapping: dict[str, str] | None, fields: tuple[str, ...]) -> None:
+    """A JSON source's field mapping: where the records are (``items``) and their ``date`` at least."""
+    if not (mapping and "items" in mapping and "date" in mapping):
+        raise ValueError("a json source needs mapping: {items: data.list, title: title, url: url, date: time}")
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown mapping fields {unknown}; use {', '.join(fields)}")
+
+
+class ListSourceModel(_Strict):
+    """The JSON behind a column's script-built list (the API its page's script reads), read instead of the page."""
+
+    kind: str
+    url: str
+    mapping: dict[str, str] | None = None
+
+    _url = field_validator("url")(_check_url)
+
+    @field_validator("kind")
+    @classmethod
+    def _json(cls, value: str) -> str:
+        if value != "json":
+            raise ValueError(f"a column's source is kind: json (got {value!r}); feeds (rss, atom) are for accounts")
+        return value
+
+    @model_validator(mode="after")
+    def _mapping(self) -> ListSourceModel:
+        _check_mapping(self.mapping, LIST_MAPPING_FIELDS)
+        return self
+
+
 class ColumnModel(Overrides):
     id: str | None = Field(default=None, pattern=_ID)
     name: str = Field(min_length=1)
@@ -129,6 +163,8 @@ class ColumnModel(Overrides):
     rows: str | None = Field(default=None, alias="list", min_length=1)
     date: str | None = Field(default=None, min_length=1)
     date_format: str | None = Field(default=None, min_length=1)
+    render: str | None = None  # "browser": the list is built by script; the page is read through a headless browser
+    source: ListSourceModel | None = None  # or: the JSON behind the list, read instead of the page
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, populate_by_name=True)
 
@@ -137,6 +173,24 @@ class ColumnModel(Overrides):
     @property
     def override(self) -> Override | None:
         return Override(self.rows, self.date, self.date_format) if self.rows else None
+
+    @field_validator("render")
+    @classmethod
+    def _render(cls, value: str | None) -> str | None:
+        if value not in (None, "browser"):
+            raise ValueError(f"unknown render {value!r}; write render: browser for a list built by script, or leave "
+                             "it out")
+        return value
+
+    @model_validator(mode="after")
+    def _one_reading(self) -> ColumnModel:
+        if self.render and self.source:
+            raise ValueError("render: browser and source: read the same list two ways; keep one (source: reads the "
+                             "JSON without a browser)")
+        if self.source and (self.rows or self.date or self.date_format):
+            raise ValueError("list:, date: and date_format read a page; a column with source: reads its JSON by the "
+                             "mapping (remove one or the other)")
+        return self
 
     @field_validator("category")
     @classmethod
@@ -247,13 +301,10 @@ class SourceModel(_Strict):
 
     @model_validator(mode="after")
     def _mapping(self) -> SourceModel:
-        if self.kind == "json" and not (self.mapping and "items" in self.mapping and "date" in self.mapping):
-            raise ValueError("a json source needs mapping: {items: data.list, title: title, url: url, date: time}")
-        if self.kind != "json" and self.mapping:
+        if self.kind == "json":
+            _check_mapping(self.mapping, MAPPING_FIELDS)
+        elif self.mapping:
             raise ValueError("mapping is only for kind: json")
-        unknown = sorted(set(self.mapping or ()) - set(MAPPING_FIELDS))
-        if unknown:
-            raise ValueError(f"unknown mapping fields {unknown}; use {', '.join(MAPPING_FIELDS)}")
         return self
 
 
@@ -484,6 +535,21 @@ CHECK_NAMES = ("availability", "links", "honest", "calendar", "messages", "inter
                "service_menu", "matrix", "bridges", "repost_share")
 
 
+class RenderModel(_Strict):
+    """The headless browser that reads columns marked ``render: browser`` (the optional govwatch[browser] extra and
+    the system's Chromium). A field left out keeps the renderer's default (``monitor.render.RenderSettings``)."""
+
+    chromium: str | None = None  # the browser's executable (default /usr/bin/chromium)
+    pages: int | None = Field(default=None, ge=1, le=4)  # pages rendered at once (default 2)
+    timeout: Duration | None = None  # per page (default 30s)
+    max_pages: int | None = Field(default=None, ge=1)  # a new browser after this many pages (default 200)
+    max_memory_mb: int | None = Field(default=None, ge=200)  # ... or over this PSS, in MB (default 1024)
+    max_age: Duration | None = None  # ... or after this long (default 1h)
+    idle: Duration | None = None  # the renderer stops after this long without a page (default 2min)
+
+    _parse = field_validator("timeout", "max_age", "idle", mode="before")(_duration)
+
+
 class SettingsModel(_Strict):
     store: str = "govwatch.sqlite3"
     listen: str = Field(default="127.0.0.1:8470", pattern=r"^[^:\s]+:\d{1,5}$")
@@ -501,6 +567,7 @@ class SettingsModel(_Strict):
     fetch: FetchModel = FetchModel()
     availability: AvailabilitySettings = AvailabilitySettings()
     links: LinkSettings = LinkSettings()
+    render: RenderModel = RenderModel()
     # The checks beyond column freshness to run (of CHECK_NAMES); None runs them all.
     checks: tuple[str, ...] | None = None
 

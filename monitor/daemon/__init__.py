@@ -4,7 +4,7 @@ to state), ``probes`` (the probe scheduler), ``timers`` (deadline timers), ``wri
 it)."""
 
 from monitor.daemon.hooks import Hooks
-from monitor.daemon.monitor import Monitor, fetch_settings, now_shanghai
+from monitor.daemon.monitor import Monitor, fetch_settings, now_shanghai, render_settings
 from monitor.daemon.tracked import Tracked
 
-__all__ = ["Hooks", "Monitor", "Tracked", "fetch_settings", "now_shanghai"]
+__all__ = ["Hooks", "Monitor", "Tracked", "fetch_settings", "now_shanghai", "render_settings"]

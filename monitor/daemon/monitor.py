@@ -31,8 +31,10 @@ from monitor.evaluate import TZ, History, Reason, Verdict, advance, evaluate
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.model import Observation, State, Target
-from monitor.probe import probe
+from monitor.probe import probe_target
 from monitor.records import ProbeRecord, VerdictRecord
+from monitor.render import RenderSettings
+from monitor.render.client import Renderer
 from monitor.store import Store
 
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 # Settings read once at start: a reload that changes them logs "needs restart" and keeps the old values.
-RESTART_SETTINGS = ("store", "listen", "fetch", "extract_workers", "extract_time_limit")
+RESTART_SETTINGS = ("store", "listen", "fetch", "extract_workers", "extract_time_limit", "render")
 
 
 def now_shanghai() -> datetime:
@@ -58,15 +60,28 @@ def fetch_settings(inventory: Inventory) -> FetchSettings:
     )
 
 
+def render_settings(inventory: Inventory) -> RenderSettings:
+    """The renderer's settings: ``settings.render`` over its defaults, with the fetcher's user agent."""
+    model = inventory.settings.render
+    given = {name: getattr(model, name) for name in type(model).model_fields if getattr(model, name) is not None}
+    for key in ("timeout", "max_age", "idle"):
+        if key in given:
+            given[f"{key}_s"] = given.pop(key).approx_seconds
+    fetch = inventory.settings.fetch
+    return RenderSettings(**given, user_agent=fetch.user_agent, max_chars=fetch.max_bytes)
+
+
 class Monitor:
     def __init__(
         self, inventory: Inventory, store: Store, fetcher: Fetcher, pool: ExtractPool, hooks: Hooks,
-        clock: Callable[[], datetime] = now_shanghai,
+        clock: Callable[[], datetime] = now_shanghai, browser: Renderer | str | None = None,
     ) -> None:
         self.inventory = inventory
         self.store = store
         self.fetcher = fetcher
         self.pool = pool
+        # Renders columns marked ``render: browser``; a text instead says why there is no browser here.
+        self.browser = browser
         self.hooks = hooks
         self.clock = clock  # replaceable (the demo quarter, tests): every part reads it through the monitor
         self.tracked: dict[str, Tracked] = {}
@@ -206,7 +221,7 @@ class Monitor:
                 continue
             counts["changed"] += 1
             was, tracked.target = tracked.target, target
-            if was.url != target.url:
+            if _moved(was, target):
                 tracked.etag = tracked.last_modified = tracked.content_hash = None
                 if started:
                     self.probes.schedule(tracked, now.timestamp())
@@ -232,11 +247,11 @@ class Monitor:
         target = tracked.target
         if self.tracked.get(target.id) is not tracked:
             return None  # removed by a reload while queued
-        obs, result = await probe(self.fetcher, self.pool, target.id, target.url, self.clock(), tracked.etag,
-                                  tracked.last_modified, target.parser, target.headers)
-        if self.tracked.get(target.id) is not tracked or tracked.target.url != target.url:
+        obs, result = await probe_target(self.fetcher, self.pool, self.browser, target, self.clock(), tracked.etag,
+                                         tracked.last_modified)
+        if self.tracked.get(target.id) is not tracked or _moved(tracked.target, target):
             return None  # removed or moved by a reload while in flight
-        if result.ok and not result.not_modified:
+        if result is not None and result.ok and not result.not_modified:
             tracked.etag, tracked.last_modified = result.etag, result.last_modified
         self.apply_observation(tracked, obs)
         return obs
@@ -330,3 +345,8 @@ class Monitor:
                     task.add_done_callback(self._listening.discard)
             except Exception:
                 log.exception("listener_failed", target=target.id)
+
+
+def _moved(was: Target, now: Target) -> bool:
+    """Whether a target's list is now read elsewhere or another way (its validators no longer apply)."""
+    return (was.url, was.read_url, was.render) != (now.url, now.read_url, now.render)

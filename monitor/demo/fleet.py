@@ -49,6 +49,9 @@ class ColumnSpec:
     newest: datetime.date | None
     mode: str = "ok"  # ok | empty | js | error
     etag: bool = False  # serve an ETag and honour If-None-Match with 304
+    # How the inventory has a js column read: "" its page as fetched (unknown: built by script), "browser"
+    # (render: browser) or "json" (source: the JSON its page's script reads, with a field mapping)
+    read: str = ""
 
 
 @dataclass(frozen=True)
@@ -1064,6 +1067,16 @@ class Fleet:
             out.append(entry)
         return out
 
+    def _reading(self, si: int, j: int, col: ColumnSpec) -> dict[str, Any]:
+        """A script-built column's way of being read in the inventory (see ``ColumnSpec.read``)."""
+        if col.read == "browser":
+            return {"render": "browser"}
+        if col.read == "json":
+            return {"source": {"kind": "json", "url": self.url(si, f"/api/js/{j}/list.json"),
+                               "mapping": {"items": "data.list", "title": "title", "url": "url",
+                                           "date": "publishTime"}}}
+        return {}
+
     def inventory(self) -> dict:
         if len(self.ports) != len(self.sites):
             raise RuntimeError("Fleet.inventory() needs a started fleet")
@@ -1092,6 +1105,7 @@ class Fleet:
                         "name": col.name,
                         "url": self.url(si, path),
                         "category": col.category,
+                        **self._reading(si, j, col),
                     }
                 )
             sites.append(
@@ -1315,7 +1329,8 @@ def demo_fleet(today: datetime.date) -> list[SiteSpec]:
 
     Fresh columns, columns inside the yellow lead (动态要闻 14-day rule with 4-day lead: newest 11–13 days
     ago; 通知公告 6-month rule with 30-day lead: ≈5 months 10 days ago), stale ones, an empty column, a
-    JS-rendered column and an HTTP 500 column; one hacked homepage (hidden gambling links, a misused
+    script-built column read three ways (as fetched: unknown; through the browser; from its JSON source), an
+    HTTP 500 column; one hacked homepage (hidden gambling links, a misused
     word), two broken links on another, and a 领导信箱 with late, overdue and 3-month-old messages.
     """
     d = lambda n: today - datetime.timedelta(days=n)  # noqa: E731
@@ -1333,6 +1348,8 @@ def demo_fleet(today: datetime.date) -> list[SiteSpec]:
                 C("政策文件", "政策文件", d(20)),
                 C("人事信息", "人事信息", stale_personnel),
                 C("规划计划", "规划计划", d(60)),
+                C("视频新闻", "动态要闻", d(5), mode="js", read="browser"),
+                C("公示公告", "通知公告", d(16), mode="js", read="json"),
             ),
             homepage_newest=d(0),
             message_box=True,

@@ -13,11 +13,11 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import sys
 import time
 from typing import Any
 
-import psutil
 import structlog
 
 from monitor.model import FetchError, FetchResult
@@ -78,6 +78,8 @@ class _Process:
 
     def kill(self) -> None:
         """Kill the renderer and every process under it (Playwright's driver, the browser's processes)."""
+        import psutil  # the browser extra: a Renderer runs only where it is installed (monitor.render.missing)
+
         try:
             root = psutil.Process(self.proc.pid)
             tree = [*root.children(recursive=True), root]
@@ -166,8 +168,9 @@ class Renderer:
     async def _process(self) -> _Process:
         async with self._start_lock:
             if self._current is None or self._current.ended:
+                level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()  # the daemon's
                 proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "monitor.render.server", json.dumps(self.settings.to_json()),
+                    sys.executable, "-m", "monitor.render.server", json.dumps(self.settings.to_json()), level,
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                     start_new_session=True, limit=4 * self.settings.max_chars + (1 << 20),
                 )

@@ -1,4 +1,4 @@
-"""The renderer process: ``python -m monitor.render.server '<settings JSON>'``.
+"""The renderer process: ``python -m monitor.render.server '<settings JSON>' [log level]``.
 
 One JSON request per line on stdin, one JSON reply per line on stdout, in any order (replies carry the
 request's ``id``); it exits when stdin closes, after the pages in flight. Requests:
@@ -38,10 +38,13 @@ from monitor.render.memory import tree_memory
 
 log = structlog.get_logger()
 
-# The user-data-dir is Playwright's: a fresh temporary profile for every launch, removed on close.
+# The user-data-dir is Playwright's: a fresh temporary profile for every launch, removed on close. V8 runs
+# without its JIT, here and in Playwright's driver (NODE_OPTIONS, set in main): the service's sandbox
+# (MemoryDenyWriteExecute=yes) refuses the writable-and-executable memory a JIT needs, and a list page's
+# scripts are small enough that the interpreter renders them as fast (bench/render.py).
 CHROMIUM_ARGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--js-flags=--jitless",
 )
 BLOCKED = frozenset({"image", "font", "media"})
 _NET_ERROR = re.compile(r"net::(ERR_[A-Z_]+)")
@@ -228,7 +231,8 @@ def main() -> None:
     the daemon (Ctrl-C, a service stop) are the daemon's to act on."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logs.setup("info")
+    logs.setup(sys.argv[2] if len(sys.argv) > 2 else "info")
+    os.environ["NODE_OPTIONS"] = f"{os.environ.get('NODE_OPTIONS', '')} --jitless".strip()  # Playwright's driver
     fields = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     asyncio.run(serve(RenderSettings(**fields)))
 

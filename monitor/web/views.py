@@ -56,10 +56,12 @@ REASON_LABELS = {
     "unreadable": "无法读取栏目列表", "page_changed": "页面结构变化",
     "no_list": "未找到栏目列表", "no_dates": "列表无日期", "source_fault": "账号数据源异常",
     "bridge_stalled": "数据源停止同步", "bridge_failing": "数据源故障",
+    "needs_browser": "需要浏览器渲染组件",
 }
 FETCH_ERROR_LABELS = {
     "timeout": "超时", "dns": "域名解析失败", "connect": "连接失败", "tls": "证书错误", "http_status": "HTTP 错误",
     "too_large": "页面过大", "too_many_redirects": "重定向过多", "decode": "编码错误", "invalid_url": "地址无效",
+    "render": "浏览器渲染失败",
 }
 
 
@@ -71,6 +73,7 @@ def reason_text(reasons: Iterable[str]) -> str:
 PLAIN_REASONS = {
     "not_probed": "尚未检测", "js_rendered": "页面由脚本生成", "unreadable": "未找到栏目列表",
     "no_list": "未找到栏目列表", "no_dates": "列表无日期", "page_changed": "页面改版", "source_fault": "数据源异常",
+    "needs_browser": "需安装浏览器组件",
 }
 # (words in the fetcher's detail, plain words), first match wins; the detail is lower-cased first.
 FETCH_DETAILS = (
@@ -78,10 +81,15 @@ FETCH_DETAILS = (
     ("broken response body", "页面传输中断"), ("no route to host", "网络不通"), ("network is unreachable", "网络不通"),
     ("has expired", "证书过期"), ("not yet valid", "证书尚未生效"), ("self-signed", "证书不受信任（自签名）"),
     ("self signed", "证书不受信任（自签名）"), ("mismatch", "证书与域名不符"), ("issuer", "证书不受信任"),
+    # Chromium's names of the same failures (a page rendered in the browser)
+    ("err_connection_refused", "连接被拒绝"), ("err_connection_reset", "连接被重置"),
+    ("err_cert_date_invalid", "证书过期"), ("err_cert_authority_invalid", "证书不受信任"),
+    ("err_cert_common_name_invalid", "证书与域名不符"),
 )
 FETCH_PLAIN = {
     "timeout": "超时", "dns": "域名无法解析", "connect": "无法连接", "tls": "证书错误", "too_large": "页面过大",
     "too_many_redirects": "重定向过多", "decode": "页面编码无法识别", "invalid_url": "地址无效",
+    "render": "浏览器渲染失败",
 }
 HTTP_PLAIN = {403: "禁止访问", 404: "页面不存在", 410: "页面已删除", 429: "访问过于频繁被拒"}
 

@@ -10,14 +10,10 @@ unknown, never red.
 
 from __future__ import annotations
 
-import email.utils
 import re
 from collections.abc import Iterable
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
-from monitor.evaluate import TZ
-from monitor.extract.dates import epoch_date, parse_date
 from monitor.model import EmptyReason, Item, ListResult
 
 KEEP_ITEMS = 50  # the newest posts kept per probe (a huge feed is read whole, stored in part)
@@ -28,32 +24,6 @@ FAULT_MARKERS = re.compile(
     r"|Looks like something went wrong|RSSHub\s*(?:error|错误)|wewe-rss.*(?:失败|error)|Error:|Just a moment",
     re.IGNORECASE,
 )
-
-
-def post_date(value: Any, today: date) -> date | None:
-    """A post's date in Asia/Shanghai from a feed's or an API's raw value (never feedparser's parsed dates).
-
-    Unix timestamps (seconds or milliseconds), RFC 822 (``Wed, 31 May 2023 07:00:00 +0800``), ISO 8601
-    (naive means Shanghai time) and Chinese dates (``2023年5月31日``) are understood.
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
-        return epoch_date(float(value))
-    text = str(value).strip()
-    if not text:
-        return None
-    moment: datetime | None = None
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
-    if moment is not None:
-        return (moment.replace(tzinfo=TZ) if moment.tzinfo is None else moment.astimezone(TZ)).date()
-    return parse_date(text, today)
 
 
 def posts_result(posts: Iterable[Item], today: date) -> ListResult:

@@ -1,7 +1,7 @@
 """RSS, Atom and JSON Feed sources, as the bridges write them (RSSHub, wewe-rss, we-mp-rss).
 
 feedparser reads the XML, but its parsed dates are wrong for Chinese dates and shifts ``+0800`` times to
-the previous day: each entry's raw ``published``/``updated`` string is read by ``post_date`` instead. The
+the previous day: each entry's raw ``published``/``updated`` string is read by ``value_date`` instead. The
 shapes met: RSSHub's RSS (``pubDate`` in GMT), Atom and JSON Feed 1.1 (ISO ``Z``); wewe-rss's Atom, RSS and
 JSON Feed 1 (``date_modified`` only); we-mp-rss's RSS (``pubDate`` without a zone: the bridge's local time,
 read as Shanghai time).
@@ -26,7 +26,7 @@ import feedparser
 
 from monitor.account_source import DEFAULT_OFF_DUTY
 from monitor.evaluate import TZ
-from monitor.extract.accounts import FAULT_MARKERS, SOURCE_FAULT, post_date, posts_result
+from monitor.extract.accounts import FAULT_MARKERS, SOURCE_FAULT, posts_result
 from monitor.extract.accounts.content import (
     classify,
     off_duty_matcher,
@@ -34,6 +34,7 @@ from monitor.extract.accounts.content import (
     post_title,
     repost_in_feed,
 )
+from monitor.extract.mapped import value_date
 from monitor.model import Item, ListResult
 
 _XML_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*["'][^"']*["']""")
@@ -74,7 +75,7 @@ def read(text: str, url: str, today: date, content_type: str | None = None,
         if atom and not e.get("published") and rendering_stamp(_instant(raw), generator, shared, now):
             raw = None
         posts.append(_post(str(e.get("title") or ""), body, tags, matcher, platform,
-                           urljoin(url, str(e.get("link") or "")), post_date(raw, today)))
+                           urljoin(url, str(e.get("link") or "")), value_date(raw, today)))
     return posts_result(posts, today)
 
 
@@ -147,5 +148,5 @@ def _json_feed(text: str, url: str, today: date, off_duty: tuple[str, ...], plat
         tags = [str(t) for t in i.get("tags") or () if isinstance(t, str)]
         posts.append(_post(str(i.get("title") or "")[:200], body, tags, matcher, platform,
                            urljoin(url, str(i.get("url") or "")),
-                           post_date(i.get("date_published") or i.get("date_modified"), today)))
+                           value_date(i.get("date_published") or i.get("date_modified"), today)))
     return posts_result(posts, today)

@@ -1,21 +1,18 @@
-"""A generic JSON API with a configured field mapping (``monitor.account_source.MAPPING_FIELDS``).
+"""An account's JSON API: the shared mapped-list reader (``monitor.extract.mapped``) plus the posts' own marks.
 
-The mapping names where the posts are (``items``, a dotted path such as ``data.list``) and, in each
-post, its ``title``, ``url`` and ``date`` fields (dotted paths too). Dates may be Unix timestamps
-(seconds or milliseconds), ISO 8601 or Chinese dates. Optional fields: ``text`` (the post's text, read for
-off-duty keywords and repost marks), ``repost`` (present on a repost, e.g. Weibo's ``retweeted_status``)
-or ``original`` (true on an original post, e.g. ``is_original``).
+The mapping (``monitor.account_source.MAPPING_FIELDS``) is a list mapping (``items``, ``title``, ``url``,
+``date``, see ``mapped``) with optional fields: ``text`` (the post's text, read for off-duty keywords and repost
+marks), ``repost`` (present on a repost, e.g. Weibo's ``retweeted_status``) or ``original`` (true on an original
+post, e.g. ``is_original``).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
-from urllib.parse import urljoin
 
 from monitor.account_source import DEFAULT_OFF_DUTY
-from monitor.extract.accounts import SOURCE_FAULT, post_date, posts_result
+from monitor.extract.accounts import SOURCE_FAULT, posts_result
 from monitor.extract.accounts.content import (
     classify,
     off_duty_matcher,
@@ -24,19 +21,8 @@ from monitor.extract.accounts.content import (
     repost_in_feed,
     truthy,
 )
+from monitor.extract.mapped import pick, records
 from monitor.model import ListResult
-
-
-def pick(data: Any, path: str) -> Any:
-    """The value at a dotted path (``data.list``, ``items.0.title``), or None."""
-    for part in path.split(".") if path else ():
-        if isinstance(data, dict):
-            data = data.get(part)
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return None
-    return data
 
 
 def repost(post: dict[str, Any], mapping: dict[str, str], title: str, body: str) -> bool | None:
@@ -51,21 +37,14 @@ def repost(post: dict[str, Any], mapping: dict[str, str], title: str, body: str)
 
 def read(text: str, url: str, today: date, mapping: dict[str, str],
          off_duty: tuple[str, ...] = DEFAULT_OFF_DUTY, platform: str = "其他") -> ListResult:
-    try:
-        data = json.loads(text)
-    except ValueError:
+    found = records(text, url, today, mapping)
+    if found is None:
         return SOURCE_FAULT  # HTML, a captcha page or an error text where JSON was expected
-    posts = pick(data, mapping.get("items", ""))
-    if not isinstance(posts, list):
-        return SOURCE_FAULT
-    title, link, when = mapping.get("title", "title"), mapping.get("url", "url"), mapping.get("date", "date")
     matcher = off_duty_matcher(off_duty)
     out = []
-    for p in posts:
-        if not isinstance(p, dict):
-            continue
-        body = own_text(str(pick(p, mapping["text"]) or "")) if "text" in mapping else ""
-        heading = post_title(str(pick(p, title) or "")[:200], body)
-        out.append(classify(heading, body, repost(p, mapping, heading, body), matcher, platform,
-                            url=urljoin(url, str(pick(p, link) or "")), date=post_date(pick(p, when), today)))
+    for r in found:
+        body = own_text(str(pick(r.data, mapping["text"]) or "")) if "text" in mapping else ""
+        heading = post_title(r.title, body)
+        out.append(classify(heading, body, repost(r.data, mapping, heading, body), matcher, platform,
+                            url=r.url, date=r.date))
     return posts_result(out, today)
