@@ -12,16 +12,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.checks.honest import findings
-from monitor.model import Target
+from monitor.evaluate import History, advance, evaluate
+from monitor.model import Item, Observation, Target
+from monitor.records import ProbeRecord
 from monitor.rules import DEFAULT_RULES
 from monitor.store.sqlite import SQLiteStore
 
@@ -35,17 +37,21 @@ async def run(columns: int, folder: Path) -> dict[str, float]:
     path = folder / "honest.sqlite3"
     store = SQLiteStore(path)
     await store.open()
+    rule = DEFAULT_RULES["动态要闻"]
+    for c in range(columns):  # through the store's write path: a new item each day, the list read every 3 hours
+        target_id, history, verdict, records = f"c{c}", History(), None, []
+        for k in range(DAYS * 86400 // PROBE_EVERY_S):
+            at = datetime.fromtimestamp(START + k * PROBE_EVERY_S, UTC)
+            day = k * PROBE_EVERY_S // 86400
+            listed = tuple(Item("标题", f"http://127.0.0.1/{c}/{n}.html", (datetime.fromtimestamp(START, UTC)
+                                + timedelta(days=n)).date()) for n in range(day, max(day - LISTED, -1), -1))
+            obs = Observation(target_id, at, 5.0, 200, newest_date=listed[0].date, content_hash=f"{day}", items=listed)
+            history, previous = advance(history, obs), verdict
+            verdict = evaluate(rule, history, at)
+            records.append(ProbeRecord(obs, verdict, not verdict.same_as(previous), history.newest_first_seen,
+                                       items_changed=k * PROBE_EVERY_S % 86400 == 0))
+        await store.write(records)
     await store.close()
-    with sqlite3.connect(path) as db:
-        for c in range(columns):
-            db.executemany(
-                "INSERT INTO observations (target_id, at, fetch_ms, http_status, not_modified, newest_date, item_count)"
-                " VALUES (?, ?, 5, 200, 0, '2026-10-01', 20)",
-                [(f"c{c}", START + k * PROBE_EVERY_S) for k in range(DAYS * 86400 // PROBE_EVERY_S)])
-            db.executemany(
-                "INSERT INTO items (target_id, url, title, date, first_seen, last_seen) VALUES (?, ?, '标题', ?, ?, ?)",
-                [(f"c{c}", f"http://127.0.0.1/{c}/{k}.html", time.strftime("%Y-%m-%d", time.gmtime(START + k * 86400)),
-                  START + k * 86400, START + min(k + LISTED, DAYS - 1) * 86400) for k in range(DAYS)])
     store = SQLiteStore(path)
     await store.open()
     rule = DEFAULT_RULES["动态要闻"]

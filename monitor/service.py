@@ -25,6 +25,7 @@ from monitor.metrics import Metrics
 from monitor.mqtt import MqttPublisher
 from monitor.render import missing
 from monitor.render.client import Renderer
+from monitor.store.retention import compact_periodically
 from monitor.store.sqlite import SQLiteStore
 from monitor.web.app import serve
 
@@ -187,7 +188,7 @@ async def reload_inventory(monitor: Monitor, path: str) -> bool:
 
 
 def _background(monitor: Monitor, config_path: str) -> list[asyncio.Task[None]]:
-    """SIGHUP reloads, periodic STATUS and, when systemd asks for one, the watchdog."""
+    """SIGHUP reloads, periodic STATUS, the store's compaction and, when systemd asks for one, the watchdog."""
     hup = asyncio.Event()
     with contextlib.suppress(ValueError, RuntimeError):  # signal handlers only in the main thread
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hup.set)
@@ -203,7 +204,9 @@ def _background(monitor: Monitor, config_path: str) -> list[asyncio.Task[None]]:
             await asyncio.sleep(STATUS_EVERY_S)
             sdnotify.notify(STATUS=status_text(monitor))
 
-    tasks = [asyncio.create_task(reloads(), name="sighup"), asyncio.create_task(statuses(), name="status")]
+    tasks = [asyncio.create_task(reloads(), name="sighup"), asyncio.create_task(statuses(), name="status"),
+             asyncio.create_task(compact_periodically(monitor.store, monitor.clock, lambda: monitor.inventory.settings),
+                                 name="compaction")]
     if (interval := sdnotify.watchdog_interval()) is not None:
         tasks.append(asyncio.create_task(sdnotify.watchdog(interval, monitor.alive), name="watchdog"))
     return tasks

@@ -448,8 +448,8 @@ def open_findings(monitor: Monitor, subject: str) -> dict[tuple[str, str], Findi
 
 def stored_probes(tmp: Path, subject: str) -> list[tuple[int, str | None, int | None]]:
     with sqlite3.connect(tmp / "govwatch.sqlite3") as db:
-        return db.execute("SELECT ok, error, status FROM health_probes WHERE subject = ? ORDER BY at",
-                          (subject,)).fetchall()
+        return db.execute("SELECT ok, error, status FROM health_probes WHERE subject ="
+                          " (SELECT key FROM subjects WHERE name = ?) ORDER BY at", (subject,)).fetchall()
 
 
 async def rounds(monitor: Monitor, clock: Clock, n: int) -> None:

@@ -61,9 +61,10 @@ async def test_sweep_stores_verdicts_and_survives_restart(tmp_path: Path, page_s
 
     db = sqlite3.connect(tmp_path / "govwatch.sqlite3")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT count(*) FROM observations").fetchone()[0] == 3
-    assert db.execute("SELECT count(*) FROM items WHERE target_id = 'fresh'").fetchone()[0] == 15
-    assert db.execute("SELECT state FROM verdicts WHERE target_id = 'stale'").fetchall() == [("red",)]
+    assert db.execute("SELECT count(*) FROM probes").fetchone()[0] == 3
+    of = "JOIN subjects ON key = subject WHERE name ="
+    assert db.execute(f"SELECT count(*) FROM items {of} 'fresh'").fetchone()[0] == 15
+    assert db.execute(f"SELECT state FROM verdicts {of} 'stale'").fetchall() == [("red",)]
     db.close()
 
     # A second daemon resumes from the file: same verdicts before any probe.
@@ -129,7 +130,8 @@ async def test_conditional_get_keeps_the_verdict(tmp_path: Path, page_server: Pa
     assert page_server.not_modified == 1 and latest.not_modified and latest.http_status == 304
     assert first.state is State.YELLOW and second.same_as(first)
     db = sqlite3.connect(tmp_path / "govwatch.sqlite3")
-    assert db.execute("SELECT not_modified FROM observations ORDER BY id").fetchall() == [(0,), (1,)]
+    assert db.execute("SELECT r.not_modified FROM probes AS p JOIN results AS r ON r.id = p.result"
+                      " ORDER BY p.at").fetchall() == [(0,), (1,)]
     assert db.execute("SELECT etag FROM current").fetchone() == ('"v1"',)
 
 
@@ -229,7 +231,7 @@ def test_kill_9_during_writes_leaves_a_consistent_file(tmp_path: Path) -> None:
         db = sqlite3.connect(db_path)
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         # every committed batch is whole: observations and current rows come in batches of 200
-        assert db.execute("SELECT count(*) FROM observations").fetchone()[0] % 200 == 0
+        assert db.execute("SELECT count(*) FROM probes").fetchone()[0] % 200 == 0
         db.close()
 
     async def reload() -> int:
@@ -252,10 +254,11 @@ def test_migrations_are_versioned(tmp_path: Path) -> None:
 
     asyncio.run(open_twice())
     db = sqlite3.connect(tmp_path / "m.sqlite3")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
     assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {
-        "targets", "observations", "items", "verdicts", "current", "outbox", "silences", "findings",
-        "finding_events", "health_probes", "messages"}
+        "targets", "subjects", "results", "probes", "items", "verdicts", "current", "outbox", "silences", "findings",
+        "finding_events", "health_probes", "messages", "meta"}
+    assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental: compaction gives space back
 
 
 def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:

@@ -67,8 +67,8 @@ async def test_reload_adds_removes_and_changes_targets(tmp_path: Path, page_serv
     db = sqlite3.connect(tmp_path / "govwatch.sqlite3")
     assert dict(db.execute("SELECT id, active FROM targets")) == {"c1": 1, "c2": 1, "c3": 0, "c4": 1}
     assert db.execute("SELECT url FROM targets WHERE id = 'c2'").fetchone()[0] == page_server.url("/b2/")
-    assert db.execute("SELECT state FROM verdicts WHERE target_id = 'c1' ORDER BY id").fetchall() == [
-        ("green",), ("red",)]
+    assert db.execute("SELECT state FROM verdicts JOIN subjects ON key = subject WHERE name = 'c1'"
+                      " ORDER BY id").fetchall() == [("green",), ("red",)]
     db.close()
 
 

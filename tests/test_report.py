@@ -11,10 +11,10 @@ import pytest
 from openpyxl import load_workbook
 
 from monitor import cli
-from monitor.evaluate import TZ
+from monitor.evaluate import TZ, Verdict
 from monitor.findings import Finding, Known, Status, mark, reconcile
 from monitor.model import State
-from monitor.records import FindingsRecord
+from monitor.records import FindingsRecord, VerdictRecord
 from monitor.report.files import write_all
 from monitor.report.history import quarter_report
 from monitor.report.notice import draft_notice
@@ -113,15 +113,27 @@ def build_store(path: Path) -> None:
                        (tid, kind, ACCOUNTS.get(tid, f"栏目{tid}"), f"http://127.0.0.1:8081/{tid}/", site,
                         SITES[site][1], unit,
                         names[unit], category))
-        for tid, rows in HISTORY.items():
-            for when, state in rows:
-                deadline = t("10-15 00:00") if tid == "s1-news" and when == "10-15 00:00" else None
-                reason = "empty" if tid.startswith("s5-") else REASONS[state]
-                newest = "2026-11-01" if tid == "a1" else D
-                db.execute("INSERT INTO verdicts (target_id, at, state, reasons, newest_date, deadline, detail)"
-                           " VALUES (?, ?, ?, ?, ?, ?, '')", (tid, t(when), state, f'["{reason}"]', newest, deadline))
     db.close()
+    asyncio.run(write_verdicts(path))
     asyncio.run(write_findings(path))
+
+
+async def write_verdicts(path: Path) -> None:
+    """The history through the store's write path, as deadline timers write it."""
+    records = []
+    for tid, rows in HISTORY.items():
+        for when, state in rows:
+            deadline = t("10-15 00:00") if tid == "s1-news" and when == "10-15 00:00" else None
+            reason = "empty" if tid.startswith("s5-") else REASONS[state]
+            newest = date(2026, 11, 1) if tid == "a1" else date.fromisoformat(D)
+            at = datetime.fromtimestamp(t(when), TZ)
+            records.append(VerdictRecord(tid, at, Verdict(State(state), (reason,), newest,
+                                                          deadline=None if deadline is None else
+                                                          datetime.fromtimestamp(deadline, TZ))))
+    store = SQLiteStore(path)
+    await store.open()
+    await store.write(records)
+    await store.close()
 
 
 def finding(check: str, subject: str, site: str, severity: State, title: str, key: str | None = None) -> Finding:

@@ -70,7 +70,8 @@ async def test_json_source_column_reads_the_api_behind_the_list(tmp_path: Path, 
     assert (page.state, page.reasons) == (State.UNKNOWN, (Reason.JS_RENDERED,))  # the page alone cannot tell
     assert page_server.hits == {API: 1, PAGE: 1}  # the source column read its API, never its page
     with sqlite3.connect(tmp_path / "govwatch.sqlite3") as db:
-        items = db.execute("SELECT url, date FROM items WHERE target_id = 'api' ORDER BY date DESC").fetchall()
+        items = db.execute("SELECT url, date FROM items JOIN subjects ON key = subject WHERE name = 'api'"
+                           " ORDER BY date DESC").fetchall()
         board_url = db.execute("SELECT url FROM targets WHERE id = 'api'").fetchone()[0]
     assert len(items) == 7 and items[0][1] == (TODAY - timedelta(days=20)).isoformat()
     assert items[0][0].startswith(page_server.url("/art/"))
@@ -92,7 +93,8 @@ async def test_render_browser_column_is_read_through_chromium(tmp_path: Path, pa
     assert page_server.hits[PAGE] == 1 and page_server.hits[API] == 1  # the page's own script fetched its list
     assert browser.pid is None  # the renderer stopped with the daemon
     with sqlite3.connect(tmp_path / "govwatch.sqlite3") as db:
-        observed = db.execute("SELECT newest_date, reason, error, item_count FROM observations").fetchall()
+        observed = db.execute("SELECT newest_date, reason, error, item_count FROM probes AS p"
+                              " JOIN results AS r ON r.id = p.result").fetchall()
         titles = [t for (t,) in db.execute("SELECT title FROM items ORDER BY date DESC")]
     assert observed == [((TODAY - timedelta(days=2)).isoformat(), None, None, 7)]
     assert titles[0] == "关于印发《青溪县2027年优化营商环境工作要点》的通知"

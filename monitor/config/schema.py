@@ -550,6 +550,23 @@ class RenderModel(_Strict):
     _parse = field_validator("timeout", "max_age", "idle", mode="before")(_duration)
 
 
+class RetentionSettings(_Strict):
+    """How long probes are kept whole (``monitor.store.retention``): column probes older than ``probes`` are
+    reduced to the first and last probe of each run of identical results, availability probes once they leave
+    the availability window. Verdict changes, items, findings and the notifications' trail are kept forever."""
+
+    probes: Duration = Duration(seconds=90 * 86400)
+
+    _parse = field_validator("probes", mode="before")(_duration)
+
+    @model_validator(mode="after")
+    def _range(self) -> RetentionSettings:
+        if not 7 * 86400 <= self.probes.approx_seconds <= 3660 * 86400:
+            raise ValueError(f"probes {self.probes} is outside 7d…10y: probes are kept whole at least a week "
+                             "(what operators read on a column's page) and at most ten years")
+        return self
+
+
 class SettingsModel(_Strict):
     store: str = "govwatch.sqlite3"
     listen: str = Field(default="127.0.0.1:8470", pattern=r"^[^:\s]+:\d{1,5}$")
@@ -568,6 +585,7 @@ class SettingsModel(_Strict):
     availability: AvailabilitySettings = AvailabilitySettings()
     links: LinkSettings = LinkSettings()
     render: RenderModel = RenderModel()
+    retention: RetentionSettings = RetentionSettings()
     # The checks beyond column freshness to run (of CHECK_NAMES); None runs them all.
     checks: tuple[str, ...] | None = None
 

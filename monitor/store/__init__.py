@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.findings import Change, Known, Status
@@ -98,7 +99,15 @@ class ReportStore(Protocol):
     async def finding_trails(self, checks: Sequence[str], before: datetime) -> list[FindingEvent]: ...
 
 
-class Store(TargetStore, OutboxStore, SilenceStore, FindingStore, CheckStore, ReportStore, Protocol):
+class RetentionStore(Protocol):
+    """A store that lasts for years: probes before a time reduced to the ends of their runs of identical results
+    (what matters kept: verdict changes, items, findings and the notifications' trail), and a checked copy."""
+
+    async def compact(self, before: datetime, availability_before: datetime | None = None) -> int: ...
+    async def backup(self, to: Path) -> None: ...
+
+
+class Store(TargetStore, OutboxStore, SilenceStore, FindingStore, CheckStore, ReportStore, RetentionStore, Protocol):
     """Everything a backend provides (SQLite now; PostgreSQL can follow). Parts of govwatch depend on the
     concerns they use: the sender and MQTT on ``OutboxStore``, the alert engine on ``SilenceStore``, the
-    report on ``ReportStore``."""
+    report on ``ReportStore``, the service's periodic compaction on ``RetentionStore``."""

@@ -4,6 +4,10 @@ WAL with ``synchronous=NORMAL`` keeps the file consistent when the process is ki
 moment (a commit is atomic; at worst the last batch is lost and re-probed). Times are stored as
 UTC unix seconds, dates as ISO text.
 
+Sized to last for years (migration 5): a probe is a small row (subject number, time, fetch ms, result
+number) and a run of identical results shares one result row; ``compact`` later reduces old runs to
+their ends and incremental vacuum gives the space back.
+
 All database work runs on one dedicated thread with the standard library's sqlite3: a whole
 batch is one hop off the event loop, not one per statement.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -113,14 +118,95 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (box_id, seq)
     ) WITHOUT ROWID
     """,
+    # 5: a store small enough to keep for years. A probe is (subject, time, fetch ms, result); its result (what it
+    # read) is stored once for a run of identical probes. Subjects (target and site ids) are numbered once, and
+    # probes, availability probes, items and verdicts name them by number; a verdict's reasons and detail are
+    # texts stored once (thousands of columns share "最新信息 2026-03-01（…）"). Existing observations are folded
+    # into runs the same way.
+    """
+    CREATE TABLE subjects (key INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+    CREATE TABLE results (
+        id INTEGER PRIMARY KEY, http_status INTEGER, error TEXT, detail TEXT, not_modified INTEGER NOT NULL,
+        newest_date TEXT, reason TEXT, signature TEXT, content_hash TEXT, item_count INTEGER NOT NULL
+    );
+    CREATE INDEX results_without_items ON results (http_status, error, detail) WHERE item_count = 0;
+    CREATE TABLE probes (
+        subject INTEGER NOT NULL, at REAL NOT NULL, ms INTEGER NOT NULL, result INTEGER NOT NULL,
+        PRIMARY KEY (subject, at)
+    ) WITHOUT ROWID;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    ALTER TABLE health_probes RENAME TO health_probes_v4;
+    CREATE TABLE health_probes (
+        subject INTEGER NOT NULL, at REAL NOT NULL, ok INTEGER NOT NULL, status INTEGER, error TEXT, ms INTEGER,
+        PRIMARY KEY (subject, at)
+    ) WITHOUT ROWID;
+    INSERT INTO subjects (name) SELECT target_id FROM observations UNION SELECT subject FROM health_probes_v4
+        UNION SELECT target_id FROM items UNION SELECT target_id FROM verdicts;
+    CREATE TEMP TABLE runs AS
+    WITH marked AS (
+        SELECT id, target_id, at,
+            (http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count)
+            IS NOT (LAG(http_status) OVER w, LAG(error) OVER w, LAG(detail) OVER w, LAG(not_modified) OVER w,
+                    LAG(newest_date) OVER w, LAG(reason) OVER w, LAG(signature) OVER w, LAG(content_hash) OVER w,
+                    LAG(item_count) OVER w) AS starts
+        FROM observations WINDOW w AS (PARTITION BY target_id ORDER BY at, id)
+    ), numbered AS (
+        SELECT id, target_id, at, SUM(starts) OVER (PARTITION BY target_id ORDER BY at, id) AS run FROM marked
+    )
+    SELECT id, FIRST_VALUE(id) OVER (PARTITION BY target_id, run ORDER BY at, id) AS result FROM numbered;
+    INSERT INTO results
+        SELECT id, http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count
+        FROM observations WHERE id IN (SELECT result FROM runs);
+    INSERT OR REPLACE INTO probes
+        SELECT s.key, o.at, CAST(ROUND(o.fetch_ms) AS INTEGER), r.result
+        FROM observations AS o JOIN runs AS r USING (id) JOIN subjects AS s ON s.name = o.target_id
+        ORDER BY o.id;
+    UPDATE current SET last_obs = (SELECT result FROM runs WHERE runs.id = current.last_obs),
+                       last_good_obs = (SELECT result FROM runs WHERE runs.id = current.last_good_obs);
+    ALTER TABLE current RENAME COLUMN last_obs TO last_result;
+    ALTER TABLE current RENAME COLUMN last_good_obs TO last_good_result;
+    INSERT OR REPLACE INTO health_probes
+        SELECT s.key, h.at, h.ok, h.status, h.error, CAST(ROUND(h.ms) AS INTEGER)
+        FROM health_probes_v4 AS h JOIN subjects AS s ON s.name = h.subject ORDER BY h.rowid;
+    DROP TABLE runs;
+    DROP TABLE observations;
+    DROP TABLE health_probes_v4;
+    ALTER TABLE items RENAME TO items_v4;
+    CREATE TABLE items (
+        subject INTEGER NOT NULL, url TEXT NOT NULL, title TEXT NOT NULL, date TEXT, first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL, prev_date TEXT, date_changed_at REAL, PRIMARY KEY (subject, url)
+    ) WITHOUT ROWID;
+    INSERT INTO items
+        SELECT s.key, i.url, i.title, i.date, i.first_seen, i.last_seen, i.prev_date, i.date_changed_at
+        FROM items_v4 AS i JOIN subjects AS s ON s.name = i.target_id;
+    DROP TABLE items_v4;
+    CREATE TABLE texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+    INSERT INTO texts (text) SELECT reasons FROM verdicts UNION SELECT detail FROM verdicts;
+    ALTER TABLE verdicts RENAME TO verdicts_v4;
+    CREATE TABLE verdicts (
+        id INTEGER PRIMARY KEY, subject INTEGER NOT NULL, at REAL NOT NULL, state TEXT NOT NULL,
+        reasons INTEGER NOT NULL, newest_date TEXT, deadline REAL, detail INTEGER NOT NULL
+    );
+    INSERT INTO verdicts
+        SELECT v.id, s.key, v.at, v.state, r.id, v.newest_date, v.deadline, d.id
+        FROM verdicts_v4 AS v JOIN subjects AS s ON s.name = v.target_id JOIN texts AS r ON r.text = v.reasons
+        JOIN texts AS d ON d.text = v.detail;
+    DROP TABLE verdicts_v4;
+    CREATE INDEX verdicts_subject_at ON verdicts (subject, at)
+    """,
 )
 
 T = TypeVar("T")
 
-_OBS_COLUMNS = (
-    "id, target_id, at, fetch_ms, http_status, error, detail, not_modified, newest_date, reason, "
-    "signature, content_hash, item_count"
-)
+_RESULT_COLUMNS = "http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count"
+# A successful read: a dated list, or "not modified" since one (the honest-dates check counts these probes)
+_GOOD = "r.error IS NULL AND (r.newest_date IS NOT NULL OR r.not_modified = 1)"
+_SUBJECT = "(SELECT key FROM subjects WHERE name = ?)"
+CACHE_SIZE = -2000  # pages in memory; negative: KiB (SQLite's default, 2 MB)
+COMPACT_SUBJECTS = 50  # subjects per compaction transaction
+COMPACT_SPAN_S = 7 * 86400  # and at most a week of their probes: each transaction stays short
+# What makes two probes "the same" for compaction: a run of them is reduced to its first and last
+_RUN_IDENTITY = {"probes": ("result",), "health_probes": ("ok", "status", "error")}
 
 
 def _ts(when: datetime | None) -> float | None:
@@ -150,6 +236,14 @@ class SQLiteStore:
         self._db: sqlite3.Connection | None = None
         self._reopen = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        # What this connection last wrote, to spare the hot path a statement or two per probe: subjects' keys,
+        # texts' numbers, each target's last two distinct results (content, id), the results without items shared
+        # by all, and each ``current`` row's last inputs. Forgotten whenever a transaction fails: what it wrote is
+        # gone.
+        self._numbers: dict[str, dict[str, int]] = {}  # table (subjects, texts) → value → its number
+        self._results: dict[str, tuple[tuple[tuple[Any, ...], int], ...]] = {}  # newest first
+        self._shared: dict[tuple[Any, ...], int] = {}
+        self._current: dict[str, tuple[Any, ...]] = {}
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -172,7 +266,11 @@ class SQLiteStore:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
+            if db.execute("PRAGMA page_count").fetchone() == (0,):
+                # a new file: incremental vacuum before anything is written (an older file is converted in _open)
+                db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000",
+                           f"cache_size={CACHE_SIZE}"):
                 db.execute(f"PRAGMA {pragma}")
         except sqlite3.Error:
             db.close()
@@ -192,6 +290,10 @@ class SQLiteStore:
                 self.db.execute(f"PRAGMA user_version = {number}")
 
             self._transaction(migrate)
+        if self.db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            # Once, for a file made before incremental vacuum: rebuild it so compaction can give space back.
+            self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self.db.execute("VACUUM")
 
     async def close(self) -> None:
         if self._db is not None:
@@ -212,6 +314,7 @@ class SQLiteStore:
             result = work(*args)
             db.execute("COMMIT")
         except BaseException as exc:
+            self._numbers, self._results, self._shared, self._current = {}, {}, {}, {}
             if getattr(exc, "sqlite_errorname", "").startswith(_REOPEN_AFTER):  # extended names too (SQLITE_IOERR_…)
                 self._reopen = True
             if db.in_transaction:
@@ -247,11 +350,11 @@ class SQLiteStore:
             await self._run(self._transaction, self._write, records)
 
     def _write(self, records: Sequence[Record]) -> None:
+        probes, health = [], []
         for record in records:
             if isinstance(record, HealthProbeRecord):
-                self.db.execute(
-                    "INSERT INTO health_probes (subject, at, ok, error, status, ms) VALUES (?, ?, ?, ?, ?, ?)",
-                    (record.subject, record.at.timestamp(), int(record.ok), record.error, record.status, record.ms))
+                health.append((self._key(record.subject), record.at.timestamp(), int(record.ok), record.status,
+                               record.error, None if record.ms is None else round(record.ms)))
                 continue
             self._outbox(record.items if isinstance(record, OutboxRecord) else record.outbox)
             if isinstance(record, OutboxRecord):
@@ -263,61 +366,112 @@ class SQLiteStore:
                 self._verdict(record.target_id, record.at, record.verdict, changed=True)
                 continue
             obs = record.observation
-            cursor = self.db.execute(
-                f"INSERT INTO observations ({_OBS_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (obs.target_id, obs.at.timestamp(), obs.fetch_ms, obs.http_status, obs.error, obs.detail,
-                 int(obs.not_modified), _iso(obs.newest_date), obs.reason, obs.signature, obs.content_hash,
-                 len(obs.items)),
-            )
+            result = self._result(obs)
+            probes.append((self._key(obs.target_id), obs.at.timestamp(), round(obs.fetch_ms), result))
             if obs.items and record.items_changed:
-                at = obs.at.timestamp()
+                at, key = obs.at.timestamp(), self._key(obs.target_id)
                 self.db.executemany(
-                    """INSERT INTO items (target_id, url, title, date, first_seen, last_seen)
+                    """INSERT INTO items (subject, url, title, date, first_seen, last_seen)
                        VALUES (?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (target_id, url) DO UPDATE SET title=excluded.title, date=excluded.date,
+                       ON CONFLICT (subject, url) DO UPDATE SET title=excluded.title, date=excluded.date,
                          last_seen=excluded.last_seen,
                          prev_date=CASE WHEN excluded.date <> items.date THEN items.date ELSE items.prev_date END,
                          date_changed_at=CASE WHEN excluded.date <> items.date THEN excluded.last_seen
                                               ELSE items.date_changed_at END""",
-                    [(obs.target_id, i.url, i.title, _iso(i.date), at, at) for i in obs.items],
+                    [(key, i.url, i.title, _iso(i.date), at, at) for i in obs.items],
                 )
-            self._verdict(obs.target_id, obs.at, record.verdict, record.changed, cursor.lastrowid, record)
+            self._verdict(obs.target_id, obs.at, record.verdict, record.changed, result, record)
+        # Two probes of one subject at the same instant (a stopped test clock) keep the later one.
+        self.db.executemany("INSERT OR REPLACE INTO probes (subject, at, ms, result) VALUES (?, ?, ?, ?)", probes)
+        self.db.executemany("INSERT OR REPLACE INTO health_probes (subject, at, ok, status, error, ms)"
+                            " VALUES (?, ?, ?, ?, ?, ?)", health)
+
+    def _key(self, name: str) -> int:
+        """The small number standing for a target's or site's id in the tables with many rows (probes, items,
+        verdicts): ids are long."""
+        return self._number("subjects", "key", "name", name)
+
+    def _text(self, text: str) -> int:
+        """The number of a text stored once however many rows say it (a verdict's reasons and detail)."""
+        return self._number("texts", "id", "text", text)
+
+    def _number(self, table: str, number: str, column: str, value: str) -> int:
+        known = self._numbers.setdefault(table, {})
+        found = known.get(value)
+        if found is None:
+            row = self.db.execute(f"SELECT {number} FROM {table} WHERE {column} = ?", (value,)).fetchone()
+            found = known[value] = row[0] if row else int(
+                self.db.execute(f"INSERT INTO {table} ({column}) VALUES (?)", (value,)).lastrowid or 0)
+        return found
+
+    def _result(self, obs: Observation) -> int:
+        """The id of what ``obs`` read. A run of identical probes shares one result row, and so do a target's
+        return to what it read before (a page again after a failed fetch) and reads without items (a 304, a
+        failure: one row for all targets): a year of probes holds about one result per change of the page."""
+        content = (obs.http_status, obs.error, obs.detail, int(obs.not_modified), obs.newest_date, obs.reason,
+                   obs.signature, obs.content_hash, len(obs.items))
+        recent = self._results.get(obs.target_id)
+        if recent is None:
+            row = self.db.execute(f"SELECT id, {_RESULT_COLUMNS} FROM results"
+                                  " WHERE id = (SELECT last_result FROM current WHERE target_id = ?)",
+                                  (obs.target_id,)).fetchone()
+            recent = (((*row[1:5], _day(row[5]), *row[6:]), row[0]),) if row else ()
+        found = next((rid for known, rid in recent if known == content), None)
+        if found is None and not obs.items:
+            found = self._shared.get(content)
+            if found is None:
+                values = (*content[:4], _iso(obs.newest_date), *content[5:])
+                row = self.db.execute(f"SELECT id FROM results WHERE item_count = 0 AND ({_RESULT_COLUMNS}) IS"
+                                      f" ({', '.join('?' * len(values))})", values).fetchone()
+                found = self._shared[content] = row[0] if row else self._insert_result(values)
+        if found is None:
+            found = self._insert_result((*content[:4], _iso(obs.newest_date), *content[5:]))
+        self._results[obs.target_id] = ((content, found), *(r for r in recent if r[0] != content))[:2]
+        return found
+
+    def _insert_result(self, values: tuple[Any, ...]) -> int:
+        marks = ", ".join("?" * len(values))
+        return int(self.db.execute(f"INSERT INTO results ({_RESULT_COLUMNS}) VALUES ({marks})", values).lastrowid)
 
     def _verdict(
         self, target_id: str, at: datetime, v: Verdict, changed: bool,
-        obs_id: int | None = None, probe: ProbeRecord | None = None,
+        result: int | None = None, probe: ProbeRecord | None = None,
     ) -> None:
-        reasons = json.dumps(v.reasons)
         if changed:
             self.db.execute(
-                "INSERT INTO verdicts (target_id, at, state, reasons, newest_date, deadline, detail)"
+                "INSERT INTO verdicts (subject, at, state, reasons, newest_date, deadline, detail)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (target_id, at.timestamp(), v.state, reasons, _iso(v.newest_date), _ts(v.deadline), v.detail),
+                (self._key(target_id), at.timestamp(), v.state, self._text(json.dumps(v.reasons)),
+                 _iso(v.newest_date), _ts(v.deadline), self._text(v.detail)),
             )
         obs = probe.observation if probe else None
         good = obs is not None and obs.newest_date is not None
+        first_seen, etag, lm = (probe.first_seen, probe.etag, probe.last_modified) if probe else (None, None, None)
+        inputs = (v, result, good, probe is not None, first_seen, etag, lm)
+        if not changed and self._current.get(target_id) == inputs:
+            return  # the same update again would change nothing: most probes find their column as it was
+        params = {
+            "id": target_id, "state": v.state, "reasons": json.dumps(v.reasons), "newest": _iso(v.newest_date),
+            "yellow": _ts(v.yellow_at), "deadline": _ts(v.deadline), "next": _ts(v.next_change),
+            "detail": v.detail, "result": result, "good": int(good), "probe": int(probe is not None),
+            "first_seen": _ts(first_seen), "etag": etag, "lm": lm, "at": at.timestamp(), "changed": int(changed),
+        }
         self.db.execute(
             """INSERT INTO current (target_id, state, reasons, newest_date, yellow_at, deadline, next_change, detail,
-                                    since, last_obs, last_good_obs, newest_first_seen, etag, last_modified)
-               VALUES (:id, :state, :reasons, :newest, :yellow, :deadline, :next, :detail, :at, :obs,
-                       CASE WHEN :good THEN :obs END, :first_seen, :etag, :lm)
+                                    since, last_result, last_good_result, newest_first_seen, etag, last_modified)
+               VALUES (:id, :state, :reasons, :newest, :yellow, :deadline, :next, :detail, :at, :result,
+                       CASE WHEN :good THEN :result END, :first_seen, :etag, :lm)
                ON CONFLICT (target_id) DO UPDATE SET state=:state, reasons=:reasons, newest_date=:newest,
                  yellow_at=:yellow, deadline=:deadline, next_change=:next, detail=:detail,
                  since=CASE WHEN :changed THEN :at ELSE since END,
-                 last_obs=COALESCE(:obs, last_obs),
-                 last_good_obs=CASE WHEN :good THEN :obs ELSE last_good_obs END,
+                 last_result=COALESCE(:result, last_result),
+                 last_good_result=CASE WHEN :good THEN :result ELSE last_good_result END,
                  newest_first_seen=COALESCE(:first_seen, newest_first_seen),
                  etag=CASE WHEN :probe THEN :etag ELSE etag END,
                  last_modified=CASE WHEN :probe THEN :lm ELSE last_modified END""",
-            {
-                "id": target_id, "state": v.state, "reasons": reasons, "newest": _iso(v.newest_date),
-                "yellow": _ts(v.yellow_at), "deadline": _ts(v.deadline), "next": _ts(v.next_change),
-                "detail": v.detail, "at": at.timestamp(), "changed": int(changed), "obs": obs_id,
-                "good": int(good), "probe": int(probe is not None),
-                "first_seen": _ts(probe.first_seen) if probe else None,
-                "etag": probe.etag if probe else None, "lm": probe.last_modified if probe else None,
-            },
+            params,
         )
+        self._current[target_id] = inputs
 
     def _findings(self, changes: Sequence[Change]) -> None:
         rows, events = [], []
@@ -407,8 +561,8 @@ class SQLiteStore:
 
     async def health_probes(self, subject: str, since: datetime) -> list[HealthProbeRecord]:
         def query() -> list[HealthProbeRecord]:
-            rows = self.db.execute("SELECT at, ok, error, status, ms FROM health_probes WHERE subject = ? AND at >= ?"
-                                   " ORDER BY at", (subject, since.timestamp()))
+            rows = self.db.execute(f"SELECT at, ok, error, status, ms FROM health_probes WHERE subject = {_SUBJECT}"
+                                   " AND at >= ? ORDER BY at", (subject, since.timestamp()))
             return [HealthProbeRecord(subject, _dt(at), bool(ok), error, status, ms)
                     for at, ok, error, status, ms in rows]
 
@@ -544,39 +698,39 @@ class SQLiteStore:
 
     def _load_states(self, target_ids: Sequence[str] | None) -> dict[str, TargetState]:
         query = ("SELECT target_id, state, reasons, newest_date, yellow_at, deadline, next_change, detail, "
-                 "last_obs, last_good_obs, newest_first_seen, etag, last_modified FROM current")
+                 "last_result, last_good_result, newest_first_seen, etag, last_modified FROM current")
         if target_ids is None:
             rows = self.db.execute(query).fetchall()
         else:
             ids = list(target_ids)
             rows = [row for start in range(0, len(ids), 500) for row in self.db.execute(
                 f"{query} WHERE target_id IN ({','.join('?' * len(ids[start:start + 500]))})", ids[start:start + 500])]
-        observations = self._observations_by_id({r[8] for r in rows if r[8]} | {r[9] for r in rows if r[9]})
         states = {}
         for (tid, state, reasons, newest, yellow, deadline, nxt, detail, last, good, first, etag, lm) in rows:
-            latest = observations.get(last)
-            last_good = observations.get(good) if good != last else None
+            latest = self._last_observation(tid, last)
+            last_good = self._last_observation(tid, good) if good != last else None
             verdict = Verdict(State(state), tuple(json.loads(reasons)), _day(newest), _dt(yellow), _dt(deadline),
                               _dt(nxt), detail)
             content = latest.content_hash if latest else None
             states[tid] = TargetState(History(latest, last_good, _dt(first)), verdict, etag, lm, content)
         return states
 
-    def _observations_by_id(self, ids: set[int]) -> dict[int, Observation]:
-        found: dict[int, Observation] = {}
-        id_list = sorted(ids)
-        for start in range(0, len(id_list), 500):
-            chunk = id_list[start:start + 500]
-            query = f"SELECT {_OBS_COLUMNS} FROM observations WHERE id IN ({','.join('?' * len(chunk))})"
-            for row in self.db.execute(query, chunk):
-                found[row[0]] = _observation(row)
-        return found
+    def _last_observation(self, target_id: str, result: int | None) -> Observation | None:
+        """The target's latest probe that read ``result`` (the runs' last probes are never compacted away)."""
+        if result is None:
+            return None
+        row = self.db.execute(
+            f"SELECT p.at, p.ms, {_RESULT_COLUMNS} FROM probes AS p JOIN results AS r ON r.id = p.result"
+            f" WHERE p.subject = {_SUBJECT} AND p.result = ? ORDER BY p.at DESC LIMIT 1", (target_id, result),
+        ).fetchone()
+        return _observation(target_id, row) if row else None
 
     async def verdict_history(self, target_id: str, limit: int = 50) -> list[dict[str, Any]]:
         def query() -> list[dict[str, Any]]:
             rows = self.db.execute(
-                "SELECT at, state, reasons, newest_date, deadline, detail FROM verdicts WHERE target_id = ?"
-                " ORDER BY at DESC, id DESC LIMIT ?", (target_id, limit),
+                "SELECT v.at, v.state, r.text, v.newest_date, v.deadline, d.text FROM verdicts AS v"
+                " JOIN texts AS r ON r.id = v.reasons JOIN texts AS d ON d.id = v.detail"
+                f" WHERE v.subject = {_SUBJECT} ORDER BY v.at DESC, v.id DESC LIMIT ?", (target_id, limit),
             )
             return [
                 {"at": _dt(at), "state": state, "reasons": json.loads(reasons), "newest_date": newest,
@@ -589,27 +743,26 @@ class SQLiteStore:
     async def observations(self, target_id: str, limit: int = 50) -> list[dict[str, Any]]:
         def query() -> list[dict[str, Any]]:
             rows = self.db.execute(
-                f"SELECT {_OBS_COLUMNS} FROM observations WHERE target_id = ? ORDER BY at DESC, id DESC LIMIT ?",
-                (target_id, limit),
-            )
+                f"SELECT p.at, p.ms, {_RESULT_COLUMNS} FROM probes AS p JOIN results AS r ON r.id = p.result"
+                f" WHERE p.subject = {_SUBJECT} ORDER BY p.at DESC LIMIT ?", (target_id, limit))
             return [
                 {"at": o.at, "http_status": o.http_status, "error": o.error, "detail": o.detail,
                  "not_modified": o.not_modified, "newest_date": _iso(o.newest_date), "reason": o.reason,
-                 "fetch_ms": o.fetch_ms, "item_count": row[12]}
+                 "fetch_ms": o.fetch_ms, "item_count": row[-1]}
                 for row in rows
-                for o in (_observation(row),)
+                for o in (_observation(target_id, row),)
             ]
 
         return await self._run(query)
-
 
     async def recent_item_urls(self, target_ids: Sequence[str], limit: int) -> list[str]:
         """The newest items' URLs the probes of these targets saw (by claimed date, then first sighting)."""
         def query() -> list[str]:
             marks = ",".join("?" * len(target_ids))
             rows = self.db.execute(
-                f"SELECT url FROM items WHERE target_id IN ({marks}) GROUP BY url"
-                f" ORDER BY MAX(date) IS NULL, MAX(date) DESC, MAX(first_seen) DESC LIMIT ?", [*target_ids, limit])
+                f"SELECT url FROM items WHERE subject IN (SELECT key FROM subjects WHERE name IN ({marks}))"
+                f" GROUP BY url ORDER BY MAX(date) IS NULL, MAX(date) DESC, MAX(first_seen) DESC LIMIT ?",
+                [*target_ids, limit])
             return [url for (url,) in rows]
 
         return await self._run(query) if target_ids and limit > 0 else []
@@ -620,23 +773,24 @@ class SQLiteStore:
         first successful probe (items seen then are never back-dated)."""
         from monitor.checks.honest import SeenItem
 
-        good = "target_id = ? AND error IS NULL AND (newest_date IS NOT NULL OR not_modified = 1)"
+        good = (f"SELECT p.at FROM probes AS p JOIN results AS r ON r.id = p.result WHERE p.subject = {_SUBJECT}"
+                f" AND {_GOOD}")
 
         def query() -> tuple[list[Any], list[datetime]]:
             rows = self.db.execute(
-                "SELECT url, title, date, first_seen, last_seen, prev_date, date_changed_at FROM items"
-                " WHERE target_id = :t AND last_seen >= (SELECT MIN(first_seen) FROM items WHERE target_id = :t"
-                "  AND last_seen = (SELECT MAX(last_seen) FROM items WHERE target_id = :t))",
+                "WITH k AS (SELECT key FROM subjects WHERE name = :t)"
+                " SELECT url, title, date, first_seen, last_seen, prev_date, date_changed_at FROM items"
+                " WHERE subject = (SELECT key FROM k) AND last_seen >= (SELECT MIN(first_seen) FROM items"
+                "  WHERE subject = (SELECT key FROM k) AND last_seen = (SELECT MAX(last_seen) FROM items"
+                "  WHERE subject = (SELECT key FROM k)))",
                 {"t": target_id}).fetchall()
             if not rows:
                 return [], []
             items = [SeenItem(url, title, _day(day), _dt(first), _dt(last), _day(prev), _dt(changed))
                      for url, title, day, first, last, prev, changed in rows]
-            first = self.db.execute(f"SELECT at FROM observations WHERE {good} ORDER BY at LIMIT 1",
-                                    (target_id,)).fetchone()
+            first = self.db.execute(f"{good} ORDER BY p.at LIMIT 1", (target_id,)).fetchone()
             since = min(r[3] for r in rows)
-            probes = self.db.execute(f"SELECT at FROM observations WHERE {good} AND at >= ? ORDER BY at",
-                                     (target_id, since)).fetchall()
+            probes = self.db.execute(f"{good} AND p.at >= ? ORDER BY p.at", (target_id, since)).fetchall()
             times = ([first[0]] if first and first[0] < since else []) + [at for (at,) in probes]
             return items, [datetime.fromtimestamp(at, UTC) for at in times]
 
@@ -650,7 +804,7 @@ class SQLiteStore:
 
         def query() -> list[Any]:
             rows = self.db.execute(
-                "SELECT url, title, date, first_seen, last_seen FROM items WHERE target_id = ?"
+                f"SELECT url, title, date, first_seen, last_seen FROM items WHERE subject = {_SUBJECT}"
                 " AND (date >= ? OR (date IS NULL AND first_seen >= ?)) ORDER BY first_seen",
                 (target_id, since.isoformat(), start_of_day(since).timestamp()))
             return [SeenItem(url, title, _day(day), _dt(first), _dt(last)) for url, title, day, first, last in rows]
@@ -694,7 +848,8 @@ class SQLiteStore:
             rows = self.db.execute(
                 "SELECT id, kind, name, url, site_id, site_name, unit_id, unit_name, category FROM targets"
                 " WHERE kind IN ('column', 'homepage', 'account') AND (active = 1 OR id IN"
-                " (SELECT target_id FROM verdicts WHERE at >= ? AND at < ?)) ORDER BY unit_id, site_id, kind DESC, id",
+                " (SELECT s.name FROM verdicts AS v JOIN subjects AS s ON s.key = v.subject"
+                "  WHERE v.at >= ? AND v.at < ?)) ORDER BY unit_id, site_id, kind DESC, id",
                 (start.timestamp(), end.timestamp()))
             return [TargetInfo(*row) for row in rows]
 
@@ -703,8 +858,9 @@ class SQLiteStore:
     async def verdicts_before(self, end: datetime) -> list[VerdictRow]:
         """Every stored verdict change before ``end``, oldest first."""
         def query() -> list[VerdictRow]:
-            rows = self.db.execute("SELECT target_id, at, state, newest_date, deadline, reasons FROM verdicts"
-                                   " WHERE at < ? ORDER BY at, id", (end.timestamp(),))
+            rows = self.db.execute("SELECT s.name, v.at, v.state, v.newest_date, v.deadline, r.text FROM verdicts AS v"
+                                   " JOIN subjects AS s ON s.key = v.subject JOIN texts AS r ON r.id = v.reasons"
+                                   " WHERE v.at < ? ORDER BY v.at, v.id", (end.timestamp(),))
             return [VerdictRow(tid, _dt(at), State(state), _day(newest), _dt(deadline), tuple(json.loads(reasons)))
                     for tid, at, state, newest, deadline, reasons in rows]
 
@@ -725,6 +881,94 @@ class SQLiteStore:
 
         return await self._run(query) if checks else []
 
+    # ---------------------------------------------------------------- retention: compaction and backup
+
+    async def compact(self, before: datetime, availability_before: datetime | None = None) -> int:
+        """Reduce the column probes made before ``before``, and the availability probes made before
+        ``availability_before`` (default: the same), to the ends of their runs of identical results; drop the MQTT
+        copies sent before ``before`` (the verdict changes and finding events they carried stay); then give the
+        freed pages back to the file system. Returns how many probes went.
+
+        Kept as they are: verdict changes, items with their first sighting, findings with their trail and the
+        notifications' trail. The work goes in short transactions (``COMPACT_SUBJECTS`` subjects, at most
+        ``COMPACT_SPAN_S`` of their probes), each its own turn on the store's thread, so writes go between them.
+        """
+        subjects = await self._run(lambda: [key for (key,) in self.db.execute("SELECT key FROM subjects ORDER BY key")])
+        removed = 0
+        for table, until in (("probes", before), ("health_probes", availability_before or before)):
+            since = await self._run(self._compacted_before, table)
+            while since < until.timestamp():
+                upto = min(until.timestamp(), since + COMPACT_SPAN_S)
+                for first in range(0, len(subjects), COMPACT_SUBJECTS):
+                    chunk = subjects[first:first + COMPACT_SUBJECTS]
+                    removed += await self._run(self._transaction, self._compact, table, chunk, since, upto)
+                await self._run(self._transaction, self._compacted, table, upto)
+                since = upto
+        await self._run(self._transaction, lambda: self.db.execute(
+            "DELETE FROM outbox WHERE channel = 'mqtt' AND status = 'sent' AND created_at < ?", (before.timestamp(),)))
+        while await self._run(self._vacuum_step):
+            pass
+        return removed
+
+    def _compacted_before(self, table: str) -> float:
+        """Where the last compaction of ``table`` stopped (first time: its oldest probe)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (f"compacted_before:{table}",)).fetchone()
+        if row:
+            return float(row[0])
+        oldest = self.db.execute(f"SELECT MIN(at) FROM {table}").fetchone()[0]
+        return math.inf if oldest is None else float(oldest)
+
+    def _compact(self, table: str, subjects: Sequence[int], since: float, upto: float) -> int:
+        same = _RUN_IDENTITY[table]
+        columns = ", ".join(same)
+        middle = (f"({columns}) IS ({', '.join(f'LAG({c}) OVER w' for c in same)}) AND"
+                  f" ({columns}) IS ({', '.join(f'LEAD({c}) OVER w' for c in same)})")
+        # A probe is the middle of a run when the probes before and after it read the same; the window reaches
+        # one probe beyond each end of [since, upto) so runs crossing either end are seen whole.
+        statement = f"""DELETE FROM {table} WHERE subject = :s AND at IN (
+            SELECT at FROM (
+                SELECT at, {middle} AS middle FROM {table}
+                WHERE subject = :s
+                  AND at >= COALESCE((SELECT MAX(at) FROM {table} WHERE subject = :s AND at < :since), :since)
+                  AND at <= COALESCE((SELECT MIN(at) FROM {table} WHERE subject = :s AND at >= :upto), :upto)
+                WINDOW w AS (ORDER BY at))
+            WHERE middle AND at >= :since AND at < :upto)"""
+        return sum(self.db.execute(statement, {"s": subject, "since": since, "upto": upto}).rowcount
+                   for subject in subjects)
+
+    def _compacted(self, table: str, upto: float) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"compacted_before:{table}", upto))
+
+    def _vacuum_step(self) -> bool:
+        """Give up to 1,000 free pages back (a short transaction of its own); True while more could go."""
+        free = self.db.execute("PRAGMA freelist_count").fetchone()[0]
+        if not free:
+            return False
+        self.db.executescript("PRAGMA incremental_vacuum(1000)")  # stepped to its end, which execute() does not do
+        left = self.db.execute("PRAGMA freelist_count").fetchone()[0]
+        return 0 < left < free
+
+    async def backup(self, to: Path) -> None:
+        """A consistent copy of the store at ``to``, made while the daemon writes, checked with ``PRAGMA
+        integrity_check`` and renamed into place only then. SQLite's online backup API copies one read snapshot
+        in a single step; in WAL mode writers go on meanwhile. The copy is one self-contained file."""
+        partial = to.with_name(f".{to.name}.partial")
+
+        def work() -> None:
+            partial.unlink(missing_ok=True)
+            try:
+                with contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as copy:
+                    self.db.backup(copy)
+                    copy.execute("PRAGMA journal_mode=DELETE")
+                    problems = [row[0] for row in copy.execute("PRAGMA integrity_check")]
+                if problems != ["ok"]:
+                    raise sqlite3.DatabaseError(f"the copy failed its integrity check: {'; '.join(problems[:5])}")
+                partial.replace(to)
+            finally:
+                partial.unlink(missing_ok=True)
+
+        await self._run(work)
+
 
 _FINDING_COLUMNS = ("check_name, subject, key, severity, title, unit_id, site_id, url, detail, evidence, status,"
                     " first_seen, changed_at")
@@ -744,11 +988,11 @@ def _finding_dict(known: Known) -> dict[str, Any]:
             "first_seen": known.first_seen, "changed_at": known.changed_at}
 
 
-def _observation(row: Sequence[Any]) -> Observation:
-    (_, target_id, at, fetch_ms, status, error, detail, not_modified, newest, reason, signature, content_hash,
-     _count) = row
+def _observation(target_id: str, row: Sequence[Any]) -> Observation:
+    """An observation from a probe's time and fetch ms followed by its result's columns."""
+    at, ms, status, error, detail, not_modified, newest, reason, signature, content_hash, _count = row
     return Observation(
-        target_id=target_id, at=datetime.fromtimestamp(at, UTC), fetch_ms=fetch_ms, http_status=status,
+        target_id=target_id, at=datetime.fromtimestamp(at, UTC), fetch_ms=float(ms), http_status=status,
         error=FetchError(error) if error else None, detail=detail, not_modified=bool(not_modified),
         newest_date=_day(newest), reason=EmptyReason(reason) if reason else None, signature=signature,
         content_hash=content_hash,

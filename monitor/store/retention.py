@@ -1,0 +1,47 @@
+"""Retention: the running daemon compacts old probes now and then, off the hot path.
+
+What a store keeps forever and what compaction does is ``RetentionStore.compact``'s to say; this is its schedule
+and its ages, read from the settings at each turn (a reload applies at the next one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import structlog
+
+from monitor.config import SettingsModel
+from monitor.store import RetentionStore
+
+log = structlog.get_logger()
+
+# availability probes are compacted once they have left the availability window (only it reads them) by this much
+AVAILABILITY_MARGIN = timedelta(days=1)
+EVERY_S = 6 * 3600.0
+FIRST_AFTER_S = 600.0  # not during the first sweep
+
+
+def cutoffs(settings: SettingsModel, now: datetime) -> tuple[datetime, datetime]:
+    """Before when column probes, and availability probes, are compacted."""
+    window = timedelta(seconds=settings.availability.window.approx_seconds)
+    return settings.retention.probes.before(now), now - window - AVAILABILITY_MARGIN
+
+
+async def compact_periodically(store: RetentionStore, clock: Callable[[], datetime],
+                               settings: Callable[[], SettingsModel], every_s: float = EVERY_S,
+                               first_after_s: float = FIRST_AFTER_S) -> None:
+    """Compact the store every ``every_s`` seconds, the first time ``first_after_s`` after start; a failed run
+    is logged (its real cause) and tried again at the next turn."""
+    await asyncio.sleep(first_after_s)
+    while True:
+        started = time.monotonic()
+        try:
+            removed = await store.compact(*cutoffs(settings(), clock()))
+        except Exception:
+            log.exception("compaction_failed")
+        else:
+            log.info("compacted", probes_removed=removed, seconds=round(time.monotonic() - started, 1))
+        await asyncio.sleep(every_s)
