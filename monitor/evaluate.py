@@ -59,6 +59,9 @@ class History:
     last_good: Observation | None = None
     # When the current newest date was first observed (anchors sub-day rules).
     newest_first_seen: datetime | None = None
+    # The most recent observation that read the page (fetched, not a 304): a 304 says the page still says
+    # what it said then — no list, no dates, a changed page — so the verdict stays what that read gave.
+    last_read: Observation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +163,9 @@ def evaluate(rule: Rule, history: History, now: datetime, source: SourceDown | N
         return _unknown(Reason.NOT_PROBED, "尚未检测", None)
     if obs.error is not None:
         return _unknown(Reason.FETCH_FAILED, f"页面无法访问：{obs.detail or obs.error}", known)
-    if obs.not_modified:
+    if obs.not_modified and history.last_read is not None and history.last_read.newest_date is None:
+        obs = history.last_read  # unchanged since a read without a date: still unreadable, still changed
+    elif obs.not_modified:
         if known is None:
             return _unknown(Reason.NOT_PROBED, "页面未变化，尚无可用的检测结果", None)
         return freshness(rule, known, history.newest_first_seen, now)
@@ -206,4 +211,5 @@ def advance(history: History, obs: Observation) -> History:
         known = last_good.newest_date if last_good else None
         if obs.newest_date != known or first_seen is None:
             first_seen = obs.at
-    return History(obs, last_good, first_seen)
+    last_read = obs if obs.fetched and not obs.not_modified else history.last_read
+    return History(obs, last_good, first_seen, last_read)

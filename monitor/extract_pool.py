@@ -29,7 +29,7 @@ import structlog
 from monitor import list_override as override
 from monitor.account_source import is_source
 from monitor.extract import mapped
-from monitor.extract.listpage import extract_list, extract_selected
+from monitor.extract.listpage import extract_list, extract_selected, with_suggestion
 from monitor.model import EmptyReason, Item, ListResult
 
 log = structlog.get_logger()
@@ -47,7 +47,7 @@ def parse_page(text: str, url: str, today: date, content_type: str | None, parse
     "json:<mapping>" (an account's JSON API), see monitor.account_source. ``now`` is the fetch instant (a
     feed's stamp of the moment it was rendered is told from a post's date with it)."""
     if parser == "list":
-        return extract_list(text, url, today, content_type)
+        return with_suggestion(extract_list(text, url, today, content_type), text, url, today)
     if parser.startswith(override.PARSER_PREFIX):
         return extract_selected(text, url, today, override.from_parser(parser))
     if parser.startswith("mapped:"):
@@ -249,12 +249,12 @@ class ExtractPool:
 def _pack(result: ListResult) -> tuple[Any, ...]:
     """Plain tuples cross the pipe several times faster than slotted dataclasses."""
     items = tuple((i.title, i.url, i.date, i.pinned, i.repost, i.off_duty) for i in result.items)
-    return result.newest_date, items, result.reason, result.signature
+    return result.newest_date, items, result.reason, result.signature, result.suggestion
 
 
 def _unpack(packed: tuple[Any, ...]) -> ListResult:
-    newest, items, reason, signature = packed
-    return ListResult(newest, tuple(Item(*i) for i in items), reason, signature)
+    newest, items, reason, signature, suggestion = packed
+    return ListResult(newest, tuple(Item(*i) for i in items), reason, signature, suggestion)
 
 
 def _guarded(job: str, args: tuple[Any, ...]) -> Any:

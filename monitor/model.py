@@ -101,11 +101,14 @@ class ListResult:
     # A short stable fingerprint of where the main list sits in the page (tag path and
     # classes). When it changes between probes the template changed: its own finding.
     signature: str | None = None
+    # When no list or no date could be read: the override (list, date, date_format) that reads the most
+    # list-like candidate, as an inventory line (monitor.list_override.Override.as_yaml).
+    suggestion: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """One probe of one target, as stored."""
+    """One probe of one target, as stored (``suggestion`` is kept in memory only, for the board)."""
 
     target_id: str
     at: datetime  # timezone-aware
@@ -119,6 +122,7 @@ class Observation:
     signature: str | None = None
     content_hash: str | None = None
     items: tuple[Item, ...] = field(default=())
+    suggestion: str | None = None
 
     @property
     def fetched(self) -> bool:

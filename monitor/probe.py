@@ -31,7 +31,7 @@ def observe(target_id: str, result: FetchResult, at: datetime, listing: ListResu
         return Observation(**base, not_modified=True)
     return Observation(
         **base, newest_date=listing.newest_date, reason=listing.reason, signature=listing.signature,
-        content_hash=content_hash(listing.items), items=listing.items,
+        content_hash=content_hash(listing.items), items=listing.items, suggestion=listing.suggestion,
     )
 
 

@@ -154,3 +154,24 @@ def test_sub_day_rules_count_from_first_sighting() -> None:
     verdict = evaluate(rule, history, at("2026-01-01T08:02:10"))
     assert verdict.state is State.GREEN
     assert verdict.deadline == at("2026-01-01T08:02:00") + timedelta(seconds=90)
+
+
+@pytest.mark.parametrize(
+    ("first", "code"),
+    [(EmptyReason.NO_DATES, Reason.UNREADABLE), (EmptyReason.JS_RENDERED, Reason.JS_RENDERED)],
+)
+def test_not_modified_after_an_unreadable_read_stays_unreadable(first: EmptyReason, code: str) -> None:
+    """A 304 says the page still says what it said: not 尚未检测, and the unknown keeps its reason (and its since)."""
+    rule = DEFAULT_RULES["通知公告"]
+    history = advance(History(), seen(None, reason=first))
+    history = advance(history, Observation("t1", at("2026-01-02T08:00"), 3.0, 304, not_modified=True))
+    assert evaluate(rule, history, at("2026-01-02T08:00")).reasons == (code,)
+
+
+def test_not_modified_after_a_changed_page_stays_changed() -> None:
+    rule = DEFAULT_RULES["动态要闻"]
+    history = advance(History(), seen(date(2026, 1, 1)))
+    history = advance(history, seen(None, "2026-01-03T08:00", reason=EmptyReason.NO_LIST))
+    history = advance(history, Observation("t1", at("2026-01-04T08:00"), 3.0, 304, not_modified=True))
+    verdict = evaluate(rule, history, at("2026-01-04T08:00"))
+    assert verdict.reasons == (Reason.PAGE_CHANGED,) and verdict.newest_date == date(2026, 1, 1)

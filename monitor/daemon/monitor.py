@@ -270,6 +270,8 @@ class Monitor:
         items_changed = obs.content_hash is not None and obs.content_hash != tracked.content_hash
         if obs.content_hash is not None:
             tracked.content_hash = obs.content_hash
+        if obs.fetched and not obs.not_modified:
+            tracked.suggestion = obs.suggestion
         tracked.verdict = verdict
         router = self.hooks.router
         outbox = router(tracked.target, verdict, previous, obs.at) if changed and router else ()
@@ -348,5 +350,6 @@ class Monitor:
 
 
 def _moved(was: Target, now: Target) -> bool:
-    """Whether a target's list is now read elsewhere or another way (its validators no longer apply)."""
-    return (was.url, was.read_url, was.render) != (now.url, now.read_url, now.render)
+    """Whether a target's list is now read elsewhere or another way (its validators no longer apply): another
+    address, a renderer, or another parser (an operator's override)."""
+    return (was.url, was.read_url, was.render, was.parser) != (now.url, now.read_url, now.render, now.parser)

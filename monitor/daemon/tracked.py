@@ -16,3 +16,4 @@ class Tracked:
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None
+    suggestion: str | None = None  # the override suggested at the last page read without a list or dates

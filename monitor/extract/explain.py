@@ -10,7 +10,7 @@ from monitor.list_override import Override
 from monitor.model import EmptyReason
 
 # Why no date was read, and what the operator can do about it.
-_NO_DATE_ADVICE = {
+_ADVICE = {
     EmptyReason.NO_DATES: "找到了列表，但行中没有可识别的日期：用 date 指定日期所在的元素（CSS 选择器或 /正则/），"
     "必要时用 date_format 指定写法（例如 %d/%m/%Y）",
     EmptyReason.NO_LIST: "没有找到像栏目列表的一组链接：用 list 指定列表每一行的 CSS 选择器",
@@ -18,6 +18,11 @@ _NO_DATE_ADVICE = {
     "或指向列表背后的 JSON 接口",
     EmptyReason.EMPTY: "栏目显示为空（暂无信息）：若页面其实有条目，用 list 指定列表每一行的 CSS 选择器",
 }
+
+
+def advice(reason: str) -> str:
+    """What an operator can do about a page read without a date, by the reason (the verdict's or the reader's)."""
+    return _ADVICE.get(reason, _ADVICE[EmptyReason.NO_LIST] if reason in ("unreadable", "page_changed") else "")
 
 
 def _date(value: Any) -> str:
@@ -54,8 +59,7 @@ def _why(explained: Explanation) -> list[str]:
     chosen = next((c for c in explained.candidates if c.chosen), None)
     reason = explained.result.reason
     if chosen is None:
-        advice = _NO_DATE_ADVICE.get(reason, "") if reason else ""
-        return [f"未选出列表（{reason}）。{advice}"]
+        return [f"未选出列表（{reason}）。{advice(reason) if reason else ''}"]
     others = [c for c in explained.candidates if not c.chosen]
     lines = [f"入选原因：{'正文区域中得分最高的列表' if not chosen.side else '页面上只有侧栏/导航中的列表带日期'}"
              f"（{_parts_text(chosen)}）。"]
@@ -63,7 +67,7 @@ def _why(explained: Explanation) -> list[str]:
     if stronger_sides and not chosen.side:
         lines.append("得分更高的侧栏、导航、热点列表不参与评选：它们只在没有其他带日期的列表时才会被采用。")
     if reason is not None:
-        lines.append(f"但未读出日期（{reason}）。{_NO_DATE_ADVICE.get(reason, '')}")
+        lines.append(f"但未读出日期（{reason}）。{advice(reason)}")
     return lines
 
 

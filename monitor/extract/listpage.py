@@ -17,7 +17,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from itertools import pairwise
 from urllib.parse import unquote, urljoin, urlsplit
@@ -911,6 +911,21 @@ def explain_list(text: str, url: str, today: date) -> Explanation:
     target = reading.chosen or next((c for _, _, c in scored if c in reading.mains), None)
     suggestion = _suggest(reading, target) if target is not None else None
     return Explanation(reading.result, tuple(reports), suggestion)
+
+
+_SUGGEST_FOR = (EmptyReason.NO_LIST, EmptyReason.NO_DATES)
+
+
+def with_suggestion(result: ListResult, text: str, url: str, today: date) -> ListResult:
+    """``result`` with the override that would read the page's most list-like candidate, when detection read
+    no list or no dates from an HTML page (an operator fixes the column with it). Never raises."""
+    if result.newest_date is not None or result.reason not in _SUGGEST_FOR or text.lstrip()[:1] in ("{", "["):
+        return result
+    try:
+        suggestion = explain_list(text, url, today).suggestion
+    except Exception:  # hostile input: no suggestion, the result stands
+        return result
+    return replace(result, suggestion=suggestion.as_yaml()) if suggestion else result
 
 
 def _candidate_rows(cand: _Candidate) -> list[LexborNode]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from monitor.model import State
 from monitor.report.history import quarter_report
 from monitor.report.html import body_html
 from monitor.report.score import Quarter
-from monitor.web import accounts, admin, views, wall
+from monitor.web import accounts, admin, unreadable, views, wall
 from monitor.web.events import EventHub, stream
 from monitor.web.keys import EVENTS_KEY, MONITOR_KEY
 from monitor.workdays import default_calendar
@@ -142,6 +143,24 @@ async def messages_page(request: web.Request) -> web.Response:
 
 async def api_message_stats(request: web.Request) -> web.Response:
     return admin.json_response(await _message_stats(request.app[MONITOR_KEY]))
+
+
+async def _unreadable(monitor: Monitor) -> list[dict[str, Any]]:
+    async def since_of(target_id: str) -> datetime | None:
+        latest = await monitor.store.verdict_history(target_id, limit=1)
+        return latest[0]["at"] if latest else None
+
+    return await unreadable.unreadable_rows(monitor.tracked.values(), since_of, monitor.clock())
+
+
+async def unreadable_page(request: web.Request) -> web.Response:
+    """无法识别的栏目: columns whose page could not be read for more than a day, with a suggested override."""
+    monitor = request.app[MONITOR_KEY]
+    return _page("unreadable.html", rows=await _unreadable(monitor), now=views.local_time(monitor.clock()))
+
+
+async def api_unreadable(request: web.Request) -> web.Response:
+    return admin.json_response(await _unreadable(request.app[MONITOR_KEY]))
 
 
 async def silences_page(request: web.Request) -> web.Response:
@@ -309,6 +328,8 @@ def make_app(monitor: Monitor, metrics: Metrics | None = None) -> web.Applicatio
     app.router.add_get("/silences", silences_page)
     app.router.add_get("/report", report_page)
     app.router.add_get("/messages", messages_page)
+    app.router.add_get("/unreadable", unreadable_page)
+    app.router.add_get("/api/unreadable", api_unreadable)
     app.router.add_get("/api/messages/stats", api_message_stats)
     app.router.add_get("/findings", findings_page)
     app.router.add_get("/accounts", accounts_page)

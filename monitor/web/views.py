@@ -16,8 +16,8 @@ KIND_LABELS = {"column": "栏目", "homepage": "首页", "account": "新媒体�
 STATE_ORDER = (State.RED, State.YELLOW, State.UNKNOWN, State.GREEN)
 # The board's navigation, in every page's header: (path, label). A new page adds its line here.
 NAV = [("/", "看板"), ("/findings", "监测发现"), ("/accounts", "政务新媒体账号"), ("/messages", "留言办理统计"),
-       ("/report", "季度得分表"), ("/silences", "静默（维护期）")]
-API_LINKS = ["/api/columns", "/api/summary", "/api/outbox", "/api/findings", "/metrics"]
+       ("/unreadable", "无法识别的栏目"), ("/report", "季度得分表"), ("/silences", "静默（维护期）")]
+API_LINKS = ["/api/columns", "/api/summary", "/api/unreadable", "/api/outbox", "/api/findings", "/metrics"]
 
 
 def row(tracked: Tracked, now: datetime) -> dict[str, Any]:
