@@ -13,7 +13,6 @@ the daemon: the service hands its router and listeners to the daemon's ``Hooks``
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -52,8 +51,7 @@ class Alerter:
         self.wake = asyncio.Event()  # set after every commit that may hold new outbox items
         self._silences = Silences()
         self.mutes: tuple[Mute, ...] = (self._silences, SiteDown(tracked), CutOff(tracked))  # asked in this order
-        self._timers: Schedule[int, Alert] = Schedule()
-        self._seq = itertools.count()
+        self._timers: Schedule[str, Alert] = Schedule()  # put without keys: no alert timer replaces another
         self.veto_states: dict[tuple[str, str], State] = {}  # (site id, veto kind) → state
         self.configure(inventory)
 
@@ -180,7 +178,7 @@ class Alerter:
     def _schedule(self, target: Target, verdict: Verdict, now: datetime) -> None:
         ladder = self.ladders.get(target.rule.category, ()) if target.kind == TargetKind.COLUMN else ()
         for when, alert in scheduled_alerts(target, verdict, now, self.settings, ladder):
-            self._timers.put(next(self._seq), when.timestamp(), alert)
+            self._timers.put(None, when.timestamp(), alert)
 
     def schedule_all(self) -> None:
         """Arm the timers of every tracked target and note each site's vetoes as they stand (at start, after

@@ -32,11 +32,12 @@ async def sleep_or_wake(wake: asyncio.Event, delay: float) -> None:
 
 
 class Schedule(Generic[Key, Item]):
-    """Entries (key, item) due at a time (unix seconds); the newest entry of a key is its live one."""
+    """Entries (key, item) due at a time (unix seconds). The newest entry of a key is its live one; entries put
+    without a key (None) are each live until taken (alert timers: several per target, none replacing another)."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Key, Item]] = []
-        self._live: dict[Key, tuple[int, float]] = {}  # key → (its live entry's sequence number, due)
+        self._heap: list[tuple[float, int, Key | None, Item]] = []
+        self._live: dict[Key, tuple[float, int, Key | None, Item]] = {}  # key → its live heap entry
         self._seq = itertools.count()
         self.wake = asyncio.Event()  # set when a put makes an earlier entry the head
 
@@ -46,12 +47,13 @@ class Schedule(Generic[Key, Item]):
     def __contains__(self, key: object) -> bool:
         return key in self._live
 
-    def put(self, key: Key, due: float, item: Item) -> None:
-        """Schedule ``item`` at ``due`` under ``key``, replacing the key's earlier entry."""
-        seq = next(self._seq)
-        self._live[key] = (seq, due)
-        heapq.heappush(self._heap, (due, seq, key, item))
-        if self._heap[0][1] == seq:
+    def put(self, key: Key | None, due: float, item: Item) -> None:
+        """Schedule ``item`` at ``due`` under ``key``, replacing the key's earlier entry (None: replacing none)."""
+        entry = (due, next(self._seq), key, item)
+        if key is not None:
+            self._live[key] = entry
+        heapq.heappush(self._heap, entry)
+        if self._heap[0] is entry:
             self.wake.set()
 
     def drop(self, key: Key) -> None:
@@ -60,29 +62,33 @@ class Schedule(Generic[Key, Item]):
 
     def due_times(self) -> dict[Key, float]:
         """When each live key is due."""
-        return {key: due for key, (_, due) in self._live.items()}
+        return {key: entry[0] for key, entry in self._live.items()}
 
     def due_at(self, key: Key) -> float | None:
         """When a key's live entry is due, or None."""
-        live = self._live.get(key)
-        return live[1] if live else None
+        entry = self._live.get(key)
+        return entry[0] if entry else None
 
-    def take_due(self, now: float) -> list[tuple[Key, Item]]:
+    def _is_live(self, entry: tuple[float, int, Key | None, Item]) -> bool:
+        key = entry[2]
+        return key is None or self._live.get(key) is entry
+
+    def take_due(self, now: float) -> list[tuple[Key | None, Item]]:
         """Clear the wake-up, then pop every live entry due by ``now`` (in due order). A put made while the caller
         works on them wakes its next ``sleep``."""
         self.wake.clear()
         out = []
         while self._heap and self._heap[0][0] <= now:
-            _, seq, key, item = heapq.heappop(self._heap)
-            if self._live.get(key, (None,))[0] == seq:
-                del self._live[key]
-                out.append((key, item))
+            entry = heapq.heappop(self._heap)
+            if self._is_live(entry):
+                if entry[2] is not None:
+                    del self._live[entry[2]]
+                out.append((entry[2], entry[3]))
         return out
 
-    def pending(self) -> list[tuple[Key, Item]]:
+    def pending(self) -> list[tuple[Key | None, Item]]:
         """Every live entry, soonest first (without taking them)."""
-        return [(key, item) for _, seq, key, item in sorted(self._heap, key=lambda e: e[:2])
-                if self._live.get(key, (None,))[0] == seq]
+        return [(entry[2], entry[3]) for entry in sorted(self._heap) if self._is_live(entry)]
 
     async def sleep(self, now: float, longest: float = IDLE_S) -> None:
         """Until the head entry is due (at most ``longest``), or until a put makes an earlier one the head."""
