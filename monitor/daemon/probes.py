@@ -105,9 +105,7 @@ class ProbeScheduler:
                 tracked = lane.popleft()
                 try:
                     async with self._in_flight:
-                        obs = await self.probe(tracked)
-                    if obs is not None and self.running and not self.stopping:
-                        self.schedule(tracked, self.next_due(tracked, obs))
+                        await self._probe(tracked)
                 except Exception:
                     log.exception("probe_crashed", target=tracked.target.id, url=tracked.target.url)
                 finally:
@@ -116,3 +114,11 @@ class ProbeScheduler:
                         self._idle.set()
         finally:
             self._lane_workers[host] -= 1
+
+    async def _probe(self, tracked: Tracked) -> None:
+        """One probe, then the target's next one. The observation (with its items) lives only in this frame: a
+        lane waiting for its next probe must not hold the last page it read."""
+        obs = await self.probe(tracked)
+        if obs is not None and self.running and not self.stopping:
+            self.schedule(tracked, self.next_due(tracked, obs))
+
