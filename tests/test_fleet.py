@@ -78,7 +78,7 @@ def test_demo_fleet_covers_templates_and_modes():
     specs = demo_fleet(TODAY)
     assert {s.template for s in specs} == {"trs", "hanweb", "table", "gbk_asp", "dl", "json"}
     modes = {c.mode for s in specs for c in s.columns}
-    assert modes == {"ok", "empty", "js", "error"}
+    assert modes == {"ok", "empty", "js", "error", "day_first"}
     assert sum(s.down for s in specs) == 1
     ages = {(c.category, (TODAY - c.newest).days) for s in specs for c in s.columns if c.newest}
     assert any(cat == "动态要闻" and 11 <= age <= 13 for cat, age in ages)  # yellow lead
@@ -167,8 +167,12 @@ async def test_special_modes(fleet: Fleet, session):
                 async with session.get(url.split("/", 3)[0] + "//" + urlsplit(url).netloc + api) as r2:
                     data = await r2.json()
                 assert data["data"]["list"][0]["publishTime"].startswith(col.newest.isoformat())
+            elif col.mode == "day_first":  # dates day first, none in the article addresses: detection reads none
+                assert status == 200 and f"<td class=\"rq\">{col.newest:%d/%m/%Y}</td>" in text
+                assert not re.search(r"\d{4}-\d{2}-\d{2}", main) and not re.search(r"href=\"[^\"]*20\d{6}", main)
+                assert inv["sites"][si]["columns"][ci]["date_format"] == "%d/%m/%Y"  # its override
             seen.add(col.mode)
-    assert seen == {"ok", "empty", "js", "error"}
+    assert seen == {"ok", "empty", "js", "error", "day_first"}
 
 
 async def test_etag_304(fleet: Fleet, session):

@@ -128,9 +128,18 @@ def test_explain_ranks_candidates_and_suggests_an_override_that_reads_the_same()
 def test_explain_of_an_undated_list_suggests_its_rows() -> None:
     explained = explain_list(day_first_table(), URL, TODAY)
     assert explained.result.reason == EmptyReason.NO_DATES
-    assert explained.suggestion == Override("table.jyxx > tbody > tr")
-    with_date = Override(explained.suggestion.rows, "td.rq", "%d/%m/%Y")
-    assert extract_selected(day_first_table(), URL, TODAY, with_date).newest_date == date(2026, 11, 20)
+    # the rows, and the cell whose digits one date format alone reads (day first: some days are over 12)
+    assert explained.suggestion == Override("table.jyxx > tbody > tr", "td.rq", "%d/%m/%Y")
+    assert extract_selected(day_first_table(), URL, TODAY, explained.suggestion).newest_date == date(2026, 11, 20)
+
+
+def test_no_date_format_is_guessed_when_two_fit() -> None:
+    """01/11/2026 reads as 1 November and as 11 January: the operator must say which."""
+    html = day_first_table()
+    for i in range(6):
+        html = html.replace(f">{20 - i}/11/2026<", f">{6 - i:02d}/10/2026<")
+    suggestion = explain_list(html, URL, TODAY).suggestion
+    assert suggestion == Override("table.jyxx > tbody > tr")
 
 
 # --- govwatch probe --explain / --list (the CLI against a loopback server) ------------------
@@ -151,7 +160,7 @@ async def test_probe_explain_then_override_fixes_the_column(page_server: PageSer
     assert "★ 1. table.jyxx > tbody > tr  [正文]" in text and "行数 6  有日期 0" in text
     assert "ul.list > li  [侧栏/导航]" in text and "最新 2026-11-24" in text
     assert "用 date 指定日期所在的元素" in text
-    assert 'list: "table.jyxx > tbody > tr"' in text
+    assert 'list: "table.jyxx > tbody > tr"' in text and 'date: "td.rq"' in text and 'date_format: "%d/%m/%Y"' in text
 
     tried = await _cli("probe", url, "--list", "table.jyxx > tbody > tr", "--date", "td.rq",
                        "--date-format", "%d/%m/%Y", "--today", "2026-11-25", "--json")

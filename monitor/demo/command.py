@@ -86,7 +86,7 @@ async def _demo(once: bool, listen: str, folder: Path, kept: bool) -> int:
 
 
 SHEET = "栏目清单.xlsx"
-SHEET_HEADER = ("单位", "网站", "网站首页", "栏目", "地址", "类别")
+SHEET_HEADER = ("单位", "网站", "网站首页", "栏目", "地址", "类别", "列表选择器", "日期选择器", "日期格式")
 
 
 def write_sheet(inventory: dict, path: Path) -> None:
@@ -99,7 +99,7 @@ def write_sheet(inventory: dict, path: Path) -> None:
     for site in inventory["sites"]:
         for column in site["columns"]:
             sheet.append((units[site["unit"]], site["name"], site["homepage"], column["name"], column["url"],
-                          column["category"]))
+                          column["category"], column.get("list"), column.get("date"), column.get("date_format")))
     book.save(path)
 
 

@@ -34,12 +34,16 @@ from typing import Any
 
 from aiohttp import web
 
+from monitor.list_override import Override
+
 __all__ = ["CATEGORIES", "TEMPLATES", "AccountSpec", "ColumnSpec", "Fleet", "SiteSpec", "bench_accounts",
            "bench_fleet", "demo_accounts", "demo_fleet"]
 
 CATEGORIES = ("动态要闻", "通知公告", "政策文件", "人事信息", "规划计划")
 TEMPLATES = ("trs", "hanweb", "table", "gbk_asp", "dl", "json")
-MODES = ("ok", "empty", "js", "error")
+MODES = ("ok", "empty", "js", "error", "day_first")
+# The override that reads a day_first column: what govwatch probe --explain suggests, plus the date cell
+DAY_FIRST_OVERRIDE = Override("table.jyxx > tbody > tr", "td.rq", "%d/%m/%Y")
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,14 @@ class ColumnSpec:
     name: str  # e.g. "工作动态"
     category: str  # one of CATEGORIES
     newest: datetime.date | None
-    mode: str = "ok"  # ok | empty | js | error
+    mode: str = "ok"  # ok | empty | js | error | day_first (dates written 20/11/2026: detection reads none)
     etag: bool = False  # serve an ETag and honour If-None-Match with 304
     # How the inventory has a js column read: "" its page as fetched (unknown: built by script), "browser"
     # (render: browser) or "json" (source: the JSON its page's script reads, with a field mapping)
     read: str = ""
+    # A day_first column's inventory entry carries the override an operator wrote for it (list, date,
+    # date_format), as the README's worked example derives it with govwatch probe --explain
+    fixed: bool = False
 
 
 @dataclass(frozen=True)
@@ -718,6 +725,16 @@ class _Renderer:
             return f'<div class="news-list">\n{dls}</div>'
         raise ValueError(t)
 
+    def day_first_table(self, j: int, items: list[_Item]) -> str:
+        """A table whose dates are written day first (20/11/2026), as on an English-language sub-site, and whose
+        article addresses carry no date."""
+        rows = "".join(
+            f'<tr><td class="bt"><a href="content_{it.doc_id}.html" target="_blank">{_esc(it.title)}</a></td>'
+            f'<td class="rq">{it.date.day:02d}/{it.date.month:02d}/{it.date.year}</td></tr>\n'
+            for it in items
+        )
+        return f'<table class="jyxx" width="100%">\n<tbody>\n{rows}</tbody></table>'
+
     def column_body(self, j: int, col: ColumnSpec, items: list[_Item] | None) -> str:
         """Breadcrumb + main list (or empty/js placeholder) + pager: the column-specific HTML."""
         parts = [self.location(col), f'<div class="list-title"><h2>{_esc(col.name)}</h2></div>']
@@ -732,6 +749,8 @@ class _Renderer:
             )
         elif not items:
             parts.append('<div class="no-data">暂无信息</div>')
+        elif col.mode == "day_first":
+            parts.append(self.day_first_table(j, items))
         else:
             parts.append(self.list_html(j, col, items))
             parts.append(self.pager(j, LIST_SIZE * 7 + j))
@@ -1068,7 +1087,11 @@ class Fleet:
         return out
 
     def _reading(self, si: int, j: int, col: ColumnSpec) -> dict[str, Any]:
-        """A script-built column's way of being read in the inventory (see ``ColumnSpec.read``)."""
+        """A script-built column's way of being read in the inventory (see ``ColumnSpec.read``), or a day_first
+        column's override (``ColumnSpec.fixed``)."""
+        if col.fixed:
+            return {"list": DAY_FIRST_OVERRIDE.rows, "date": DAY_FIRST_OVERRIDE.date,
+                    "date_format": DAY_FIRST_OVERRIDE.date_format}
         if col.read == "browser":
             return {"render": "browser"}
         if col.read == "json":
@@ -1350,6 +1373,7 @@ def demo_fleet(today: datetime.date) -> list[SiteSpec]:
                 C("规划计划", "规划计划", d(60)),
                 C("视频新闻", "动态要闻", d(5), mode="js", read="browser"),
                 C("公示公告", "通知公告", d(16), mode="js", read="json"),
+                C("外事动态", "动态要闻", d(4), mode="day_first", fixed=True),
             ),
             homepage_newest=d(0),
             message_box=True,

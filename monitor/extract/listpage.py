@@ -38,7 +38,7 @@ from monitor.extract.dates import (
     scan_dates,
     split_date,
 )
-from monitor.extract.selectors import date_selector, rows_selector
+from monitor.extract.selectors import date_selector, number_cells, rows_selector
 from monitor.list_override import Override
 from monitor.model import EmptyReason, Item, ListResult
 
@@ -951,8 +951,32 @@ def _suggest(reading: _Reading, cand: _Candidate) -> Override | None:
     tries = (Override(selector, date_css), Override(selector)) if date_css else (Override(selector),)
     for override in tries:
         if _read_selected(reading.tree, page.url, page.today, override).newest_date == want:
+            if want is None:  # no date read: one written in a way detection does not take, if one fits
+                return _with_date_format(override, cand, page.today) or override
             return override
     return None
+
+
+# Ways of writing a date that detection does not read as one (the day or month first is ambiguous to it, a
+# bare 20261120 is as likely a number); the operator's date_format settles it.
+_GUESSED_FORMATS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d")
+
+
+def _with_date_format(override: Override, cand: _Candidate, today: date) -> Override | None:
+    """``override`` with the element in each row holding a date in one of _GUESSED_FORMATS, when exactly one
+    format reads every such element as a date not after tomorrow."""
+    found = number_cells([row.node for row in cand.rows])
+    if found is None:
+        return None
+    cell, texts = found
+    limit = today + timedelta(days=1)
+    fitting = []
+    for fmt in _GUESSED_FORMATS:
+        hits = [hit_by_format(text, fmt) for text in texts]
+        dates = [hit_date(h, today) for h in hits if h is not None and h[0] is not None]
+        if len(dates) == len(texts) and all(d is not None and d <= limit for d in dates):
+            fitting.append(fmt)
+    return Override(override.rows, cell, fitting[0]) if len(fitting) == 1 else None
 
 
 # --- JSON -------------------------------------------------------------------------------

@@ -85,3 +85,27 @@ def _cell_step(node: LexborNode) -> str:
             index += 1
         sibling = sibling.prev
     return f"td:nth-child({index})"
+
+
+_NUMBER_CELL = re.compile(r"[\d\s/.:-]{6,24}")  # a date written in digits and separators only
+_MIN_DIGITS = 6
+
+
+def number_cells(rows: list[LexborNode]) -> tuple[str, list[str]] | None:
+    """The selector (inside a row) of an element holding only digits and separators in most rows — a date
+    written in a way detection did not read — with those rows' texts."""
+    votes: Counter[str] = Counter()
+    texts: dict[str, list[str]] = {}
+    for row in rows:
+        for node in row.traverse(include_text=False):
+            text = (node.text() or "").strip()
+            if (node.mem_id != row.mem_id and _NUMBER_CELL.fullmatch(text)
+                    and sum(c.isdigit() for c in text) >= _MIN_DIGITS):
+                key = _cell_step(node)
+                votes[key] += 1
+                texts.setdefault(key, []).append(text)
+                break
+    if not votes:
+        return None
+    selector, count = votes.most_common(1)[0]
+    return (selector, texts[selector]) if count * 10 >= len(rows) * 8 else None
