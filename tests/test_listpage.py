@@ -575,3 +575,28 @@ def test_links_to_this_very_page_are_items_named_by_title() -> None:
     )
     result = extract_list(page(f"<ul>{rows}</ul>"), URL, TODAY)
     assert result.newest_date == date(2015, 7, 21) and len(result.items) == 4
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [
+        "<span> 2024-03-{d:02d} </span>关于开展秋季安全检查工作的通知{i}",  # the date first, inside the link
+        "<div class='text'><h4>关于开展秋季安全检查工作的通知{i}</h4><span>2024-03-{d:02d}</span>"
+        "<div class='zi'>据悉，《三年行动方案（2021—2023年）》提出，到2023年全面完成{i}</div>"
+        "<div class='more'>查看详情&gt;&gt;</div></div>",  # title, date and a summary all in one link
+    ],
+)
+def test_links_wrapping_their_date(inner: str) -> None:
+    rows = "".join(f"<li><a href='/a/{i}.html'>{inner.format(i=i, d=10 - i)}</a></li>" for i in range(5))
+    result = extract_list(page(f"<ul class='news'>{rows}</ul>"), URL, TODAY)
+    assert result.newest_date == date(2024, 3, 10)
+    assert result.items[0].title == "关于开展秋季安全检查工作的通知0"
+
+
+def test_main_column_named_like_a_sidebar_is_the_main_column() -> None:
+    """<div class="left_side"> holding the page's <h1> is the page's main column, not a sidebar."""
+    main = "<div class='left_side'><h1>通知公告</h1>" + ul(titled(["2021-05-21", "2021-05-19"] * 5)) + "</div>"
+    other = ("<div class='contentall'><a href='/x/1.html'>栏目介绍和使用说明</a><br>"
+             "<a href='/x/2.html'>网站地图和帮助</a></div>")
+    result = extract_list(page(main + other), URL, TODAY)
+    assert result.newest_date == date(2021, 5, 21) and len(result.items) == 10

@@ -618,6 +618,15 @@ def _stands_alone(text: str, hit: Hit) -> bool:
     return len(_DATE_NOISE.sub("", piece)) <= _MAX_DATE_WORDS
 
 
+_MAY_HAVE_DIGIT = re.compile(r"\d")
+
+
+def _is_date_piece(piece: str) -> bool:
+    """Whether a text node (of a link or a row) is a date and little else: <span>2024-03-10</span>."""
+    hits = scan_dates(piece)
+    return len(hits) == 1 and _stands_alone(piece, hits[0])
+
+
 _TITLE_END_OPEN = frozenset(" (（[【〔\u3000")
 
 
@@ -635,7 +644,14 @@ def _title_end_date(title: str) -> Hit | None:
 
 
 def _title_segment(anchor: LexborNode, whole: str, today: date) -> str:
-    """The part of the link's text ``whole`` that is the title (a link may also wrap its date span)."""
+    """The part of the link's text ``whole`` that is the title: a link may also wrap its date (before or after
+    the title) and even a summary — then the title is its first text of title length beside the date."""
+    if _MAY_HAVE_DIGIT.search(whole) and "\n" in whole.strip():
+        pieces = whole.split("\n")
+        if any(_is_date_piece(piece) for piece in pieces):
+            title = next((p for p in pieces if len(p.strip()) >= MIN_TITLE and not _is_date_piece(p)), None)
+            if title is not None:
+                return title
     best = ""
     for child in anchor.iter(include_text=False):
         text = child.text(separator="\n")
@@ -751,8 +767,8 @@ def _in_side_block(node: LexborNode, page: _Page) -> bool:
             found = page.sides[mem_id]
             break
         path.append(mem_id)
-        if node.tag in _SIDE_TAGS or _SIDE.search(_ident(node, page.idents)):
-            found = True
+        if node.tag in _SIDE_TAGS or (_SIDE.search(_ident(node, page.idents)) and node.css_first("h1") is None):
+            found = True  # a block named like a sidebar that holds the page's <h1> is its main column (left_side)
             break
         node = node.parent
     for mem_id in path:
