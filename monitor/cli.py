@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -232,7 +232,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("refusing to start: fix the inventory first (govwatch check-config FILE)", file=sys.stderr)
         return 2
     logs.setup(args.log_level)
-    return asyncio.run(run_service(inventory, store_path=args.store, listen=args.listen))
+    return _start(run_service(inventory, store_path=args.store, listen=args.listen),
+                  {"listen": "--listen / settings.listen", "store": "--store / settings.store"})
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -240,7 +241,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo.command import run_demo
 
     logs.setup("warning" if args.once else "info")
-    return asyncio.run(run_demo(once=args.once, listen=args.listen, workdir=args.dir))
+    return _start(run_demo(once=args.once, listen=args.listen, workdir=args.dir),
+                  {"listen": "--listen", "store": "--dir"})
+
+
+def _start(service: Coroutine[Any, Any, int], flags: dict[str, str]) -> int:
+    """Run the daemon; a problem that keeps it from starting is one line naming ``flags``' setting, exit 2.
+    Ctrl-C before the daemon's own signal handling is in place ends it quietly (exit 130)."""
+    from monitor.startup import StartupError
+
+    try:
+        return asyncio.run(service)
+    except StartupError as exc:
+        print(exc.line(flags), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 def _row_id(text: str) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import structlog
@@ -25,6 +26,7 @@ from monitor.metrics import Metrics
 from monitor.mqtt import MqttPublisher
 from monitor.render import missing
 from monitor.render.client import Renderer
+from monitor.startup import bind, parse_listen, store_problem
 from monitor.store.retention import compact_periodically
 from monitor.store.sqlite import SQLiteStore
 from monitor.web.app import serve
@@ -34,11 +36,6 @@ STOP_GRACE_S = 10.0
 STATUS_EVERY_S = 30.0
 
 
-def split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
 @asynccontextmanager
 async def monitoring(
     inventory: Inventory, store_path: str | None = None, metrics: Metrics | None = None,
@@ -46,7 +43,10 @@ async def monitoring(
     """A loaded monitor with its store and fetcher open (and ``metrics`` attached); closed in order on exit."""
     settings = inventory.settings
     store = SQLiteStore(store_path or settings.store)
-    await store.open()
+    try:
+        await store.open()
+    except (sqlite3.Error, OSError) as exc:
+        raise store_problem(store_path or settings.store, exc) from None
     pool = ExtractPool(settings.extract_workers, settings.extract_time_limit.seconds)
     browser = browser_for(inventory)
     try:
@@ -123,33 +123,42 @@ def attach_checks(monitor: Monitor, inventory: Inventory) -> CheckRunner:
 
 async def run_service(
     inventory: Inventory, store_path: str | None = None, listen: str | None = None,
-    stop: asyncio.Event | None = None, checks_now: bool = False,
+    stop: asyncio.Event | None = None, checks_now: bool = False, ready: Callable[[str], None] | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT (or ``stop``): probes, timers and the board; SIGHUP re-reads the inventory.
-    ``checks_now`` runs every check once at start instead of spreading their first runs (the demo)."""
+    ``checks_now`` runs every check once at start instead of spreading their first runs (the demo); ``ready``
+    is called with the board's address once it listens. A problem that keeps it from starting (the address
+    taken, the store unreadable) is a StartupError."""
     stop = stop or wait_for_signal()
-    host, port = split_listen(listen or inventory.settings.listen)
+    host, port = parse_listen(listen or inventory.settings.listen)
+    sock = bind(host, port)  # a taken address stops the start here, before the store opens
     metrics = Metrics()
-    async with monitoring(inventory, store_path, metrics) as monitor:
-        runner = await serve(monitor, host, port, metrics)
-        monitor.start()
-        port = runner.addresses[0][1] if runner.addresses else port
-        background = _background(monitor, inventory.source)
-        if checks_now:
-            background.append(asyncio.create_task(monitor.check_once(), name="checks-now"))
-        log.info("started", targets=len(monitor.tracked), board=f"http://{host}:{port}/")
-        sdnotify.notify(READY=1, STATUS=f"运行中 running, 看板 board http://{host}:{port}/ — {status_text(monitor)}")
-        try:
-            await stop.wait()
-            log.info("stopping")
-            sdnotify.notify(STOPPING=1, STATUS="正在停止 stopping")
-        finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
-            with contextlib.suppress(ValueError, RuntimeError):
-                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-            await runner.cleanup()
+    try:
+        async with monitoring(inventory, store_path, metrics) as monitor:
+            runner = await serve(monitor, host, port, metrics, sock=sock)
+            monitor.start()
+            port = runner.addresses[0][1] if runner.addresses else port
+            background = _background(monitor, inventory.source)
+            if checks_now:
+                background.append(asyncio.create_task(monitor.check_once(), name="checks-now"))
+            log.info("started", targets=len(monitor.tracked), board=f"http://{host}:{port}/")
+            if ready is not None:
+                ready(f"http://{host}:{port}/")
+            sdnotify.notify(READY=1,
+                            STATUS=f"运行中 running, 看板 board http://{host}:{port}/ — {status_text(monitor)}")
+            try:
+                await stop.wait()
+                log.info("stopping")
+                sdnotify.notify(STOPPING=1, STATUS="正在停止 stopping")
+            finally:
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
+                with contextlib.suppress(ValueError, RuntimeError):
+                    asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+                await runner.cleanup()
+    finally:
+        sock.close()  # the board's server closed it on cleanup; this closes it if the start failed before
     log.info("stopped")
     return 0
 

@@ -69,9 +69,12 @@ async def _demo(once: bool, listen: str, folder: Path, kept: bool) -> int:
         inventory = config.load(path)
         if not once:
             where = f"{folder}" if kept else f"{folder}，退出时删除 (removed on exit; keep it with --dir)"
-            print(f"govwatch demo: board at http://{listen}/  (inventory.yaml and {SHEET} in {where}; "
-                  f"Ctrl-C to stop)\n  try: govwatch probe {fleet.url(0, '/col/1/index.html')} --json", flush=True)
-            return await run_service(inventory, checks_now=True)  # findings on the board at once
+
+            def banner(board: str) -> None:
+                print(f"govwatch demo: board at {board}  (inventory.yaml and {SHEET} in {where}; Ctrl-C to stop)\n"
+                      f"  try: govwatch probe {fleet.url(0, '/col/1/index.html')} --json", flush=True)
+
+            return await run_service(inventory, checks_now=True, ready=banner)  # findings on the board at once
         async with monitoring(inventory) as monitor:
             await monitor.sweep_once()
             await monitor.check_once()

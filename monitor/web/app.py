@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -343,8 +344,10 @@ def make_app(monitor: Monitor, metrics: Metrics | None = None) -> web.Applicatio
     return app
 
 
-async def serve(monitor: Monitor, host: str, port: int, metrics: Metrics | None = None) -> web.AppRunner:
+async def serve(monitor: Monitor, host: str, port: int, metrics: Metrics | None = None,
+                sock: socket.socket | None = None) -> web.AppRunner:
+    """The board on ``host:port``, or on ``sock`` when the caller bound it already."""
     runner = web.AppRunner(make_app(monitor, metrics), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await (web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)).start()
     return runner
