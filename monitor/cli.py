@@ -24,9 +24,14 @@ def _load_or_report(path: str) -> config.Inventory | None:
     try:
         return config.load(path)
     except config.ConfigError as exc:
-        print(f"{len(exc.problems)} problem(s) in {path}:", file=sys.stderr)
-        _print_problems(exc)
+        _report_problems(path, exc)
         return None
+
+
+def _report_problems(path: str, exc: config.ConfigError) -> None:
+    """Every problem of a file under one header: ``N problem(s) in FILE:``."""
+    print(f"{len(exc.problems)} problem(s) in {path}:", file=sys.stderr)
+    _print_problems(exc)
 
 
 def _print_problems(exc: config.ConfigError) -> None:
@@ -72,13 +77,12 @@ def _say_if_no_browser(inventory: config.Inventory) -> None:
 
 
 def cmd_import_excel(args: argparse.Namespace) -> int:
-    from monitor.config.excel import read_inventory
+    from monitor.config.excel import load_sheet
 
     try:
-        data, locate = read_inventory(Path(args.file))
-        config.build(data, args.file, locate)
+        data, _ = load_sheet(Path(args.file))
     except config.ConfigError as exc:
-        _print_problems(exc)
+        _report_problems(args.file, exc)
         return 2
     _dump_yaml(data, args.output)
     print(f"wrote {args.output}")

@@ -146,30 +146,41 @@ def test_excel_import_with_merged_cells(tmp_path: Path) -> None:
     assert homepages == {"http://127.0.0.1:9/", "http://127.0.0.1:8/"}
 
 
-def test_excel_errors_name_the_row(tmp_path: Path) -> None:
+def test_excel_problems_come_in_one_round_by_sheet_row_and_header_in_chinese(tmp_path: Path) -> None:
+    """Every problem of the sheet at once — empty cells and what the checks find in the other rows — each by
+    sheet, row and column header, saying what to write in the cell."""
     path = tmp_path / "清单.xlsx"
     _sheet(path, [
         HEADER,
         ["1", "县政府办", "县政府网站", "政务要闻", "http://127.0.0.1:9/zwyw/", "动态要闻"],
-        ["2", "县政府办", "县政府网站", "", "http://127.0.0.1:9/x/", "通知公告"],
-        ["3", "县政府办", "县政府网站", "人事任免", "http://127.0.0.1:9/rs/", "人事"],
+        ["2", "县政府办", "县政府网站", "通知公告", "", "通知公告"],  # no address
+        ["3", "县政府办", "县政府网站", "乱写", "www.example.gov.cn/x", "乱写类别"],  # two problems in one row
+        ["4", "县政府办", "县政府网站", "", "http://127.0.0.1:9/rs/", "人事信息"],  # no name
+        ["5", "县政府办", "县政府网站", "政务要闻", "http://127.0.0.1:9/zwyw/", "动态要闻"],  # the first row again
     ])
-    assert problems_of(path) == [f"{path}:3: 栏目: empty cell; fill in 栏目 for this row"]
-    _sheet(path, [
-        HEADER,
-        ["1", "县政府办", "县政府网站", "政务要闻", "www.example.gov.cn/zwyw", "动态要闻"],
-        ["2", "县政府办", "县政府网站", "乱写", "http://127.0.0.1:9/x/", "乱写类别"],
-    ])
-    found = problems_of(path)
-    assert any(p.startswith(f"{path}:2: sites[0].columns[0].url") and "not an http(s) URL" in p for p in found)
-    assert any(p.startswith(f"{path}:3: sites[0].columns[1].category") and "乱写类别" in p for p in found)
+    where = f"{path} 工作表「栏目清单」"
+    assert problems_of(path) == [
+        f"{where}第 3 行「地址」列：此格为空，请填写栏目列表页的完整网址，如 http://www.example.gov.cn/col/",
+        f"{where}第 4 行「地址」列：“www.example.gov.cn/x”不是完整网址，请填写以 http:// 或 https:// 开头的地址，"
+        "如 http://www.example.gov.cn/col/",
+        f"{where}第 4 行「类别」列：类别“乱写类别”不认识，请填写以下之一："
+        "动态要闻、通知公告、政策文件、人事信息、规划计划",
+        f"{where}第 5 行「栏目」列：此格为空，请填写栏目的名称",
+        f"{where}第 6 行：与另一行的栏目相同（同一网站、同一地址）：一个栏目只写一行，请删除重复的行",
+    ]
+    out = subprocess.run([sys.executable, "-m", "monitor.cli", "import-excel", str(path), "-o",
+                          str(tmp_path / "inv.yaml")], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and not (tmp_path / "inv.yaml").exists()
+    assert out.stderr.splitlines()[0] == f"5 problem(s) in {path}:"  # check-config's header
+    assert out.stderr.splitlines()[1:] == [f"  {p}" for p in problems_of(path)]
 
 
 def test_excel_without_header_is_explained(tmp_path: Path) -> None:
     path = tmp_path / "清单.xlsx"
     _sheet(path, [["名称", "链接"], ["a", "b"]])
     [problem] = problems_of(path)
-    assert "no header row found" in problem and "单位, 网站, 栏目, 地址, 类别" in problem
+    assert problem == (f"{path} 工作表「栏目清单」：未找到表头：表头行（前 10 行内）须有 单位、网站、栏目、地址、类别 "
+                       "各列，请在表头写上这些列名")
 
 
 def test_check_config_command(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from monitor.account_source import DEFAULT_OFF_DUTY, source_parser
+from monitor.config.advice import pydantic_advice
 from monitor.config.bridges import bridge_of, make_bridges
 from monitor.config.credentials import resolve_headers
 from monitor.config.errors import ConfigError, ConfigProblem
@@ -59,7 +60,8 @@ def _pydantic_message(err: dict[str, Any]) -> str:
         msg = msg.removeprefix("Value error, ")
     if kind in ("dict_type", "model_type") and "headers" in err["loc"][-2:]:
         return "write the value's place: {env: VARIABLE, prefix: \"Bearer \"}, {file: PATH} or {value: TEXT}"
-    shown = "input" in err and kind != "value_error" and "headers" not in err["loc"]  # never echo a header's value
+    # never echo a header's value; the schema's own kinds (url, duration) quote the value themselves
+    shown = "input" in err and kind not in ("value_error", "url", "duration") and "headers" not in err["loc"]
     return f"{msg} (got {err.get('input')!r})" if shown else msg
 
 
@@ -80,15 +82,15 @@ class _Builder:
         self.problems: list[ConfigProblem] = []
         self.box_ids: set[str] = set()
 
-    def problem(self, loc: tuple[Any, ...], message: str) -> None:
-        self.problems.append(ConfigProblem(self.source, self.locate(loc), _field_name(loc), message))
+    def problem(self, loc: tuple[Any, ...], message: str, zh: str = "") -> None:
+        self.problems.append(ConfigProblem(self.source, self.locate(loc), _field_name(loc), message, zh))
 
     def check(self, model: type[BaseModel], value: Any, loc: tuple[Any, ...]) -> Any:
         try:
             return model.model_validate(value)
         except ValidationError as exc:
             for e in exc.errors():
-                self.problem((*loc, *e["loc"]), _pydantic_message(e))
+                self.problem((*loc, *e["loc"]), _pydantic_message(e), pydantic_advice(e))
             return None
 
     def entries(self, data: dict[str, Any], key: str) -> list[tuple[int, Any]]:
@@ -239,16 +241,12 @@ class _Builder:
         valid: list[tuple[int, ColumnModel, Rule]] = []
         for j, col_raw in enumerate(columns):
             col = self.check(ColumnModel, col_raw, (*loc, "columns", j))
-            if col is None:
-                continue
-            if not self.column_override(col, (*loc, "columns", j)):
-                continue
-            rule = rules.get(col.category) if col.category != NEW_MEDIA else None
-            if rule is None:
-                self.problem((*loc, "columns", j, "category"), f"unknown category {col.category!r}; use one of "
-                             f"{', '.join(r for r in rules if r != NEW_MEDIA)} or define it under categories:")
-                continue
-            valid.append((j, col, rule.with_overrides(col.deadline, col.lead, col.interval)))
+            usable = col is not None and self.column_override(col, (*loc, "columns", j))
+            raw_category = col_raw.get("category") if isinstance(col_raw, dict) else None
+            # the category is checked for a column with other problems too: all of a row's problems at once
+            rule = self.column_rule(col.category if col else raw_category, rules, (*loc, "columns", j, "category"))
+            if col is not None and usable and rule is not None:
+                valid.append((j, col, rule.with_overrides(col.deadline, col.lead, col.interval)))
         if site is None:
             return None
         unit = units.get(site.unit)
@@ -270,7 +268,8 @@ class _Builder:
             found.append((target, (*loc, "columns", j)))
         for target, where in found:
             if target.id in targets:
-                self.problem(where, f"duplicate target id {target.id!r}; give the column a unique id:")
+                self.problem(where, f"duplicate target id {target.id!r}; give the column a unique id:",
+                             "与另一行的栏目相同（同一网站、同一地址）：一个栏目只写一行，请删除重复的行")
             targets[target.id] = target
         boxes = self.message_boxes(site, loc, targets)
         self.interpretation_column(site, loc, [t for t, _ in found])
@@ -289,6 +288,21 @@ class _Builder:
         for name, message in found:
             self.problem((*loc, name), message)
         return not found
+
+    def column_rule(self, category: Any, rules: dict[str, Rule], loc: tuple[Any, ...]) -> Rule | None:
+        """The rule of a column's category; a problem at ``loc`` when the category is not known."""
+        if not isinstance(category, str):
+            return None  # missing or not text: the column's own check said so
+        name = canonical_category(category) or category
+        rule = rules.get(name) if name != NEW_MEDIA else None
+        if rule is None:
+            known = [r for r in rules if r != NEW_MEDIA]
+            listed = "、".join(r for r in known if r != HOMEPAGE)  # a homepage is the site's, never written
+            zh = (f"类别“{category}”不认识，请填写以下之一：{listed}" if category.strip()
+                  else f"此格为空，请填写类别：{listed} 之一")
+            self.problem(loc, f"unknown category {category!r}; use one of {', '.join(known)} or define it under "
+                         "categories:", zh)
+        return rule
 
     def message_boxes(
         self, site: SiteModel, loc: tuple[Any, ...], targets: dict[str, Target],

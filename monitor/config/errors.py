@@ -9,10 +9,15 @@ from dataclasses import dataclass
 class ConfigProblem:
     file: str
     line: int | None  # 1-based line (YAML) or row (Excel)
-    field: str
+    field: str  # the field's path (YAML), or the column's header (a sheet)
     message: str
+    zh: str = ""  # in Chinese, for a sheet's user: what is wrong and what to write (when the problem knows it)
+    sheet: str | None = None  # the sheet's name, for a problem in a spreadsheet
 
     def __str__(self) -> str:
+        if self.sheet is not None:  # an office's sheet: said in Chinese, by sheet, row and column header
+            where = f"{self.file} 工作表「{self.sheet}」" + (f"第 {self.line} 行" if self.line else "")
+            return f"{where}「{self.field}」列：{self.message}" if self.field else f"{where}：{self.message}"
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 

@@ -27,10 +27,9 @@ def load(path: str | Path) -> Inventory:
         raise ConfigError([ConfigProblem(str(path), None, "", "file not found")])
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xls", ".ods"}:
-        from monitor.config.excel import read_inventory  # lazy: the Excel reader is only needed here
+        from monitor.config.excel import load_sheet  # lazy: the Excel reader is only needed here
 
-        data, locate = read_inventory(path)
-        return build(data, str(path), locate)
+        return load_sheet(path)[1]
     text = _read_text(path)
     if suffix == ".json":
         # JSON is YAML 1.2; the C json parser reads 30,000 columns in well under a second, where

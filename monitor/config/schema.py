@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from monitor.account_source import DEFAULT_OFF_DUTY, MAPPING_FIELDS
 from monitor.durations import Duration
@@ -25,13 +26,17 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 def _duration(value: Any) -> Duration | None:
     if value is None or isinstance(value, Duration):
         return value
-    return Duration.parse(str(value))
+    try:
+        return Duration.parse(str(value))
+    except ValueError as exc:  # its own error kind, so a sheet's user is told what to write (config.advice)
+        raise PydanticCustomError("duration", "{message}", {"message": str(exc)}) from None
 
 
 def _check_url(value: str) -> str:
     value = value.strip()
     if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError(f"not an http(s) URL: {value!r} (write the full address, e.g. http://www.example.gov.cn/col/)")
+        raise PydanticCustomError("url", "{message}", {"message": f"not an http(s) URL: {value!r} (write the full "
+                                                                 "address, e.g. http://www.example.gov.cn/col/)"})
     return value
 
 
