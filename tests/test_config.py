@@ -316,4 +316,4 @@ def test_excel_override_columns(tmp_path: Path) -> None:
         ["1", "县交易中心", "交易网", "招标公告", "http://127.0.0.1:9/zbgg/", "通知公告", "table..jyxx tr", "", ""],
     ])
     [problem] = problems_of(path)
-    assert problem.startswith(f"{path}:2: sites[0].columns[0].list: 无法解析的 CSS 选择器")
+    assert problem.startswith(f"{path} 工作表「栏目清单」第 2 行「列表选择器」列：无法解析的 CSS 选择器")

@@ -67,6 +67,7 @@ def find_header(rows: list[list[str]], required: tuple[str, ...]) -> tuple[int, 
     return None
 
 
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
 # Which header each field of the inventory comes from.
 COLUMN_HEADERS = {"name": "栏目", "url": "地址", "category": "类别"} | {v: k for k, v in OPTIONAL_OVERRIDE.items()}
 UNIT_HEADERS = {"name": "单位"}
@@ -116,8 +117,8 @@ class Sheet:
         header = self.header(problem.field)
         if (problem.line, header) in self.empty:
             text = f"此格为空，请填写{EMPTY[header]}"
-        elif problem.zh:
-            text = problem.zh
+        elif problem.zh or CHINESE.search(problem.message):
+            text = problem.zh or problem.message
         else:  # a problem with no Chinese yet: its English words, still by row and header
             text = f"此格的值有误：{problem.message}" if header else problem.message
         return self.problem(problem.line, header, text)
