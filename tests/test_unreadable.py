@@ -16,7 +16,7 @@ from aiohttp import ClientSession
 from ruamel.yaml import YAML
 
 from monitor import config
-from monitor.config.excel import read_inventory
+from monitor.config.excel import read_sheet
 from monitor.demo.command import DEMO_SITE_PORT, write_sheet
 from monitor.demo.fleet import Fleet, demo_fleet
 from monitor.service import monitoring
@@ -127,6 +127,6 @@ async def test_the_readme_fix_of_a_column_runs_against_the_demo(tmp_path: Path) 
     assert {k: column[k] for k in ("list", "date", "date_format")} == {
         k: entry[k] for k in ("list", "date", "date_format")}
     assert column["url"].endswith(entry["url"].removeprefix(base))
-    [sheet_column] = [c for c in read_inventory(tmp_path / "栏目清单.xlsx")[0]["sites"][0]["columns"]
+    [sheet_column] = [c for c in read_sheet(tmp_path / "栏目清单.xlsx").data["sites"][0]["columns"]
                       if c["name"] == "外事动态"]
     assert sheet_column["date_format"] == "%d/%m/%Y"
