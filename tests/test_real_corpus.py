@@ -29,7 +29,7 @@ KINDS = {"gov", "edu", "institution", "association", "enterprise", "template"}  
 FEATURES = {
     "table", "split", "picture", "messages", "pinned", "yearless", "unsorted", "later_page", "summary_dates",
     "title_dates", "long_nav", "script_built", "script_links", "commented_rows", "short_year", "chinese_dates",
-    "bracket_dates", "slash_dates", "date_first", "url_dates", "no_dates", "empty", "gbk",
+    "bracket_dates", "slash_dates", "english_dates", "date_first", "url_dates", "no_dates", "empty", "gbk",
 }  # fmt: skip
 SOURCE = re.compile(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}:\S.*")
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
