@@ -600,3 +600,18 @@ def test_main_column_named_like_a_sidebar_is_the_main_column() -> None:
              "<a href='/x/2.html'>网站地图和帮助</a></div>")
     result = extract_list(page(main + other), URL, TODAY)
     assert result.newest_date == date(2021, 5, 21) and len(result.items) == 10
+
+
+def test_message_list_rows_are_dated_by_their_submission() -> None:
+    """网民留言 rows carry 提交时间 and 回复时间: the message's own date is when it was submitted."""
+    labelled = "".join(
+        f"<li><a href='/ly/{i}.html'>关于小区周边道路积水问题的咨询{i}</a><span>提交时间：2026-11-0{i + 2}</span>"
+        f"<span>回复时间：2026-11-{i + 12}</span><span>已回复</span></li>" for i in range(4)
+    )
+    table = "<table class='ly'><tr><th>标题</th><th>提交时间</th><th>回复时间</th><th>状态</th></tr>" + "".join(
+        f"<tr><td><a href='/ly/{i}.html'>关于小区周边道路积水问题的咨询{i}</a></td><td>2026/11/0{i + 2}</td>"
+        f"<td>2026/11/{i + 12}</td><td>已回复</td></tr>" for i in range(4)
+    ) + "</table>"
+    for main in (f"<ul class='ly'>{labelled}</ul>", table):
+        result = extract_list(page(main), URL, TODAY)
+        assert [i.date for i in result.items] == [date(2026, 11, d) for d in (2, 3, 4, 5)]

@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 
+from monitor.extract.explain import explanation_lines
 from monitor.extract.listpage import explain_list, extract_list, extract_selected
 from monitor.list_override import Override, from_parser, problems
 from monitor.model import EmptyReason
@@ -189,3 +190,11 @@ async def test_probe_refuses_a_bad_override(page_server: PageServer) -> None:
     assert "--list: 无法解析的 CSS 选择器" in out.stderr and "--date-format: 日期格式无效" in out.stderr
     alone = await _cli("probe", page_server.url("/x/"), "--date", "span")
     assert alone.returncode == 2 and "需要与 --list" in alone.stderr
+
+
+def test_explain_of_a_json_list_api_reads_it_without_candidates() -> None:
+    doc = '{"data": {"list": [{"title": "关于开展检查工作的通知", "url": "/c/1.html", "pubDate": "2026-10-12"}]}}'
+    explained = explain_list(doc, URL, TODAY)
+    assert explained.result.newest_date == date(2026, 10, 12)
+    assert explained.candidates == () and explained.suggestion is None
+    assert explanation_lines(explained)[-1].startswith("页面是 JSON 列表接口")

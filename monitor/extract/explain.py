@@ -58,6 +58,8 @@ def explanation_lines(explained: Explanation) -> list[str]:
 def _why(explained: Explanation) -> list[str]:
     chosen = next((c for c in explained.candidates if c.chosen), None)
     reason = explained.result.reason
+    if not explained.candidates and explained.result.items:
+        return [f"页面是 JSON 列表接口，按字段读取（{len(explained.result.items)} 条），没有可比较的候选列表。"]
     if chosen is None:
         return [f"未选出列表（{reason}）。{advice(reason) if reason else ''}"]
     others = [c for c in explained.candidates if not c.chosen]

@@ -907,7 +907,10 @@ EXPLAIN_TOP = 8  # candidates reported
 
 def explain_list(text: str, url: str, today: date) -> Explanation:
     """Detection's reading of an HTML list page with every candidate list, its score and why, and an
-    override that reads the chosen list (or, when none was chosen, the most list-like one)."""
+    override that reads the chosen list (or, when none was chosen, the most list-like one). A JSON list API
+    has no candidates to compare: its reading alone."""
+    if text.lstrip()[:1] in ("{", "["):
+        return Explanation(extract_list(text, url, today, "application/json"), (), None)
     reading = _read_html(text[:MAX_TEXT], url, today)
     page = reading.page
     scored = []
