@@ -7,6 +7,8 @@ import asyncio
 import json
 from typing import TYPE_CHECKING
 
+from monitor.addresses import network
+
 if TYPE_CHECKING:
     from monitor.checks.page import PageReport
 
@@ -21,17 +23,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cp.add_argument("--json", action="store_true", help="print one JSON object")
     cp.add_argument("--site-id", help="site id for the per-site allow-list")
     cp.add_argument("--timeout", type=float, default=15.0)
+    cp.add_argument("--allow-private", action="append", default=[], type=network, metavar="CIDR",
+                    help="a private network the page may redirect into (政务外网), as fetch.allow_private")
     cp.add_argument("--dictionaries", help="dictionary directory (default: the shipped monitor/dictionaries)")
 
 
 def run(args: argparse.Namespace) -> int:
     from monitor.checks.page import check_html, words
-    from monitor.fetch import Fetcher, FetchSettings
+    from monitor.fetch import Fetcher, for_url
 
     dicts = words.load(args.dictionaries)
 
     async def go() -> int:
-        async with Fetcher(FetchSettings(timeout_s=args.timeout)) as fetcher:
+        async with Fetcher(for_url(args.url, tuple(args.allow_private), timeout_s=args.timeout)) as fetcher:
             result = await fetcher.fetch(args.url)
         report = check_html(result.text, result.final_url, dicts, site_id=args.site_id) if result.text else None
         if args.json:

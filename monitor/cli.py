@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor import __version__, config
+from monitor.addresses import network
 from monitor.evaluate import TZ
 from monitor.model import TargetKind
 
@@ -150,7 +151,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from monitor import list_override as override
     from monitor import logs
     from monitor.extract_pool import ExtractPool
-    from monitor.fetch import Fetcher, FetchSettings
+    from monitor.fetch import Fetcher, FetchSettings, for_url
     from monitor.probe import read
     from monitor.render import RenderSettings, missing
     from monitor.render.client import Renderer
@@ -181,7 +182,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
             finally:
                 await renderer.close()
         else:
-            async with Fetcher(FetchSettings(timeout_s=args.timeout, user_agent=user_agent)) as fetcher:
+            settings = for_url(args.url, tuple(args.allow_private), timeout_s=args.timeout, user_agent=user_agent)
+            async with Fetcher(settings) as fetcher:
                 result = await fetcher.fetch(args.url)
         at = datetime.now(TZ)
         if args.today:
@@ -535,6 +537,8 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--render", choices=("browser",), help="render the page in the headless browser first (a list "
                     "built by script; needs pip install 'govwatch[browser]' and chromium)")
     pr.add_argument("--user-agent")
+    pr.add_argument("--allow-private", action="append", default=[], type=network, metavar="CIDR",
+                    help="a private network the page may redirect into (政务外网), as fetch.allow_private")
     pr.add_argument("--today", help="YYYY-MM-DD: the date used to infer years of year-less dates")
     pr.add_argument("--parser", default="list", help='list (default), feed (RSS/Atom/JSON Feed of an account) or '
                     'json:{"items":"data.list","title":"title","url":"url","date":"time"}')

@@ -4,6 +4,11 @@
 and ``detail`` says it in words. Bodies are read as bytes (streamed, capped on *decompressed*
 size so a gzip bomb is never inflated in memory) and decoded by ``decode_html``, because
 ``resp.text()`` raises on GBK bodies behind a utf-8 header.
+
+Every connection is checked against ``monitor.addresses.Reach`` before a byte is sent: each redirect hop whose
+URL writes an address (a client middleware, run by aiohttp for every hop) and each DNS answer (a resolver that
+filters what it returns, so DNS rebinding is caught at the next lookup). A refused one is the failure
+``blocked_address``.
 """
 
 from __future__ import annotations
@@ -13,19 +18,23 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.client_exceptions import ClientConnectorDNSError
 from yarl import URL
 
+from monitor.addresses import Reach, literal, named_literals, networks
 from monitor.decode import DecodeError, decode_html
 from monitor.model import FetchError, FetchResult, Headers
 from monitor.tls import tls_context
 
-__all__ = ["FetchSettings", "Fetcher"]
+__all__ = ["BlockedAddress", "FetchSettings", "Fetcher", "for_url"]
 
 _CHUNK = 64 * 1024
 _HEADERS = {
@@ -45,6 +54,53 @@ class FetchSettings:
     per_host_interval_s: float = 0.0  # minimum time between request starts to one host (netloc)
     connections: int = 200  # total connection pool limit
     ca_file: str | None = None  # PEM bundle of CAs trusted besides the system's (a private or test CA)
+    # Where pages may be read besides public addresses (monitor.addresses): networks allowed (fetch.allow_private)
+    # and the IP literals the inventory names, trusted as written.
+    allow_private: tuple[str, ...] = ()
+    named: frozenset[str] = field(default_factory=frozenset)
+    dns_ttl_s: float = 300.0  # how long a (checked) DNS answer is reused
+
+
+def for_url(url: str, allow_private: tuple[str, ...] = (), **settings: Any) -> FetchSettings:
+    """Settings for reading one URL an operator names (``govwatch probe``, ``check-page``): its address, when
+    written as one, is trusted as written, as the inventory's are."""
+    return FetchSettings(allow_private=allow_private, named=named_literals([url]), **settings)
+
+
+class BlockedAddress(aiohttp.ClientError):
+    """A hop of a request would connect to an address outside the fetcher's reach."""
+
+    def __init__(self, url: URL, address: str, space: str) -> None:
+        super().__init__(f"{url} → {address} ({space})")
+        self.url, self.address, self.space = url, address, space
+
+
+class _Refused(OSError):
+    """Raised by the resolver (aiohttp expects an OSError there); the middleware tells which URL it was for."""
+
+    def __init__(self, host: str, address: str, space: str) -> None:
+        super().__init__(f"{host} resolves to {address} ({space})")
+        self.address, self.space = address, space
+
+
+class _GuardedResolver(AbstractResolver):
+    """Resolves with ``inner`` and keeps the answers the reach allows; none left: ``_Refused``."""
+
+    def __init__(self, inner: AbstractResolver, reach: Callable[[], Reach]) -> None:
+        self.inner, self.reach = inner, reach
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET,
+                      ) -> list[ResolveResult]:
+        answers = await self.inner.resolve(host, port, family)
+        reach = self.reach()
+        kept = [a for a in answers if reach.refused(a["host"], as_written=False) is None]
+        if not kept and answers:
+            first = answers[0]["host"]
+            raise _Refused(host, first, reach.refused(first, as_written=False) or "")
+        return kept
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 class _TooLarge(Exception):
@@ -62,8 +118,11 @@ class _Host:
 
 
 class Fetcher:
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchSettings, resolver: AbstractResolver | None = None) -> None:
+        """``resolver``: where names are looked up (default: aiohttp's); its answers are checked all the same."""
         self.settings = settings
+        self.reach = Reach(networks(settings.allow_private), settings.named)
+        self._resolver = resolver
         self._hosts: dict[str, _Host] = {}
         # Mirrors the connector limit so requests queue here, before the ClientTimeout starts,
         # and never time out while waiting in aiohttp's pool during a big sweep.
@@ -72,16 +131,37 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
+        resolver = _GuardedResolver(self._resolver or aiohttp.resolver.DefaultResolver(), lambda: self.reach)
         connector = aiohttp.TCPConnector(
-            limit=s.connections, limit_per_host=s.per_host_concurrency, ttl_dns_cache=300,
-            ssl=tls_context(s.ca_file) if s.ca_file else True,
+            limit=s.connections, limit_per_host=s.per_host_concurrency, ttl_dns_cache=s.dns_ttl_s,
+            ssl=tls_context(s.ca_file) if s.ca_file else True, resolver=resolver,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=s.timeout_s),
             headers={**_HEADERS, "User-Agent": s.user_agent},
+            middlewares=(self._guard,),
         )
         return self
+
+    def trust(self, named: frozenset[str]) -> None:
+        """The IP literals the inventory names now (after a reload): trusted as written."""
+        self.reach = Reach(self.reach.allow, named)
+
+    async def _guard(self, req: aiohttp.ClientRequest, handler: Any) -> aiohttp.ClientResponse:
+        """Run for every hop of a request: an address written in its URL is checked here, a name's DNS answers
+        by the resolver; either refusal becomes ``BlockedAddress`` naming the hop's URL."""
+        address = literal(req.url.raw_host)
+        if address is not None:
+            refused = self.reach.refused(str(address), as_written=True)
+            if refused is not None:
+                raise BlockedAddress(req.url, str(address), refused)
+        try:
+            return await handler(req)
+        except ClientConnectorDNSError as exc:
+            if isinstance(exc.os_error, _Refused):
+                raise BlockedAddress(req.url, exc.os_error.address, exc.os_error.space) from None
+            raise
 
     async def __aexit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
@@ -116,7 +196,7 @@ class Fetcher:
                 return await self._request(url, u, headers, t0, timeout_s, error_body)
             except (TimeoutError, aiohttp.ClientError, OSError, DecodeError) as exc:
                 err, detail = _classify(exc, u, self.settings, timeout_s)
-                return FetchResult(url, url, _ms(t0), error=err, detail=detail)
+                return FetchResult(url, _final_url(exc, url), _ms(t0), error=err, detail=detail)
 
     async def peek(self, url: str, *, method: str = "HEAD", read_bytes: int = 0,
                    timeout_s: float | None = None) -> FetchResult:
@@ -151,7 +231,7 @@ class Fetcher:
                     return FetchResult(elapsed_ms=_ms(t0), text=text, charset=charset, body_bytes=len(body), **common)
             except (TimeoutError, aiohttp.ClientError, OSError, DecodeError) as exc:
                 err, detail = _classify(exc, u, s, timeout_s)
-                return FetchResult(url, url, _ms(t0), error=err, detail=detail)
+                return FetchResult(url, _final_url(exc, url), _ms(t0), error=err, detail=detail)
 
     @asynccontextmanager
     async def _turn(self, u: URL) -> AsyncIterator[None]:
@@ -239,12 +319,20 @@ async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def _final_url(exc: BaseException, url: str) -> str:
+    """Where a failed request ended: the hop that was refused, else the URL asked for."""
+    return str(exc.url) if isinstance(exc, BlockedAddress) else url
+
+
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
 def _classify(exc: BaseException, u: URL, s: FetchSettings, timeout_s: float | None = None) -> tuple[FetchError, str]:
     """Map an exception to (FetchError, detail). Order matters: the classes overlap."""
+    if isinstance(exc, BlockedAddress):
+        return FetchError.BLOCKED_ADDRESS, (f"blocked: {exc.url} is at {exc.address}, a {exc.space} address; "
+                                            "for an intranet site allow its network under fetch.allow_private")
     if isinstance(exc, DecodeError):
         return FetchError.DECODE, f"decode: {exc}"
     if isinstance(exc, TimeoutError):  # asyncio.TimeoutError, ServerTimeoutError

@@ -43,6 +43,8 @@ class FetchError(StrEnum):
     DECODE = "decode"
     INVALID_URL = "invalid_url"
     RENDER = "render"  # the headless browser failed (would not start, crashed, a script error), not the site
+    # A redirect or DNS answer led into loopback, private or link-local space (monitor.addresses): never read
+    BLOCKED_ADDRESS = "blocked_address"
 
 
 class EmptyReason(StrEnum):
@@ -123,6 +125,7 @@ class Observation:
     content_hash: str | None = None
     items: tuple[Item, ...] = field(default=())
     suggestion: str | None = None
+    final_url: str | None = None  # where the page was read (or refused) after redirects, when not at its own URL
 
     @property
     def fetched(self) -> bool:

@@ -24,7 +24,8 @@ def content_hash(items: tuple[Item, ...]) -> str:
 
 def observe(target_id: str, result: FetchResult, at: datetime, listing: ListResult | None) -> Observation:
     """Combine a fetch result and what was read from it into an observation (pure)."""
-    base = {"target_id": target_id, "at": at, "fetch_ms": result.elapsed_ms, "http_status": result.status}
+    base = {"target_id": target_id, "at": at, "fetch_ms": result.elapsed_ms, "http_status": result.status,
+            "final_url": result.final_url if result.final_url != result.url else None}
     if not result.ok:
         return Observation(**base, error=result.error, detail=result.detail)
     if result.not_modified or listing is None:

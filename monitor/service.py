@@ -60,6 +60,7 @@ async def monitoring(
             hooks.router, hooks.finding_router, hooks.alerts = alerter.outbox_for, alerter.findings_outbox, alerter
             hooks.after_write.append(alerter.wake.set)
             hooks.on_reload.append(alerter.configure)
+            hooks.on_reload.append(lambda new: fetcher.trust(new.named_addresses))
             if metrics is not None:  # every receiver's counters exist from the start, at 0
                 metrics.receivers(alerter.receivers)
                 hooks.on_reload.append(lambda _: metrics.receivers(alerter.receivers))

@@ -26,7 +26,7 @@ from monitor.model import State
 from monitor.probe import probe
 from monitor.service import monitoring
 from monitor.web.app import serve
-from tests.conftest import Endpoint, PageServer
+from tests.conftest import NAMED, Endpoint, PageServer
 from tests.test_alerts_delivery import wait_for
 
 NOW = datetime.now(TZ)
@@ -119,7 +119,7 @@ async def test_feeds_mark_each_post_original_or_repost_and_off_duty(page_server:
     pool = ExtractPool(workers=1)  # the flags cross the worker's pipe
     got: dict[str, list[tuple[bool | None, bool | None]]] = {}
     try:
-        async with Fetcher(FetchSettings(per_host_interval_s=0, per_host_concurrency=4)) as fetcher:
+        async with Fetcher(FetchSettings(named=NAMED, per_host_interval_s=0, per_host_concurrency=4)) as fetcher:
             for path, parser in cases.items():
                 obs, result = await probe(fetcher, pool, "a1", page_server.url(path), at, parser=parser)
                 assert result.ok and obs.newest_date == TODAY, path

@@ -37,7 +37,7 @@ from tests.bridges import (
     weibo_comments,
     weibo_repost,
 )
-from tests.conftest import Endpoint
+from tests.conftest import NAMED, Endpoint
 
 NOW = datetime.now(TZ).replace(microsecond=0)
 TODAY = NOW.date()
@@ -120,7 +120,7 @@ async def read_all(urls: dict[str, str], platforms: dict[str, str], when: dateti
     pool = ExtractPool(workers=1)
     out = {}
     try:
-        async with Fetcher(FetchSettings(per_host_interval_s=0, per_host_concurrency=4)) as fetcher:
+        async with Fetcher(FetchSettings(named=NAMED, per_host_interval_s=0, per_host_concurrency=4)) as fetcher:
             for name, url in urls.items():
                 parser = source_parser("rss", None, None, platforms[name])
                 obs, result = await probe(fetcher, pool, name, url, when, parser=parser)

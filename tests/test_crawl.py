@@ -25,7 +25,7 @@ from monitor.evaluate import TZ
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.model import FetchError, FetchResult, State
 from monitor.service import monitoring
-from tests.conftest import Endpoint
+from tests.conftest import NAMED, Endpoint
 
 FIX = Path(__file__).parent / "fixtures" / "health"
 
@@ -354,7 +354,7 @@ async def test_peek_head_then_capped_get() -> None:
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     url = f"http://127.0.0.1:{runner.addresses[0][1]}/big"
     try:
-        async with Fetcher(FetchSettings(timeout_s=5)) as fetcher:
+        async with Fetcher(FetchSettings(named=NAMED, timeout_s=5)) as fetcher:
             head = await fetcher.peek(url)
             got = await fetcher.peek(url, method="GET", read_bytes=64 * 1024)
         assert head.ok and head.status == 200 and head.text is None

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.model import FetchError
+from tests.conftest import NAMED
 
 GBK_PAGE = "<html><body>中华人民共和国国务院 关于朱镕基的通知</body></html>"
 BOMB_MB = 50
@@ -179,7 +180,7 @@ async def server(serve: Serve) -> tuple[str, web.Application]:
 
 async def test_gbk_behind_utf8_header(server: tuple[str, web.Application]) -> None:
     base, _ = server
-    async with Fetcher(FetchSettings()) as f:
+    async with Fetcher(FetchSettings(named=NAMED)) as f:
         r = await f.fetch(base + "/gbk")
     assert r.ok, r.detail
     assert r.status == 200
@@ -193,7 +194,7 @@ async def test_gbk_behind_utf8_header(server: tuple[str, web.Application]) -> No
 
 async def test_redirect_followed_final_url(server: tuple[str, web.Application]) -> None:
     base, _ = server
-    async with Fetcher(FetchSettings()) as f:
+    async with Fetcher(FetchSettings(named=NAMED)) as f:
         r = await f.fetch(base + "/redirect")
     assert r.ok and r.text == GBK_PAGE
     assert r.url == base + "/redirect"
@@ -203,7 +204,7 @@ async def test_redirect_followed_final_url(server: tuple[str, web.Application]) 
 @pytest.mark.parametrize("path", ["/gzip", "/br"])
 async def test_compressed(server: tuple[str, web.Application], path: str) -> None:
     base, _ = server
-    async with Fetcher(FetchSettings()) as f:
+    async with Fetcher(FetchSettings(named=NAMED)) as f:
         r = await f.fetch(base + path)
     assert r.ok, r.detail
     assert r.text == GBK_PAGE
@@ -213,7 +214,7 @@ async def test_gzip_bomb_is_too_large(server: tuple[str, web.Application]) -> No
     base, _ = server
     assert len(BOMB) < 200_000
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    async with Fetcher(FetchSettings()) as f:
+    async with Fetcher(FetchSettings(named=NAMED)) as f:
         r = await f.fetch(base + "/bomb")
     growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert r.error == FetchError.TOO_LARGE
@@ -224,7 +225,7 @@ async def test_gzip_bomb_is_too_large(server: tuple[str, web.Application]) -> No
 
 async def test_content_length_over_cap(server: tuple[str, web.Application]) -> None:
     base, _ = server
-    async with Fetcher(FetchSettings(timeout_s=3)) as f:
+    async with Fetcher(FetchSettings(named=NAMED, timeout_s=3)) as f:
         r = await f.fetch(base + "/big")
     assert r.error == FetchError.TOO_LARGE
     assert "Content-Length" in (r.detail or "")
@@ -233,7 +234,7 @@ async def test_content_length_over_cap(server: tuple[str, web.Application]) -> N
 
 async def test_timeout(server: tuple[str, web.Application]) -> None:
     base, _ = server
-    async with Fetcher(FetchSettings(timeout_s=0.5)) as f:
+    async with Fetcher(FetchSettings(named=NAMED, timeout_s=0.5)) as f:
         r = await f.fetch(base + "/slow")
     assert r.error == FetchError.TIMEOUT
     assert r.detail == "timeout after 0.5 s"
@@ -243,14 +244,14 @@ async def test_timeout(server: tuple[str, web.Application]) -> None:
 @pytest.mark.parametrize("method", ["HEAD", "GET"])
 async def test_link_peek_keeps_the_fetchers_timeout(server: tuple[str, web.Application], method: str) -> None:
     base, _ = server
-    async with Fetcher(FetchSettings(timeout_s=0.5)) as f:
+    async with Fetcher(FetchSettings(named=NAMED, timeout_s=0.5)) as f:
         r = await f.peek(base + "/slow", method=method, read_bytes=1024)
     assert r.error == FetchError.TIMEOUT and 400 < r.elapsed_ms < 2000
 
 
 async def test_redirect_loop(server: tuple[str, web.Application]) -> None:
     base, _ = server
-    async with Fetcher(FetchSettings(max_redirects=3)) as f:
+    async with Fetcher(FetchSettings(named=NAMED, max_redirects=3)) as f:
         r = await f.fetch(base + "/loop")
     assert r.error == FetchError.TOO_MANY_REDIRECTS
     assert r.detail == "more than 3 redirects"
@@ -265,7 +266,7 @@ async def test_redirect_loop(server: tuple[str, web.Application]) -> None:
 )
 async def test_http_status(server: tuple[str, web.Application], path: str, status: int, detail: str) -> None:
     base, _ = server
-    async with Fetcher(FetchSettings()) as f:
+    async with Fetcher(FetchSettings(named=NAMED)) as f:
         r = await f.fetch(base + path)
     assert r.error == FetchError.HTTP_STATUS
     assert r.status == status
@@ -277,7 +278,7 @@ async def test_connection_refused() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    async with Fetcher(FetchSettings(timeout_s=5)) as f:
+    async with Fetcher(FetchSettings(named=NAMED, timeout_s=5)) as f:
         r = await f.fetch(f"http://127.0.0.1:{port}/")
     assert r.error == FetchError.CONNECT
     assert r.detail == f"connect: connection refused 127.0.0.1:{port}"
@@ -285,7 +286,7 @@ async def test_connection_refused() -> None:
 
 
 async def test_dns_failure_is_fast() -> None:
-    async with Fetcher(FetchSettings(timeout_s=5)) as f:
+    async with Fetcher(FetchSettings(named=NAMED, timeout_s=5)) as f:
         r = await f.fetch("http://foo.invalid/")
     assert r.error == FetchError.DNS
     assert r.detail == "DNS: name not resolved: foo.invalid"
@@ -294,7 +295,7 @@ async def test_dns_failure_is_fast() -> None:
 
 @pytest.mark.parametrize("url", ["ftp://example.org/", "http:///nohost", "not a url", "mailto:a@b.cn"])
 async def test_invalid_url(url: str) -> None:
-    async with Fetcher(FetchSettings()) as f:
+    async with Fetcher(FetchSettings(named=NAMED)) as f:
         r = await f.fetch(url)
     assert r.error == FetchError.INVALID_URL
     assert r.detail
@@ -339,7 +340,7 @@ def _self_signed(tmp_path, expired: bool) -> ssl.SSLContext:  # type: ignore[no-
 @pytest.mark.parametrize("expired", [False, True])
 async def test_tls_untrusted(serve: Serve, tmp_path, expired: bool) -> None:  # type: ignore[no-untyped-def]
     base, _ = await serve(ssl_context=_self_signed(tmp_path, expired))
-    async with Fetcher(FetchSettings(timeout_s=5)) as f:
+    async with Fetcher(FetchSettings(named=NAMED, timeout_s=5)) as f:
         r = await f.fetch(base + "/gbk")
     assert r.error == FetchError.TLS, r.detail
     assert (r.detail or "").startswith("TLS: ")
@@ -348,7 +349,7 @@ async def test_tls_untrusted(serve: Serve, tmp_path, expired: bool) -> None:  # 
 
 async def test_conditional_get(server: tuple[str, web.Application]) -> None:
     base, _ = server
-    async with Fetcher(FetchSettings()) as f:
+    async with Fetcher(FetchSettings(named=NAMED)) as f:
         first = await f.fetch(base + "/cond")
         assert first.ok and first.text == "<p>新内容</p>"
         assert first.etag == '"v1"'
@@ -363,7 +364,7 @@ async def test_conditional_get(server: tuple[str, web.Application]) -> None:
 
 async def test_request_headers(server: tuple[str, web.Application]) -> None:
     base, app = server
-    async with Fetcher(FetchSettings(user_agent="govwatch-test/9")) as f:
+    async with Fetcher(FetchSettings(named=NAMED, user_agent="govwatch-test/9")) as f:
         r = await f.fetch(base + "/echo", etag='"x"', last_modified="Wed, 31 May 2023 07:00:00 GMT")
     assert r.ok
     h = app[STATS].headers
@@ -377,7 +378,7 @@ async def test_request_headers(server: tuple[str, web.Application]) -> None:
 
 async def test_per_host_concurrency(server: tuple[str, web.Application]) -> None:
     base, app = server
-    async with Fetcher(FetchSettings(per_host_concurrency=2)) as f:
+    async with Fetcher(FetchSettings(named=NAMED, per_host_concurrency=2)) as f:
         results = await asyncio.gather(*(f.fetch(base + "/tracked") for _ in range(10)))
     assert all(r.ok for r in results)
     st: Stats = app[STATS]
@@ -387,7 +388,7 @@ async def test_per_host_concurrency(server: tuple[str, web.Application]) -> None
 
 async def test_per_host_interval(serve: Serve) -> None:
     (base_a, app_a), (base_b, app_b) = await serve(), await serve()
-    settings = FetchSettings(per_host_concurrency=4, per_host_interval_s=0.2)
+    settings = FetchSettings(named=NAMED, per_host_concurrency=4, per_host_interval_s=0.2)
     async with Fetcher(settings) as f:
         t0 = time.monotonic()
         results = await asyncio.gather(
@@ -406,7 +407,7 @@ async def test_per_host_interval(serve: Serve) -> None:
 
 async def test_zero_interval_does_not_delay(server: tuple[str, web.Application]) -> None:
     base, app = server
-    async with Fetcher(FetchSettings(per_host_concurrency=4)) as f:
+    async with Fetcher(FetchSettings(named=NAMED, per_host_concurrency=4)) as f:
         await asyncio.gather(*(f.fetch(base + "/tracked") for _ in range(4)))
     starts = sorted(app[STATS].starts)
     assert starts[-1] - starts[0] < 0.1
@@ -416,6 +417,6 @@ async def test_pool_queue_does_not_count_against_timeout(serve: Serve) -> None:
     (base_a, _), (base_b, _) = await serve(), await serve()
     # 12 requests of ~50 ms through one connection take ~0.6 s, far beyond the 0.3 s timeout,
     # but each request's own time is short: none may time out while queued.
-    async with Fetcher(FetchSettings(connections=1, per_host_concurrency=6, timeout_s=0.3)) as f:
+    async with Fetcher(FetchSettings(named=NAMED, connections=1, per_host_concurrency=6, timeout_s=0.3)) as f:
         results = await asyncio.gather(*(f.fetch(b + "/tracked") for b in (base_a, base_b) * 6))
     assert [r.error for r in results] == [None] * 12

@@ -23,7 +23,7 @@ from monitor.model import EmptyReason, State
 from monitor.probe import probe
 from monitor.rules import DEFAULT_RULES, NEW_MEDIA
 from monitor.service import monitoring
-from tests.conftest import Endpoint, PageServer
+from tests.conftest import NAMED, Endpoint, PageServer
 from tests.test_alerts_delivery import wait_for
 
 TODAY = date(2026, 11, 25)
@@ -112,7 +112,7 @@ async def test_feeds_read_over_http_into_list_results(feeds: PageServer, workers
     pool = ExtractPool(workers=workers)
     got = {}
     try:
-        async with Fetcher(FetchSettings(per_host_interval_s=0, per_host_concurrency=4)) as fetcher:
+        async with Fetcher(FetchSettings(named=NAMED, per_host_interval_s=0, per_host_concurrency=4)) as fetcher:
             for path, parser, _, _ in CASES:
                 obs, result = await probe(fetcher, pool, "a1", feeds.url(path), AT, parser=parser)
                 assert result.ok, (path, result.detail)

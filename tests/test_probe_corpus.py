@@ -14,7 +14,7 @@ from monitor.evaluate import TZ
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.probe import read
-from tests.conftest import PageServer
+from tests.conftest import NAMED, PageServer
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 EXPECTED = json.loads((PAGES / "expected.json").read_text(encoding="utf-8"))
@@ -42,7 +42,7 @@ async def test_probe_reads_every_fixture_over_http(corpus_server: PageServer) ->
     pool = ExtractPool(workers=2)
     wrong = []
     try:
-        async with Fetcher(FetchSettings(per_host_interval_s=0)) as fetcher:
+        async with Fetcher(FetchSettings(named=NAMED, per_host_interval_s=0)) as fetcher:
             for name, want in EXPECTED.items():
                 result = await fetcher.fetch(corpus_server.url(f"/{name}"))
                 assert result.ok, (name, result.detail)

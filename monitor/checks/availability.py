@@ -83,7 +83,7 @@ FAILED = (Kind.DOWN, Kind.DNS)
 ERROR_LABELS = {
     "timeout": "超时", "connect": "连接失败", "http_5xx": "服务器错误", "http_4xx": "页面错误", "dns": "域名解析失败",
     "tls_handshake": "加密连接失败", "redirect_loop": "重定向循环", "invalid_url": "地址无效", "blocked": "被拦截",
-    "tls": "证书错误",
+    "tls": "证书错误", "blocked_address": "跳转至内网地址",
 }
 
 
@@ -171,7 +171,8 @@ def classify(result: FetchResult, cert_read: bool = False) -> Outcome:
             return Outcome(Kind.TLS, "tls", f"{ERROR_LABELS['tls']}（{result.detail}）")
         return Outcome(Kind.DOWN, "tls_handshake", f"{ERROR_LABELS['tls_handshake']}（{result.detail}）")
     error = {FetchError.TIMEOUT: "timeout", FetchError.TOO_MANY_REDIRECTS: "redirect_loop",
-             FetchError.INVALID_URL: "invalid_url"}.get(result.error, "connect")
+             FetchError.INVALID_URL: "invalid_url", FetchError.BLOCKED_ADDRESS: "blocked_address"}.get(
+        result.error, "connect")
     return Outcome(Kind.DOWN, error, f"{ERROR_LABELS[error]}（{result.detail}）")
 
 

@@ -56,7 +56,7 @@ _DEFINITE_ERRORS = frozenset({FetchError.DNS, FetchError.TOO_MANY_REDIRECTS, Fet
 _ERROR_TEXT = {
     FetchError.TIMEOUT: "超时无响应", FetchError.DNS: "域名无法解析", FetchError.CONNECT: "无法连接",
     FetchError.TLS: "证书错误", FetchError.TOO_MANY_REDIRECTS: "重定向过多（循环跳转）",
-    FetchError.INVALID_URL: "地址无效",
+    FetchError.INVALID_URL: "地址无效", FetchError.BLOCKED_ADDRESS: "指向内网地址（公众无法访问）",
 }
 SOFT404 = "soft404"
 _T = TypeVar("_T")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from monitor.addresses import named_literals
 from monitor.config.bridges import Bridge
 from monitor.config.schema import InventoryModel, SettingsModel
 from monitor.model import Target
@@ -28,7 +29,21 @@ class Inventory:
         return self.model.settings
 
     @property
+    def named_addresses(self) -> frozenset[str]:
+        """The IP literals written as hosts in the inventory's URLs: the fetcher trusts them as written."""
+        return named_literals(_strings(self.model.model_dump()))
+
+    @property
     def site_names(self) -> dict[str, str]:
         """Names by site id, a unit's accounts grouped as 政务新媒体 (for findings, alerts and the board)."""
         return {**{account_site(a.unit): NEW_MEDIA for a in self.model.accounts},
                 **{site.id: site.name for site in self.model.sites}}
+
+
+def _strings(node: object) -> list[str]:
+    """Every string in plain nested data (a model's dump)."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        node = list(node.values())
+    return [s for child in node for s in _strings(child)] if isinstance(node, list | tuple) else []

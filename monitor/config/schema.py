@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from monitor.account_source import DEFAULT_OFF_DUTY, MAPPING_FIELDS
+from monitor.addresses import networks
 from monitor.durations import Duration
 from monitor.list_override import Override
 from monitor.platforms import CANONICAL, PLATFORMS, canonical_platform
@@ -365,8 +366,17 @@ class FetchModel(_Strict):
     per_host_interval: Duration = Duration(seconds=1)
     connections: int = Field(default=200, ge=1, le=5000)
     ca_file: str | None = None  # PEM file of CAs to trust besides the system's (e.g. a 政务外网 private CA)
+    # Private networks pages may be read from (政务外网: e.g. 10.0.0.0/8); outside them a redirect or a DNS answer
+    # into loopback, private or link-local space is refused (monitor.addresses). Addresses the inventory writes
+    # as IP literals are trusted as written.
+    allow_private: tuple[str, ...] = ()
 
     _parse = field_validator("timeout", "per_host_interval", mode="before")(_duration)
+
+    @field_validator("allow_private")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(str(net) for net in networks(value))
 
 
 class AvailabilitySettings(_Strict):

@@ -57,6 +57,7 @@ def fetch_settings(inventory: Inventory) -> FetchSettings:
         timeout_s=f.timeout.seconds, max_bytes=f.max_bytes, max_redirects=f.max_redirects,
         user_agent=f.user_agent, per_host_concurrency=f.per_host_concurrency,
         per_host_interval_s=f.per_host_interval.seconds, connections=f.connections, ca_file=f.ca_file,
+        allow_private=f.allow_private, named=inventory.named_addresses,
     )
 
 

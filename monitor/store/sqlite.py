@@ -194,11 +194,16 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE verdicts_v4;
     CREATE INDEX verdicts_subject_at ON verdicts (subject, at)
     """,
+    # 6: where a probe's page was read after redirects, when not at the target's own URL
+    """
+    ALTER TABLE results ADD COLUMN final_url TEXT
+    """,
 )
 
 T = TypeVar("T")
 
-_RESULT_COLUMNS = "http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count"
+_RESULT_COLUMNS = ("http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count,"
+                   " final_url")
 # A successful read: a dated list, or "not modified" since one (the honest-dates check counts these probes)
 _GOOD = "r.error IS NULL AND (r.newest_date IS NOT NULL OR r.not_modified = 1)"
 _SUBJECT = "(SELECT key FROM subjects WHERE name = ?)"
@@ -409,7 +414,7 @@ class SQLiteStore:
         return to what it read before (a page again after a failed fetch) and reads without items (a 304, a
         failure: one row for all targets): a year of probes holds about one result per change of the page."""
         content = (obs.http_status, obs.error, obs.detail, int(obs.not_modified), obs.newest_date, obs.reason,
-                   obs.signature, obs.content_hash, len(obs.items))
+                   obs.signature, obs.content_hash, len(obs.items), obs.final_url)
         recent = self._results.get(obs.target_id)
         if recent is None:
             row = self.db.execute(f"SELECT id, {_RESULT_COLUMNS} FROM results"
@@ -748,7 +753,7 @@ class SQLiteStore:
             return [
                 {"at": o.at, "http_status": o.http_status, "error": o.error, "detail": o.detail,
                  "not_modified": o.not_modified, "newest_date": _iso(o.newest_date), "reason": o.reason,
-                 "fetch_ms": o.fetch_ms, "item_count": row[-1]}
+                 "fetch_ms": o.fetch_ms, "item_count": row[-2], "final_url": o.final_url}
                 for row in rows
                 for o in (_observation(target_id, row),)
             ]
@@ -990,10 +995,10 @@ def _finding_dict(known: Known) -> dict[str, Any]:
 
 def _observation(target_id: str, row: Sequence[Any]) -> Observation:
     """An observation from a probe's time and fetch ms followed by its result's columns."""
-    at, ms, status, error, detail, not_modified, newest, reason, signature, content_hash, _count = row
+    at, ms, status, error, detail, not_modified, newest, reason, signature, content_hash, _count, final_url = row
     return Observation(
         target_id=target_id, at=datetime.fromtimestamp(at, UTC), fetch_ms=float(ms), http_status=status,
         error=FetchError(error) if error else None, detail=detail, not_modified=bool(not_modified),
         newest_date=_day(newest), reason=EmptyReason(reason) if reason else None, signature=signature,
-        content_hash=content_hash,
+        content_hash=content_hash, final_url=final_url,
     )

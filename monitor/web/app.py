@@ -293,6 +293,7 @@ async def target_page(request: web.Request) -> web.Response:
                  notifications=views.notification_rows(notifications),
                  deadline=views.local_time(tracked.verdict.deadline), now=views.local_time(now),
                  last_probe=views.local_time(latest.at if latest else None),
+                 final_url=latest.final_url if latest is not None else None,
                  history=views.history_rows(history), observations=views.observation_rows(observations))
 
 

@@ -61,7 +61,7 @@ REASON_LABELS = {
 FETCH_ERROR_LABELS = {
     "timeout": "超时", "dns": "域名解析失败", "connect": "连接失败", "tls": "证书错误", "http_status": "HTTP 错误",
     "too_large": "页面过大", "too_many_redirects": "重定向过多", "decode": "编码错误", "invalid_url": "地址无效",
-    "render": "浏览器渲染失败",
+    "render": "浏览器渲染失败", "blocked_address": "指向内网地址，已拒绝访问",
 }
 
 
@@ -89,7 +89,7 @@ FETCH_DETAILS = (
 FETCH_PLAIN = {
     "timeout": "超时", "dns": "域名无法解析", "connect": "无法连接", "tls": "证书错误", "too_large": "页面过大",
     "too_many_redirects": "重定向过多", "decode": "页面编码无法识别", "invalid_url": "地址无效",
-    "render": "浏览器渲染失败",
+    "render": "浏览器渲染失败", "blocked_address": "跳转至内网地址，已拒绝",
 }
 HTTP_PLAIN = {403: "禁止访问", 404: "页面不存在", 410: "页面已删除", 429: "访问过于频繁被拒"}
 
@@ -148,7 +148,8 @@ def observation_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
          "error": FETCH_ERROR_LABELS.get(o["error"], o["error"]) if o["error"] else "",
          "not_modified": o["not_modified"], "newest_date": o["newest_date"] or "—",
          "reason": REASON_LABELS.get(o["reason"], o["reason"]) if o["reason"] else "",
-         "detail": o["detail"] or "", "fetch_ms": round(o["fetch_ms"]), "item_count": o["item_count"]}
+         "detail": o["detail"] or "", "fetch_ms": round(o["fetch_ms"]), "item_count": o["item_count"],
+         "final_url": o.get("final_url") or ""}
         for o in records
     ]
 
