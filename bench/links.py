@@ -211,7 +211,9 @@ def inventory(ports: list[int], folder: Path, args: argparse.Namespace) -> confi
                       "columns": [{"id": f"s{si}-{col}", "name": name, "url": f"{base}/col/{col}/index.html",
                                    "category": cat} for col, name, cat in COLUMNS]})
     data = {"settings": {"store": str(folder / "links.sqlite3"), "extract_workers": 1,
-                         "fetch": {"per_host_interval": "0s", "timeout": "30s", "connections": 256},
+                         # the external sites' 127.0.0.2 plays the public internet
+                         "fetch": {"per_host_interval": "0s", "timeout": "30s", "connections": 256,
+                                   "allow_private": ["127.0.0.2/32"]},
                          "links": {"retry_after": f"{args.retry_after}s", "max_links": max(args.links, 500)}},
             "units": units, "sites": sites}
     return config.build(data, "bench", lambda loc: None)

@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from monitor import config
 from monitor.demo.fleet import Fleet, demo_accounts, demo_fleet
 from monitor.evaluate import TZ
+from monitor.report.xlsx import save_as_text
 from monitor.service import monitoring, run_service
 from monitor.web import views
 
@@ -103,7 +104,7 @@ def write_sheet(inventory: dict, path: Path) -> None:
         for column in site["columns"]:
             sheet.append((units[site["unit"]], site["name"], site["homepage"], column["name"], column["url"],
                           column["category"], column.get("list"), column.get("date"), column.get("date_format")))
-    book.save(path)
+    save_as_text(book, path)
 
 
 def findings_table(found: list[dict[str, object]]) -> str:

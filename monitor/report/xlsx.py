@@ -4,9 +4,30 @@ and 政务新媒体."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.report.score import Report
 from monitor.report.table import column_headers, number, rates_line, titles, unit_row
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
+# A cell whose text starts so is a formula to a spreadsheet (a unit named =HYPERLINK(…) in an office's sheet).
+FORMULA_START = ("=", "+", "-", "@")
+
+
+def save_as_text(book: Workbook, path: Path) -> None:
+    """Save ``book`` with every text cell kept as text: one that starts like a formula is stored as a string
+    (never openpyxl's formula) and shown with Excel's quote prefix, so opening or editing it evaluates nothing.
+    Every xlsx govwatch writes goes through here."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
 
 
 def write_xlsx(report: Report, path: Path) -> None:
@@ -72,5 +93,4 @@ def write_xlsx(report: Report, path: Path) -> None:
         for a in report.accounts:
             accounts.append([a.target.unit_name, a.target.name, a.target.url, "合格" if a.passed else "不合格",
                              "；".join(a.problems)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    save_as_text(book, path)
