@@ -191,3 +191,17 @@ def test_two_digit_years(text: str, expected: date) -> None:
 @pytest.mark.parametrize("text", ["10.0.0.1", "192.168.1.12", "v1.12.3", "0551-12-34", "12:30:45", "14-13-01"])
 def test_two_digit_year_lookalikes_are_not_dates(text: str) -> None:
     assert parse_date(text, TODAY) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("On October 26,2020", date(2020, 10, 26)), ("Oct. 26, 2020", date(2020, 10, 26)),
+     ("26 October 2020", date(2020, 10, 26)), ("Sept 3 2019", date(2019, 9, 3)), ("May 1st, 2021", date(2021, 5, 1))],
+)
+def test_english_month_names(text: str, expected: date) -> None:
+    assert parse_date(text, TODAY) == expected
+
+
+def test_english_lookalikes_are_not_dates() -> None:
+    assert parse_date("Mayor 12, 2020", TODAY) is None
+    assert parse_date("Octopus 3 2019", TODAY) is None

@@ -615,3 +615,23 @@ def test_message_list_rows_are_dated_by_their_submission() -> None:
     for main in (f"<ul class='ly'>{labelled}</ul>", table):
         result = extract_list(page(main), URL, TODAY)
         assert [i.date for i in result.items] == [date(2026, 11, d) for d in (2, 3, 4, 5)]
+
+
+def test_english_row_dates_beat_yearless_dates_in_summaries() -> None:
+    rows = "".join(
+        f"<div class='news'><span class='left'>On October {26 - i},2020</span><h4><a href='/c/{i}.html'>"
+        f"关于开展秋季安全检查工作的通知{i}</a></h4><p> 9月28日，某校召开工作会议……</p></div>" for i in range(4)
+    )
+    result = extract_list(page(f"<div class='list'>{rows}</div>"), URL, TODAY)
+    assert result.newest_date == date(2020, 10, 26)
+
+
+def test_a_labelled_date_in_the_link_tooltip_dates_the_row() -> None:
+    """PowerEasy lists show no date; each link's tooltip holds 文章标题, 作者 and 更新时间."""
+    rows = "".join(
+        f"<tr><td>[<a href='/news/'>新闻</a>]<a href='/news/{i}.html' title='文章标题：关于开展检查工作的通知{i}\n"
+        f"作者：办公室\n更新时间：2015/3/{4 - i} 17:26:54'>关于开展检查工作的通知{i}</a></td></tr>" for i in range(3)
+    )
+    result = extract_list(page(f"<table class='list'>{rows}</table>"), URL, TODAY)
+    assert result.newest_date == date(2015, 3, 4)
+    assert result.items[0].title == "关于开展检查工作的通知0"

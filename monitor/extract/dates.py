@@ -1,6 +1,6 @@
 """Regex date reader for Chinese government pages.
 
-Handles 2023年5月31日, 2023-05-31, 2023/5/31, 2023.05.31 (with or without a time), 23-05-31,
+Handles 2023年5月31日, 2023-05-31, 2023/5/31, 2023.05.31 (with or without a time), 23-05-31, May 31, 2023,
 full-width digits and brackets, year-less 05-31 / 5月31日 (year inferred from ``today``),
 二〇二三年五月三十一日, and the dates that CMSs put into article URLs.
 """
@@ -29,6 +29,17 @@ _SHORT = re.compile(r"(?<![\d\-/.年])(\d{1,2})\s*(?:月\s*(\d{1,2})\s*日|([-/]
 # A two-digit year first (14-04-29, 14.4.29): how some CMS templates print dates. Neighbouring digits or
 # separators would make it part of a longer number, a full date or an address.
 _TWO_DIGIT_YEAR = re.compile(r"(?<![\d\-/.:])(\d{2})([-/.])(\d{1,2})\2(\d{1,2})(?![\d\-/.:])")
+# English month names (an English-language sub-site): "On October 26,2020", "Oct. 26, 2020", "26 October 2020".
+_MONTHS = {name: n for n, names in enumerate(
+    ("january jan", "february feb", "march mar", "april apr", "may", "june jun", "july jul", "august aug",
+     "september sep sept", "october oct", "november nov", "december dec"), start=1) for name in names.split()}
+_EN_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_EN = re.compile(
+    rf"(?<![A-Za-z])(?:({_EN_MONTH})\.?\s*(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*((?:19|20)\d{{2}})"
+    rf"|(\d{{1,2}})(?:st|nd|rd|th)?\s+({_EN_MONTH})\.?,?\s+((?:19|20)\d{{2}}))(?![\d])",
+    re.I,
+)
+_EN_HINT = re.compile(r"[A-Za-z]{3}")
 _CN_NUM = "〇零一二三四五六七八九十"
 _CN = re.compile(rf"([{_CN_NUM}○Ｏ]{{4}})\s*年\s*([{_CN_NUM}]{{1,3}})\s*月\s*([{_CN_NUM}]{{1,3}})\s*日")
 # A day and a year-month split across elements: "12 2023-10" or "2023-10 12".
@@ -103,6 +114,13 @@ def scan_dates(text: str) -> list[Hit]:
         taken.append(m.span())
         if _make(year, month, day):
             found.append((year, month, day, m.start(), m.end()))
+    if _EN_HINT.search(norm):
+        for m in _EN.finditer(norm):
+            name, day, year = m.group(1, 2, 3) if m.group(1) else m.group(5, 4, 6)
+            month = _MONTHS[name.lower()]
+            taken.append(m.span())
+            if _make(int(year), month, int(day)):
+                found.append((int(year), month, int(day), m.start(), m.end()))
     if "〇" in norm or "○" in norm or "零" in norm:
         for m in _CN.finditer(norm):
             year, month, day = _cn_int(m.group(1)), _cn_int(m.group(2)), _cn_int(m.group(3))

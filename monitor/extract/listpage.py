@@ -340,7 +340,7 @@ def _title_anchors(links: list[LexborNode]) -> list[_Anchor]:
             continue
         text = " ".join(raw.split())
         attr = " ".join(attr.split()) if attr else ""
-        from_attr = len(attr) > len(text.rstrip(".…"))
+        from_attr = len(attr) > len(text.rstrip(".…")) and not LABEL.search(attr)  # a tooltip of fields: not a title
         title = attr if from_attr else text
         if len(title.strip("[]【】()（） ")) < MIN_TITLE:
             continue
@@ -565,6 +565,8 @@ def _row_date(row: _Row, row_text: str, title_text: str, page: _Page) -> None:
         own = _title_end_date(title_text)
     if own is None:
         own, _ = _own_date(_trailing_text(row.node, page.link_counts))
+    if own is None:
+        own = _tooltip_date(row.anchor)
     row.url_date = date_from_url(row.href)
     if own is None and row.url_date is None:
         own = prose
@@ -579,6 +581,16 @@ def _set_date(row: _Row, found: Hit | date | None, today: date) -> None:
     row.date = hit_date(found, today)
     if found[0] is None:
         row.month_day = (found[1], found[2])
+
+
+def _tooltip_date(anchor: LexborNode) -> Hit | None:
+    """A labelled date in the link's title tooltip (PowerEasy: 文章标题：…\n作者：…\n更新时间：2015/3/4 17:26:54)."""
+    tip = anchor.attributes.get("title")
+    label = LABEL.search(tip) if tip else None
+    if label is None:
+        return None
+    hits = scan_dates(tip[label.end() :])
+    return hits[0] if hits else None
 
 
 _DATE_NOISE = re.compile(r"[\s\d:：\[\]【】()（）<>〔〕{}|/·.,，、-]+")
