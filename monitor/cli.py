@@ -15,10 +15,11 @@ from monitor import __version__, config
 from monitor.addresses import network
 from monitor.evaluate import TZ
 from monitor.model import TargetKind
+from monitor.store.location import is_postgres
 
 if TYPE_CHECKING:
     from monitor.report.score import Quarter, Report, Scoring
-    from monitor.store.sqlite import SQLiteStore
+    from monitor.store import Store
 
 
 def _load_or_report(path: str) -> config.Inventory | None:
@@ -134,7 +135,7 @@ def _notify_unregistered(args: argparse.Namespace, findings: list[tuple[str | No
     from alerts.routing import unregistered_items
     from monitor.records import OutboxRecord
 
-    async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
+    async def work(store: Store, inventory: config.Inventory) -> int:
         units = {u.id: u for u in inventory.model.units}
         items = unregistered_items(findings, units, inventory.settings.alerts, datetime.now(TZ))
         await store.write([OutboxRecord(tuple(items))])
@@ -273,22 +274,27 @@ def _row_id(text: str) -> int:
 
 
 def _with_store(args: argparse.Namespace, work: Callable[[Any, Any], Awaitable[int]]) -> int:
-    """Open the inventory's store (the daemon may be running: SQLite WAL allows it) and run ``work``."""
-    from monitor.store.sqlite import SQLiteStore
+    """Open the inventory's store (the daemons may be running: SQLite WAL and PostgreSQL allow it) and run
+    ``work``."""
+    from monitor.store import StoreUnavailable, store_at
 
     inventory = _load_or_report(args.config)
     if inventory is None:
         return 2
 
     async def go() -> int:
-        store = SQLiteStore(inventory.settings.store)
+        store = store_at(inventory.settings.store)
         await store.open()
         try:
             return await work(store, inventory)
         finally:
             await store.close()
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    except StoreUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 2
 
 
 def cmd_silence(args: argparse.Namespace) -> int:
@@ -296,7 +302,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
 
     from monitor.web.admin import parse_until
 
-    async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
+    async def work(store: Store, inventory: config.Inventory) -> int:
         now = datetime.now(TZ)
         if args.action == "add":
             scope, ident = next((s, getattr(args, s)) for s in ("unit", "site", "target") if getattr(args, s))
@@ -331,7 +337,7 @@ def cmd_findings(args: argparse.Namespace) -> int:
 
     from monitor.findings import Status
 
-    async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
+    async def work(store: Store, inventory: config.Inventory) -> int:
         if args.action == "mark":
             if not args.uid or not args.as_:
                 print("mark needs a finding id and --as false_positive|fixed|open", file=sys.stderr)
@@ -364,7 +370,7 @@ def cmd_findings(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
+    async def work(store: Store, inventory: config.Inventory) -> int:
         if args.drop:
             dropped = await store.outbox_drop(args.drop, args.by)
             print(f"dropped {dropped} pending item(s)")
@@ -383,20 +389,50 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    """A checked copy of the store, taken while the daemon runs (SQLite's online backup API)."""
+    """A checked copy of the store, taken while the daemon runs (SQLite's online backup API; pg_dump for
+    PostgreSQL)."""
     import sqlite3
 
-    async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
+    async def work(store: Store, inventory: config.Inventory) -> int:
         target = Path(args.to)
         try:
             await store.backup(target)
         except (OSError, sqlite3.Error) as exc:
             print(f"备份失败 backup failed: {exc}", file=sys.stderr)
             return 1
-        print(f"已备份 backup written: {target} ({target.stat().st_size} bytes, integrity_check ok)")
+        checked = "pg_restore --list ok" if is_postgres(inventory.settings.store) else "integrity_check ok"
+        print(f"已备份 backup written: {target} ({target.stat().st_size} bytes, {checked})")
         return 0
 
     return _with_store(args, work)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Copy a SQLite store's whole history into an empty PostgreSQL store (moving up to several daemons)."""
+    from monitor.store import StoreUnavailable
+    from monitor.store.location import masked
+
+    if not is_postgres(args.target):
+        print(f"--to 应为 postgresql:// 地址，收到 {args.target!r} — --to must be a postgresql:// URI", file=sys.stderr)
+        return 2
+    try:
+        from monitor.store.migrate import NotEmpty, copy_sqlite_to_postgres
+    except ImportError as exc:
+        print(f"迁移到 PostgreSQL 需要先安装：pip install 'govwatch[postgres]'（缺少 {exc.name}）", file=sys.stderr)
+        return 2
+
+    def progress(table: str, rows: int) -> None:
+        print(f"\r{table}: {rows}", end="", flush=True)
+
+    try:
+        copied = asyncio.run(copy_sqlite_to_postgres(Path(args.source), args.target, progress))
+    except (FileNotFoundError, NotEmpty, StoreUnavailable) as exc:
+        print(f"\n迁移失败 migrate failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"\r已迁移 copied {args.source} → {masked(args.target)}: "
+          + ", ".join(f"{table} {rows}" for table, rows in copied.items()))
+    print("下一步 next: settings.store 改为该地址后启动守护进程 — set settings.store to it and start the daemons")
+    return 0
 
 
 def cmd_messages(args: argparse.Namespace) -> int:
@@ -406,7 +442,7 @@ def cmd_messages(args: argparse.Namespace) -> int:
     from monitor.checks.messages import stats_table
     from monitor.workdays import default_calendar
 
-    async def work(store: SQLiteStore, inventory: config.Inventory) -> int:
+    async def work(store: Store, inventory: config.Inventory) -> int:
         now = datetime.now(TZ)
         if args.today:
             now = datetime.combine(date.fromisoformat(args.today), now.timetz())
@@ -440,7 +476,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from monitor.report.files import write_all
     from monitor.report.history import quarter_report
     from monitor.report.score import Quarter, Scoring
-    from monitor.store.sqlite import SQLiteStore
+    from monitor.store import store_at
 
     try:
         quarter = Quarter.parse(args.quarter)
@@ -456,14 +492,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     inventory = _load_or_report(args.config)
     if inventory is None:
         return 2
-    store = Path(args.store or inventory.settings.store)
-    if not store.exists():
+    store = args.store or inventory.settings.store
+    if not is_postgres(store) and not Path(store).exists():
         print(f"no store at {store}: run the daemon first (govwatch run --config FILE)", file=sys.stderr)
         return 2
     units = [(u.id, u.name) for u in inventory.model.units]
 
     async def read() -> Report:
-        db = SQLiteStore(store)
+        db = store_at(store)
         await db.open()
         try:
             return await quarter_report(db, quarter, scoring, units)
@@ -503,7 +539,7 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--config", required=True, help="inventory file (.yaml or .xlsx)")
-    run.add_argument("--store", help="SQLite file (default: settings.store)")
+    run.add_argument("--store", help="SQLite file or postgresql:// URI (default: settings.store)")
     run.add_argument("--listen", help="board address HOST:PORT (default: settings.listen)")
     run.add_argument("--log-level", default="info")
     run.set_defaults(func=cmd_run)
@@ -588,6 +624,11 @@ def parser() -> argparse.ArgumentParser:
     bak.add_argument("--to", required=True, metavar="FILE", help="where to write the copy (replaced if it exists)")
     bak.set_defaults(func=cmd_backup)
 
+    mig = sub.add_parser("migrate", help="copy a SQLite store's whole history into an empty PostgreSQL store")
+    mig.add_argument("--from", dest="source", required=True, metavar="FILE.sqlite3", help="the SQLite store")
+    mig.add_argument("--to", dest="target", required=True, metavar="postgresql://…", help="an empty PostgreSQL store")
+    mig.set_defaults(func=cmd_migrate)
+
     box = sub.add_parser("outbox", help="pending notifications and events; drop what an operator gives up on")
     box.add_argument("--config", required=True)
     box.add_argument("--status", choices=("pending", "sent", "dropped", "suppressed"))
@@ -608,7 +649,7 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--demo", action="store_true",
                      help="simulate the quarter on loopback sites through the daemon and report on that")
     rep.add_argument("--out", default=".", help="directory for score-QUARTER.xlsx/.html and notice-QUARTER.txt")
-    rep.add_argument("--store", help="SQLite file (default: settings.store)")
+    rep.add_argument("--store", help="SQLite file or postgresql:// URI (default: settings.store)")
     rep.add_argument("--scoring", help="YAML: deductions per category, pass_mark, stale_veto_columns, veto_checks")
     rep.set_defaults(func=cmd_report)
 

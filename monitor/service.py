@@ -26,9 +26,9 @@ from monitor.metrics import Metrics
 from monitor.mqtt import MqttPublisher
 from monitor.render import missing
 from monitor.render.client import Renderer
-from monitor.startup import bind, parse_listen, store_problem
+from monitor.startup import StartupError, bind, parse_listen, store_problem
+from monitor.store import StoreUnavailable, store_at
 from monitor.store.retention import compact_periodically
-from monitor.store.sqlite import SQLiteStore
 from monitor.web.app import serve
 
 log = structlog.get_logger()
@@ -42,9 +42,11 @@ async def monitoring(
 ) -> AsyncIterator[Monitor]:
     """A loaded monitor with its store and fetcher open (and ``metrics`` attached); closed in order on exit."""
     settings = inventory.settings
-    store = SQLiteStore(store_path or settings.store)
+    store = store_at(store_path or settings.store)
     try:
         await store.open()
+    except StoreUnavailable as exc:
+        raise StartupError("store", exc.zh, exc.en) from None
     except (sqlite3.Error, OSError) as exc:
         raise store_problem(store_path or settings.store, exc) from None
     pool = ExtractPool(settings.extract_workers, settings.extract_time_limit.seconds)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,3 +131,40 @@ async def endpoint() -> AsyncIterator[Endpoint]:
     ep.base = f"127.0.0.1:{runner.addresses[0][1]}"
     yield ep
     await runner.cleanup()
+
+
+# PostgreSQL for the tests that run on both stores: a fresh schema per test in the database named here (.ci/run
+# creates one and drops it after; locally any database the user may create schemas in).
+POSTGRES = os.environ.get("GOVWATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """The URI of an empty schema of its own in the test database (its search_path), dropped afterwards."""
+    import asyncpg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(POSTGRES)
+    try:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        yield in_schema(POSTGRES, schema)
+    finally:
+        # connections a test left (a daemon killed with -9): named after the schema
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                            schema)
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
+
+
+def in_schema(url: str, schema: str) -> str:
+    """``url`` with every connection's search_path set to ``schema`` (libpq's and asyncpg's ``options``), its
+    connections named after it."""
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}&application_name={schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives, once per backend: a SQLite file, then a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return str(tmp_path / "govwatch.sqlite3")
+    return request.getfixturevalue("postgres_url")

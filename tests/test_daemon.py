@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from ruamel.yaml import YAML
 
@@ -18,16 +21,20 @@ from monitor import config
 from monitor.evaluate import TZ, Reason
 from monitor.model import State
 from monitor.service import monitoring
+from monitor.store import Store, store_at
+from monitor.store.location import is_postgres
 from monitor.store.sqlite import MIGRATIONS, SQLiteStore
 from tests.conftest import PageServer, list_page
 
 TODAY = datetime.now(TZ).date()
+T = TypeVar("T")
 
 
-def write_inventory(path: Path, server: PageServer, columns: list[dict], **settings) -> config.Inventory:
+def write_inventory(path: Path, server: PageServer, columns: list[dict], store: str | None = None,
+                    **settings) -> config.Inventory:
     """Columns only: the other checks (links, availability, …) are off, so page hits count probes alone."""
     data = {
-        "settings": {"store": str(path.parent / "govwatch.sqlite3"), "checks": [],
+        "settings": {"store": store or str(path.parent / "govwatch.sqlite3"), "checks": [],
                      "fetch": {"timeout": "5s", "per_host_interval": "0s"}, **settings},
         "units": [{"id": "u1", "name": "测试县人民政府办公室"}],
         "sites": [{"id": "s1", "name": "测试县人民政府网站", "unit": "u1", "homepage": server.url("/"),
@@ -42,7 +49,18 @@ def dated(days_ago: int, count: int = 15) -> list[tuple[str, str]]:
     return [(f"关于做好第{i}项重点工作的通知", (newest - timedelta(days=2 * i)).isoformat()) for i in range(count)]
 
 
-async def test_sweep_stores_verdicts_and_survives_restart(tmp_path: Path, page_server: PageServer) -> None:
+async def stored(location: str, read: Callable[[Store], Awaitable[T]]) -> T:
+    """What the store at ``location`` gives back (either backend), read through its protocol."""
+    store = store_at(location)
+    await store.open()
+    try:
+        return await read(store)
+    finally:
+        await store.close()
+
+
+async def test_sweep_stores_verdicts_and_survives_restart(tmp_path: Path, page_server: PageServer,
+                                                          store_location: str) -> None:
     page_server.set("/fresh/", list_page(dated(1)))
     page_server.set("/stale/", list_page(dated(40)))
     page_server.set("/gone/", "oops", status=503)
@@ -50,7 +68,7 @@ async def test_sweep_stores_verdicts_and_survives_restart(tmp_path: Path, page_s
         {"id": "fresh", "name": "工作动态", "url": page_server.url("/fresh/"), "category": "动态要闻"},
         {"id": "stale", "name": "乡镇动态", "url": page_server.url("/stale/"), "category": "动态要闻"},
         {"id": "gone", "name": "通知公告", "url": page_server.url("/gone/"), "category": "通知公告"},
-    ])
+    ], store=store_location)
     async with monitoring(inv) as monitor:
         await monitor.sweep_once()
         states = {tid: t.verdict for tid, t in monitor.tracked.items()}
@@ -59,15 +77,18 @@ async def test_sweep_stores_verdicts_and_survives_restart(tmp_path: Path, page_s
     assert states["stale"].state is State.RED
     assert states["gone"].state is State.UNKNOWN and states["gone"].reasons == (Reason.FETCH_FAILED,)
 
-    db = sqlite3.connect(tmp_path / "govwatch.sqlite3")
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT count(*) FROM probes").fetchone()[0] == 3
-    of = "JOIN subjects ON key = subject WHERE name ="
-    assert db.execute(f"SELECT count(*) FROM items {of} 'fresh'").fetchone()[0] == 15
-    assert db.execute(f"SELECT state FROM verdicts {of} 'stale'").fetchall() == [("red",)]
-    db.close()
+    if not is_postgres(store_location):
+        with contextlib.closing(sqlite3.connect(store_location)) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
-    # A second daemon resumes from the file: same verdicts before any probe.
+    async def read(store: Store) -> tuple[list[int], int, list[str]]:
+        return ([len(await store.observations(tid)) for tid in ("fresh", "stale", "gone")],
+                len(await store.recent_item_urls(["fresh"], 100)),
+                [v["state"] for v in await store.verdict_history("stale")])
+
+    assert await stored(store_location, read) == ([1, 1, 1], 15, ["red"])
+
+    # A second daemon resumes from the store: same verdicts before any probe.
     async with monitoring(inv) as monitor:
         assert {tid: t.verdict.state for tid, t in monitor.tracked.items()} == {
             "fresh": State.GREEN, "stale": State.RED, "gone": State.UNKNOWN}
@@ -75,13 +96,14 @@ async def test_sweep_stores_verdicts_and_survives_restart(tmp_path: Path, page_s
         assert monitor.tracked["fresh"].history.latest.newest_date == TODAY - timedelta(days=1)
 
 
-async def test_deadline_timer_fires_at_the_crossing_without_a_probe(tmp_path: Path, page_server: PageServer) -> None:
+async def test_deadline_timer_fires_at_the_crossing_without_a_probe(tmp_path: Path, page_server: PageServer,
+                                                                   store_location: str) -> None:
     """Sub-day rules count from the first sighting: green now, yellow after 1.5 s, red after 3 s."""
     page_server.set("/col/", list_page(dated(0)))
     inv = write_inventory(tmp_path / "inv.yaml", page_server, [
         {"id": "c1", "name": "工作动态", "url": page_server.url("/col/"), "category": "动态要闻",
          "deadline": "3s", "lead": "1s", "interval": "1h"},
-    ])
+    ], store=store_location)
     seen: list[tuple[State, datetime]] = []
     async with monitoring(inv) as monitor:
         monitor.hooks.listeners.append(lambda target, verdict, previous: seen.append((verdict.state, datetime.now(TZ))))
@@ -95,8 +117,8 @@ async def test_deadline_timer_fires_at_the_crossing_without_a_probe(tmp_path: Pa
     yellow_at, red_at = first_seen + timedelta(seconds=2), first_seen + timedelta(seconds=3)
     assert timedelta(0) <= seen[1][1] - yellow_at < timedelta(seconds=0.5)
     assert timedelta(0) <= seen[2][1] - red_at < timedelta(seconds=0.5)
-    db = sqlite3.connect(tmp_path / "govwatch.sqlite3")
-    assert [r[0] for r in db.execute("SELECT state FROM verdicts ORDER BY id")] == ["green", "yellow", "red"]
+    history = await stored(store_location, lambda store: store.verdict_history("c1"))
+    assert [v["state"] for v in reversed(history)] == ["green", "yellow", "red"]
 
 
 async def test_page_that_loses_its_list_is_page_changed(tmp_path: Path, page_server: PageServer) -> None:
@@ -115,12 +137,13 @@ async def test_page_that_loses_its_list_is_page_changed(tmp_path: Path, page_ser
     assert verdict.newest_date == TODAY - timedelta(days=2)
 
 
-async def test_conditional_get_keeps_the_verdict(tmp_path: Path, page_server: PageServer) -> None:
+async def test_conditional_get_keeps_the_verdict(tmp_path: Path, page_server: PageServer,
+                                                 store_location: str) -> None:
     page_server.set("/col/", list_page(dated(12)))
     page_server.etags["/col/"] = '"v1"'
     inv = write_inventory(tmp_path / "inv.yaml", page_server, [
         {"id": "c1", "name": "工作动态", "url": page_server.url("/col/"), "category": "动态要闻"},
-    ])
+    ], store=store_location)
     async with monitoring(inv) as monitor:
         await monitor.sweep_once()
         first = monitor.tracked["c1"].verdict
@@ -129,10 +152,9 @@ async def test_conditional_get_keeps_the_verdict(tmp_path: Path, page_server: Pa
         latest = monitor.tracked["c1"].history.latest
     assert page_server.not_modified == 1 and latest.not_modified and latest.http_status == 304
     assert first.state is State.YELLOW and second.same_as(first)
-    db = sqlite3.connect(tmp_path / "govwatch.sqlite3")
-    assert db.execute("SELECT r.not_modified FROM probes AS p JOIN results AS r ON r.id = p.result"
-                      " ORDER BY p.at").fetchall() == [(0,), (1,)]
-    assert db.execute("SELECT etag FROM current").fetchone() == ('"v1"',)
+    probes = await stored(store_location, lambda store: store.observations("c1"))
+    assert [o["not_modified"] for o in reversed(probes)] == [False, True]
+    assert (await stored(store_location, lambda store: store.load_states()))["c1"].etag == '"v1"'
 
 
 async def test_hostile_pages_never_crash_the_daemon(tmp_path: Path, page_server: PageServer) -> None:
@@ -283,18 +305,18 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
 
 
 async def test_restart_after_a_crossing_while_down_stores_it_without_starting(
-        tmp_path: Path, page_server: PageServer) -> None:
+        tmp_path: Path, page_server: PageServer, store_location: str) -> None:
     """A verdict that moved by time while the daemon was down is written even if it only loads and stops."""
     page_server.set("/col/", list_page(dated(0)))
     inv = write_inventory(tmp_path / "inv.yaml", page_server, [
         {"id": "c1", "name": "工作动态", "url": page_server.url("/col/"), "category": "动态要闻",
          "deadline": "1s", "lead": "0s", "interval": "1h"},
-    ])
+    ], store=store_location)
     async with monitoring(inv) as monitor:
         await monitor.sweep_once()
         assert monitor.tracked["c1"].verdict.state is State.GREEN
     await asyncio.sleep(1.2)
     async with monitoring(inv) as monitor:  # loaded and closed, never started
         assert monitor.tracked["c1"].verdict.state is State.RED
-    db = sqlite3.connect(tmp_path / "govwatch.sqlite3")
-    assert [r[0] for r in db.execute("SELECT state FROM verdicts ORDER BY id")] == ["green", "red"]
+    history = await stored(store_location, lambda store: store.verdict_history("c1"))
+    assert [v["state"] for v in reversed(history)] == ["green", "red"]

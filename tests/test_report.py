@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -13,13 +13,14 @@ from openpyxl import load_workbook
 from monitor import cli
 from monitor.evaluate import TZ, Verdict
 from monitor.findings import Finding, Known, Status, mark, reconcile
-from monitor.model import State
+from monitor.model import State, Target, TargetKind
 from monitor.records import FindingsRecord, VerdictRecord
 from monitor.report.files import write_all
 from monitor.report.history import quarter_report
 from monitor.report.notice import draft_notice
 from monitor.report.score import Quarter, Scoring
-from monitor.store.sqlite import SQLiteStore
+from monitor.rules import DEFAULT_RULES
+from monitor.store import Store, store_at
 
 UNITS = [("fgj", "县发展和改革局"), ("jyj", "县教育局"), ("wjw", "县卫生健康委员会"), ("zfb", "县<政府>办"),
          ("hbj", "县环保局"), ("sfj", "县司法局"), ("zjj", "县住房和城乡建设局")]
@@ -97,28 +98,25 @@ HISTORY: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def build_store(path: Path) -> None:
-    async def migrate() -> None:
-        store = SQLiteStore(path)
-        await store.open()
+async def build_store(location: str) -> None:
+    """The targets, then the verdict history as deadline timers write it and the findings' trail as the daemon
+    writes it, through the store's protocol (either backend)."""
+    names = dict(UNITS)
+    rule = DEFAULT_RULES["动态要闻"]
+    targets = [Target(tid, TargetKind(kind), ACCOUNTS.get(tid, f"栏目{tid}"), f"http://127.0.0.1:8081/{tid}/", site,
+                      SITES[site][1], SITES[site][0], names[SITES[site][0]], replace(rule, category=category))
+               for tid, kind, site, category in TARGETS]
+    store = store_at(location)
+    await store.open()
+    try:
+        await store.sync_targets(targets, datetime.fromtimestamp(0, TZ))
+        await write_verdicts(store)
+        await write_findings(store)
+    finally:
         await store.close()
 
-    asyncio.run(migrate())
-    names = dict(UNITS)
-    db = sqlite3.connect(path)
-    with db:
-        for tid, kind, site, category in TARGETS:
-            unit = SITES[site][0]
-            db.execute("INSERT INTO targets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0)",
-                       (tid, kind, ACCOUNTS.get(tid, f"栏目{tid}"), f"http://127.0.0.1:8081/{tid}/", site,
-                        SITES[site][1], unit,
-                        names[unit], category))
-    db.close()
-    asyncio.run(write_verdicts(path))
-    asyncio.run(write_findings(path))
 
-
-async def write_verdicts(path: Path) -> None:
+async def write_verdicts(store: Store) -> None:
     """The history through the store's write path, as deadline timers write it."""
     records = []
     for tid, rows in HISTORY.items():
@@ -130,10 +128,7 @@ async def write_verdicts(path: Path) -> None:
             records.append(VerdictRecord(tid, at, Verdict(State(state), (reason,), newest,
                                                           deadline=None if deadline is None else
                                                           datetime.fromtimestamp(deadline, TZ))))
-    store = SQLiteStore(path)
-    await store.open()
     await store.write(records)
-    await store.close()
 
 
 def finding(check: str, subject: str, site: str, severity: State, title: str, key: str | None = None) -> Finding:
@@ -165,37 +160,32 @@ FINDINGS: list[tuple[str, str, str, list[Finding] | Status]] = [
 ]
 
 
-async def write_findings(path: Path) -> None:
+async def write_findings(store: Store) -> None:
     """The findings' trail as the daemon writes it: reconcile (and an operator's mark) → the store."""
-    store = SQLiteStore(path)
-    await store.open()
     known: dict[tuple[str, str], dict[str, Known]] = {}
-    try:
-        for when, check, subject, seen in FINDINGS:
-            at = datetime.fromtimestamp(t(when), TZ)
-            if isinstance(seen, Status):
-                was = next(k for scope in known.values() for k in scope.values() if k.finding.title == subject)
-                changes = [mark(was, seen, at, "张三", "误报")]
-            else:
-                changes = reconcile(known.get((check, subject), {}), seen, at)
-            for change in changes:
-                f = change.known.finding
-                known.setdefault((f.check, f.subject), {})[f.uid] = change.known
-            await store.write([FindingsRecord(tuple(changes))])
-    finally:
-        await store.close()
+    for when, check, subject, seen in FINDINGS:
+        at = datetime.fromtimestamp(t(when), TZ)
+        if isinstance(seen, Status):
+            was = next(k for scope in known.values() for k in scope.values() if k.finding.title == subject)
+            changes = [mark(was, seen, at, "张三", "误报")]
+        else:
+            changes = reconcile(known.get((check, subject), {}), seen, at)
+        for change in changes:
+            f = change.known.finding
+            known.setdefault((f.check, f.subject), {})[f.uid] = change.known
+        await store.write([FindingsRecord(tuple(changes))])
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Path:
-    path = tmp_path / "govwatch.sqlite3"
-    build_store(path)
-    return path
+def store(store_location: str) -> str:
+    """The hand-computed history in a store, once on SQLite and once on PostgreSQL."""
+    asyncio.run(build_store(store_location))
+    return store_location
 
 
-def report_for(store: Path, scoring: Scoring | None = None):
+def report_for(store: str, scoring: Scoring | None = None):
     async def read():
-        db = SQLiteStore(store)
+        db = store_at(store)
         await db.open()
         try:
             return await quarter_report(db, Quarter.parse("2026Q4"), scoring or Scoring(), UNITS,
@@ -214,7 +204,7 @@ def test_quarter_parsing() -> None:
         Quarter.parse("2026-4")
 
 
-def test_hand_computed_scores_in_the_xlsx(store: Path, tmp_path: Path) -> None:
+def test_hand_computed_scores_in_the_xlsx(store: str, tmp_path: Path) -> None:
     report = report_for(store)
     paths = write_all(report, tmp_path / "out")
     sheet = load_workbook(paths[0])["季度得分表"]
@@ -272,7 +262,7 @@ def test_hand_computed_scores_in_the_xlsx(store: Path, tmp_path: Path) -> None:
     ]
 
 
-def test_html_escapes_names(store: Path, tmp_path: Path) -> None:
+def test_html_escapes_names(store: str, tmp_path: Path) -> None:
     paths = write_all(report_for(store), tmp_path / "out")
     text = paths[1].read_text(encoding="utf-8")
     assert "县&lt;政府&gt;办" in text and "<政府>" not in text
@@ -281,7 +271,7 @@ def test_html_escapes_names(store: Path, tmp_path: Path) -> None:
     assert "<h2>不合格的政务新媒体账号</h2>" in text and "<td>青溪发布（微博）</td>" in text
 
 
-def test_draft_notice_lists_evidence(store: Path) -> None:
+def test_draft_notice_lists_evidence(store: str) -> None:
     text = draft_notice(report_for(store))
     assert text.startswith("关于2026年第四季度政府网站与政务新媒体监测情况的通报（草稿）")
     assert "对 5 个政务新媒体账号开展内容更新监测，3 个不合格，合格率 40.00%。" in text
@@ -304,7 +294,7 @@ def test_draft_notice_lists_evidence(store: Path) -> None:
     assert "按装" not in text and "首页错链" not in text and "暗链" not in text and "县发改局网站无法访问" not in text
 
 
-def test_configurable_deductions(store: Path, tmp_path: Path) -> None:
+def test_configurable_deductions(store: str, tmp_path: Path) -> None:
     scoring_file = tmp_path / "scoring.yaml"
     scoring_file.write_text("deductions: {动态要闻: 1}\npass_mark: 80\n", encoding="utf-8")
     report = report_for(store, Scoring.load(scoring_file))
@@ -323,7 +313,7 @@ def test_configurable_deductions(store: Path, tmp_path: Path) -> None:
         Scoring.load(scoring_file)
 
 
-def test_cli_report(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_report(store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(
         f"settings: {{store: {store}}}\nunits:\n  - {{id: fgj, name: 县发展和改革局}}\nsites: []\n", encoding="utf-8")

@@ -111,3 +111,31 @@ class Store(TargetStore, OutboxStore, SilenceStore, FindingStore, CheckStore, Re
     """Everything a backend provides (SQLite now; PostgreSQL can follow). Parts of govwatch depend on the
     concerns they use: the sender and MQTT on ``OutboxStore``, the alert engine on ``SilenceStore``, the
     report on ``ReportStore``, the service's periodic compaction on ``RetentionStore``."""
+
+
+class StoreUnavailable(Exception):
+    """The store named cannot be used (its backend's libraries are not installed, its database cannot be reached):
+    what is wrong and what to do, in Chinese (``zh``) and English (``en``)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh} — {en}")
+        self.zh, self.en = zh, en
+
+
+def store_at(location: str | Path) -> Store:
+    """The store ``settings.store`` names: a ``postgresql://`` URI (PostgreSQL; the ``postgres`` extra) or the path
+    of a SQLite file (the default; needs nothing)."""
+    from monitor.store.location import is_postgres
+
+    text = str(location)
+    if is_postgres(text):
+        try:
+            from monitor.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreUnavailable(
+                f"settings.store 指向 PostgreSQL，需要先安装：pip install 'govwatch[postgres]'（缺少 {exc.name}）",
+                "a PostgreSQL store needs the postgres extra: pip install 'govwatch[postgres]'") from exc
+        return PostgresStore(text)
+    from monitor.store.sqlite import SQLiteStore
+
+    return SQLiteStore(text)

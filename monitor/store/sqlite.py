@@ -766,7 +766,7 @@ class SQLiteStore:
             marks = ",".join("?" * len(target_ids))
             rows = self.db.execute(
                 f"SELECT url FROM items WHERE subject IN (SELECT key FROM subjects WHERE name IN ({marks}))"
-                f" GROUP BY url ORDER BY MAX(date) IS NULL, MAX(date) DESC, MAX(first_seen) DESC LIMIT ?",
+                f" GROUP BY url ORDER BY MAX(date) IS NULL, MAX(date) DESC, MAX(first_seen) DESC, url LIMIT ?",
                 [*target_ids, limit])
             return [url for (url,) in rows]
 
