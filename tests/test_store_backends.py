@@ -60,7 +60,8 @@ def workload() -> list[list[Record]]:
             day = (at - timedelta(days=n // 10)).date()
             items = tuple(Item(f"第{n // 10}-{k}项工作", f"http://127.0.0.1/{n // 10}/{k}.html" + "x" * 3000 * (k == 2),
                                day - timedelta(days=k)) for k in range(3))
-            obs = Observation(tid, at, 12.0, 200, newest_date=day, items=items, content_hash=f"h{n // 10}")
+            obs = Observation(tid, at, 12.0, 200, newest_date=day, items=items, content_hash=f"h{n // 10}",
+                              final_url=f"http://127.0.0.1:8081/moved/{tid}/" if n % 13 == 0 else None)
         history = histories[tid] = advance(histories.get(tid, History()), obs)
         verdict = evaluate(RULE, history, at)
         changed = not verdict.same_as(verdicts.get(tid))

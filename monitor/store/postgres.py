@@ -62,7 +62,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE subjects (key serial PRIMARY KEY, name text NOT NULL UNIQUE);
     CREATE TABLE results (
         id bigserial PRIMARY KEY, http_status integer, error text, detail text, not_modified boolean NOT NULL,
-        newest_date date, reason text, signature text, content_hash text, item_count integer NOT NULL
+        newest_date date, reason text, signature text, content_hash text, item_count integer NOT NULL,
+        final_url text
     );
     CREATE INDEX results_without_items ON results (http_status, error, md5(detail)) WHERE item_count = 0;
     CREATE TABLE probes (
@@ -127,7 +128,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-_RESULT_COLUMNS = "http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count"
+_RESULT_COLUMNS = ("http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count,"
+                   " final_url")
 _GOOD = "r.error IS NULL AND (r.newest_date IS NOT NULL OR r.not_modified)"
 _FINDING_COLUMNS = ("check_name, subject, key, severity, title, unit_id, site_id, url, detail, evidence, status,"
                     " first_seen, changed_at")
@@ -388,7 +390,7 @@ class PostgresStore:
                     found = await db.fetchval(
                         f"SELECT id FROM results WHERE item_count = 0 AND ({_RESULT_COLUMNS}) IS NOT DISTINCT FROM"
                         " ($1::integer, $2::text, $3::text, $4::boolean, $5::date, $6::text, $7::text, $8::text,"
-                        " $9::integer) LIMIT 1", *content)
+                        " $9::integer, $10::text) LIMIT 1", *content)
                     if found is not None:
                         self._shared[content] = found
             if found is None:
@@ -401,9 +403,9 @@ class PostgresStore:
             await db.execute(
                 f"INSERT INTO results (id, {_RESULT_COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::integer[],"
                 " $3::text[], $4::text[], $5::boolean[], $6::date[], $7::text[], $8::text[], $9::text[],"
-                " $10::integer[])", ids, *map(list, zip(*(content for _, content in fresh), strict=True)))
+                " $10::integer[], $11::text[])", ids, *map(list, zip(*(content for _, content in fresh), strict=True)))
             for rid, ((_, content), seen) in zip(ids, fresh.items(), strict=True):
-                if not content[-1]:
+                if not content[-2]:
                     self._shared[content] = rid
                 for obs in seen:
                     out[id(obs)] = rid
@@ -528,8 +530,8 @@ class PostgresStore:
         states = {}
         for row in rows:
             tid = row[0]
-            latest = _observation(tid, row[11:22]) if row[11] is not None else None
-            last_good = _observation(tid, row[22:33]) if row[22] is not None else None
+            latest = _observation(tid, row[11:23]) if row[11] is not None else None
+            last_good = _observation(tid, row[23:35]) if row[23] is not None else None
             verdict = Verdict(State(row[1]), tuple(json.loads(row[2])), row[3], row[4], row[5], row[6], row[7])
             content = latest.content_hash if latest else None
             states[tid] = TargetState(History(latest, last_good, row[8]), verdict, row[9], row[10], content)
@@ -553,7 +555,7 @@ class PostgresStore:
                 target_id, limit)
         return [{"at": o.at, "http_status": o.http_status, "error": o.error, "detail": o.detail,
                  "not_modified": o.not_modified, "newest_date": _iso(o.newest_date), "reason": o.reason,
-                 "fetch_ms": o.fetch_ms, "item_count": row[-1]}
+                 "fetch_ms": o.fetch_ms, "item_count": row[-2], "final_url": o.final_url}
                 for row in rows for o in (_observation(target_id, row),)]
 
     async def verdicts_since(self, since: datetime) -> list[tuple[str, datetime, Verdict]]:
@@ -904,7 +906,7 @@ async def _compact(db: asyncpg.Connection, table: str, subjects: Sequence[int], 
 def _content(obs: Observation) -> tuple[Any, ...]:
     """What a probe read, as stored in its result row."""
     return (obs.http_status, obs.error, obs.detail, obs.not_modified, obs.newest_date, obs.reason, obs.signature,
-            obs.content_hash, len(obs.items))
+            obs.content_hash, len(obs.items), obs.final_url)
 
 
 def _iso(day: date | None) -> str | None:
@@ -927,10 +929,10 @@ def _finding_dict(known: Known) -> dict[str, Any]:
 
 def _observation(target_id: str, row: Sequence[Any]) -> Observation:
     """An observation from a probe's time and fetch ms followed by its result's columns."""
-    at, ms, status, error, detail, not_modified, newest, reason, signature, content_hash, _count = row
+    at, ms, status, error, detail, not_modified, newest, reason, signature, content_hash, _count, final_url = row
     return Observation(
         target_id=target_id, at=at, fetch_ms=float(ms), http_status=status,
         error=FetchError(error) if error else None, detail=detail, not_modified=bool(not_modified),
         newest_date=newest, reason=EmptyReason(reason) if reason else None, signature=signature,
-        content_hash=content_hash,
+        content_hash=content_hash, final_url=final_url,
     )
