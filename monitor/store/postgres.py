@@ -658,7 +658,7 @@ class PostgresStore:
                 " SELECT url, title, date, first_seen, last_seen, prev_date, date_changed_at FROM items"
                 " WHERE subject = (SELECT key FROM k) AND last_seen >= (SELECT MIN(first_seen) FROM items"
                 "  WHERE subject = (SELECT key FROM k) AND last_seen = (SELECT MAX(last_seen) FROM items"
-                "  WHERE subject = (SELECT key FROM k)))", target_id)
+                "  WHERE subject = (SELECT key FROM k))) ORDER BY first_seen, url", target_id)
             if not rows:
                 return [], []
             since = min(r[3] for r in rows)

@@ -787,7 +787,7 @@ class SQLiteStore:
                 " SELECT url, title, date, first_seen, last_seen, prev_date, date_changed_at FROM items"
                 " WHERE subject = (SELECT key FROM k) AND last_seen >= (SELECT MIN(first_seen) FROM items"
                 "  WHERE subject = (SELECT key FROM k) AND last_seen = (SELECT MAX(last_seen) FROM items"
-                "  WHERE subject = (SELECT key FROM k)))",
+                "  WHERE subject = (SELECT key FROM k))) ORDER BY first_seen, url",
                 {"t": target_id}).fetchall()
             if not rows:
                 return [], []
