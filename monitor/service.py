@@ -22,6 +22,7 @@ from monitor.config import Inventory
 from monitor.daemon import Hooks, Monitor, fetch_settings, render_settings
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher
+from monitor.journal import Tally, summary
 from monitor.metrics import Metrics
 from monitor.mqtt import MqttPublisher
 from monitor.render import missing
@@ -34,6 +35,7 @@ from monitor.web.app import serve
 log = structlog.get_logger()
 STOP_GRACE_S = 10.0
 STATUS_EVERY_S = 30.0
+FIRST_SUMMARY_S = 60
 
 
 @asynccontextmanager
@@ -139,9 +141,10 @@ async def run_service(
     try:
         async with monitoring(inventory, store_path, metrics) as monitor:
             runner = await serve(monitor, host, port, metrics, sock=sock)
+            tally = count_for_journal(monitor)
             monitor.start()
             port = runner.addresses[0][1] if runner.addresses else port
-            background = _background(monitor, inventory.source)
+            background = _background(monitor, inventory.source, tally)
             if checks_now:
                 background.append(asyncio.create_task(monitor.check_once(), name="checks-now"))
             log.info("started", targets=len(monitor.tracked), board=f"http://{host}:{port}/")
@@ -199,8 +202,36 @@ async def reload_inventory(monitor: Monitor, path: str) -> bool:
     return ok
 
 
-def _background(monitor: Monitor, config_path: str) -> list[asyncio.Task[None]]:
-    """SIGHUP reloads, periodic STATUS, the store's compaction and, when systemd asks for one, the watchdog."""
+def count_for_journal(monitor: Monitor) -> Tally:
+    """A tally of what the monitor does (probes, failures, changes), fed by its hooks, for the summaries."""
+    tally = Tally(since=monitor.clock())
+    monitor.hooks.probe_listeners.append(tally.probed)
+    monitor.hooks.listeners.append(tally.verdict)
+    monitor.hooks.finding_listeners.append(tally.findings)
+    return tally
+
+
+async def log_summaries(monitor: Monitor, tally: Tally) -> None:
+    """A summary line every ``settings.log_summary`` (read at each one, so a reload changes it); the first one
+    within a minute of the start, so a new daemon's journal shows its first probes."""
+    wait = min(monitor.inventory.settings.log_summary.seconds, FIRST_SUMMARY_S)
+    while True:
+        await asyncio.sleep(wait)
+        wait = monitor.inventory.settings.log_summary.seconds
+        try:
+            stats = await monitor.store.outbox_stats()
+        except Exception:
+            log.exception("summary_failed")
+            continue
+        now = monitor.clock()
+        pending = sum(s["pending"] for s in stats.values())
+        log.info("summary", **summary(tally, (t.verdict.state for t in monitor.tracked.values()), pending, now))
+        tally.restart(now)
+
+
+def _background(monitor: Monitor, config_path: str, tally: Tally) -> list[asyncio.Task[None]]:
+    """SIGHUP reloads, periodic STATUS, journal summaries, the store's compaction and, when systemd asks for
+    one, the watchdog."""
     hup = asyncio.Event()
     with contextlib.suppress(ValueError, RuntimeError):  # signal handlers only in the main thread
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hup.set)
@@ -217,6 +248,7 @@ def _background(monitor: Monitor, config_path: str) -> list[asyncio.Task[None]]:
             sdnotify.notify(STATUS=status_text(monitor))
 
     tasks = [asyncio.create_task(reloads(), name="sighup"), asyncio.create_task(statuses(), name="status"),
+             asyncio.create_task(log_summaries(monitor, tally), name="summaries"),
              asyncio.create_task(compact_periodically(monitor.store, monitor.clock, lambda: monitor.inventory.settings),
                                  name="compaction")]
     if (interval := sdnotify.watchdog_interval()) is not None:

@@ -590,12 +590,14 @@ class SettingsModel(_Strict):
     jitter: float = Field(default=0.1, ge=0, le=0.5)
     extract_workers: int = Field(default=2, ge=0, le=64)  # processes parsing pages; 0 parses inline
     extract_time_limit: Duration = Duration(seconds=10)  # a page taking longer is unreadable
+    # How often the journal gets a summary line (probes, failures, targets per state, outbox; monitor.journal).
+    log_summary: Duration = Duration(seconds=600)
     alerts: AlertSettings = AlertSettings()
     mqtt: MqttModel | None = None  # no broker configured: the daemon runs the same without MQTT
     accounts: AccountSettings = AccountSettings()
     bridges: BridgeSettings = BridgeSettings()
 
-    _parse = field_validator("extract_time_limit", mode="before")(_duration)
+    _parse = field_validator("extract_time_limit", "log_summary", mode="before")(_duration)
     fetch: FetchModel = FetchModel()
     availability: AvailabilitySettings = AvailabilitySettings()
     links: LinkSettings = LinkSettings()
@@ -605,6 +607,14 @@ class SettingsModel(_Strict):
     checks: tuple[str, ...] | None = None
 
     _checks = field_validator("checks")(_known("checks", CHECK_NAMES))
+
+    @field_validator("log_summary")
+    @classmethod
+    def _summary_range(cls, value: Duration) -> Duration:
+        if value.months or not 5 <= value.seconds <= 86400:
+            raise ValueError(f"log_summary {value} is outside 5s…1d: write e.g. 10min (the journal shows the "
+                             "daemon is alive at least once a day, and is not flooded)")
+        return value
 
 
 class InventoryModel(_Strict):

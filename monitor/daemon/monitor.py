@@ -27,9 +27,10 @@ from monitor.daemon.probes import ProbeScheduler
 from monitor.daemon.timers import DeadlineTimers
 from monitor.daemon.tracked import Tracked
 from monitor.daemon.writer import StoreWriter
-from monitor.evaluate import TZ, History, Reason, Verdict, advance, evaluate
+from monitor.evaluate import TZ, History, Verdict, advance, evaluate
 from monitor.extract_pool import ExtractPool
 from monitor.fetch import Fetcher, FetchSettings
+from monitor.journal import first_verdict
 from monitor.model import Observation, State, Target
 from monitor.probe import probe_target
 from monitor.records import ProbeRecord, VerdictRecord
@@ -334,8 +335,7 @@ class Monitor:
         self._notify(tracked.target, verdict, previous)
 
     def _notify(self, target: Target, verdict: Verdict, previous: Verdict | None) -> None:
-        first = previous is None or previous.reasons == (Reason.NOT_PROBED,)
-        (log.debug if first else log.info)(
+        (log.debug if first_verdict(previous) else log.info)(
             "verdict_changed", target=target.id, site=target.site_name, column=target.name,
             state=verdict.state, was=previous.state if previous else None, reasons=list(verdict.reasons),
         )
