@@ -5,7 +5,8 @@ only its own messages. A worker takes the receiver's due items, waits out the gr
 after the oldest, renders them as one message and sends it; on failure it records the error and
 retries with exponential backoff (tenacity) until it succeeds or an operator drops the items.
 An item is marked sent only after the endpoint accepted it, so a crash in between sends it again
-once (at most one duplicate per crash).
+once (at most one duplicate per crash). When the store refuses to mark it (a full disk), the sender remembers
+what it sent and marks it once the store takes writes again: never sent twice by one process.
 """
 
 from __future__ import annotations
@@ -76,12 +77,15 @@ class Sender:
         self.on_result = on_result
         self.on_pending = on_pending
         self._workers: dict[str, asyncio.Task[None]] = {}
+        # Sent and accepted, but the store refused to mark them sent: id → when; not sent again, marked later.
+        self._unmarked: dict[int, datetime] = {}
 
     async def run(self) -> None:
         """Start a worker for every receiver with pending items, whenever new items are committed."""
         try:
             while True:
                 self.routes.wake.clear()
+                await self._mark_unmarked()
                 pending = await self.store.outbox_next()
                 for channel in pending:
                     if channel in self.routes.receivers and not self._running(channel):
@@ -106,6 +110,10 @@ class Sender:
         loop = asyncio.get_running_loop()
         until = loop.time() + grace_s
         while loop.time() < until:
+            await self._mark_unmarked()
+            if self._unmarked:  # the store refuses writes: what was sent and not marked goes once more at restart
+                log.error("notifications_sent_unmarked", items=len(self._unmarked))
+                return
             due = [c for c, when in (await self.store.outbox_next()).items()
                    if c in self.routes.receivers and when <= self.clock()]
             if not due:
@@ -116,17 +124,18 @@ class Sender:
         receiver = self.routes.receivers[channel]
         window = self.routes.settings.group_window.seconds
         while True:
-            rows = await self.store.outbox_due(channel, self.clock())
+            await self._mark_unmarked()
+            rows = self._unsent(await self.store.outbox_due(channel, self.clock()))
             if not rows:
                 waits = await self.store.outbox_next()
-                if channel not in waits:
+                if channel not in waits or self._unmarked:  # the run loop tries the marks again at its next turn
                     return
                 await asyncio.sleep(max((waits[channel] - self.clock()).total_seconds(), 0.05))
                 continue
             group_until = rows[0].created_at + timedelta(seconds=window)
             if window and self.clock() < group_until:
                 await asyncio.sleep((group_until - self.clock()).total_seconds())
-                rows = await self.store.outbox_due(channel, self.clock())
+                rows = self._unsent(await self.store.outbox_due(channel, self.clock()))
             batch = [r for r in rows if r.created_at <= group_until]
             await self._deliver(channel, receiver, batch)
 
@@ -152,10 +161,33 @@ class Sender:
                 except DeliveryFailed as exc:
                     await self._failed(channel, ids, str(exc), attempt.retry_state.attempt_number)
                     raise
-        await self.store.outbox_sent(ids, self.clock())
         log.info("notification_sent", channel=channel, items=len(ids))
         if self.on_result:
             self.on_result(channel, True)
+        at = self.clock()
+        try:
+            await self.store.outbox_sent(ids, at)
+        except Exception as exc:  # the worker lives on: these are remembered, not sent again
+            self._unmarked.update(dict.fromkeys(ids, at))
+            log.error("notification_sent_unmarked", channel=channel, items=len(ids), cause=str(exc),
+                      error=type(exc).__name__)
+
+    def _unsent(self, rows: list[OutboxRow]) -> list[OutboxRow]:
+        return [r for r in rows if r.id not in self._unmarked] if self._unmarked else rows
+
+    async def _mark_unmarked(self) -> None:
+        """Mark sent what went out while the store refused the mark, once it takes writes again."""
+        by_time: dict[datetime, list[int]] = {}
+        for item, at in self._unmarked.items():
+            by_time.setdefault(at, []).append(item)
+        for at, ids in by_time.items():
+            try:
+                await self.store.outbox_sent(ids, at)
+            except Exception:
+                return  # still refused: next turn
+            for item in ids:
+                self._unmarked.pop(item, None)  # a worker may have marked it meanwhile
+            log.info("notification_marked_sent", items=len(ids))
 
     async def _failed(self, channel: str, ids: list[int], error: str, attempt: int) -> None:
         log.warning("notification_failed", channel=channel, items=len(ids), attempt=attempt, error=error)

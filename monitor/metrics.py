@@ -60,6 +60,13 @@ Metrics (instrumentation):
 ``govwatch_outbox_pending`` gauge
     Notifications waiting in the outbox: ``metrics.outbox_pending.set(n)`` or
     ``metrics.outbox_pending.set_function(callable)``.
+``govwatch_store_write_failures_total`` counter
+    Failed store writes (each failed try of a batch; 0 from the start). While it rises the store refuses what
+    the daemon writes (a full disk, a read-only file system, a database gone away): /healthz answers 503 then.
+``govwatch_store_unwritten_records`` gauge
+    Records the daemon holds because the store refused them (written in order once it takes them again).
+``govwatch_store_dropped_records_total`` counter
+    Records refused beyond the writer's bound while the store failed (lost).
 ``govwatch_mqtt_connected`` gauge
     1 while connected to the MQTT broker, 0 otherwise: ``metrics.set_mqtt_connected(True)``. Exported
     only after the first call, so a daemon without MQTT never looks disconnected.
@@ -74,7 +81,7 @@ from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor import __version__
@@ -211,6 +218,31 @@ class TargetCollector(Collector):
         return family
 
 
+class WriterView(Protocol):
+    """What the store writer's collector reads: ``StoreWriter`` satisfies it."""
+
+    failures: int
+    dropped: int
+
+    @property
+    def queued(self) -> int: ...
+
+
+class WriterCollector(Collector):
+    """The store writer's counts, read at scrape time (present, at 0, from the start)."""
+
+    def __init__(self, writer: WriterView) -> None:
+        self.writer = writer
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily("govwatch_store_write_failures", "Failed store writes (tries of a batch)",
+                                  value=self.writer.failures)
+        yield GaugeMetricFamily("govwatch_store_unwritten_records", "Records held because the store refused them",
+                                value=self.writer.queued)
+        yield CounterMetricFamily("govwatch_store_dropped_records", "Records refused beyond the writer's bound",
+                                  value=self.writer.dropped)
+
+
 class Metrics:
     """The daemon's metrics registry; ``attach`` it to a monitor, ``handler`` serves ``/metrics``."""
 
@@ -243,6 +275,7 @@ class Metrics:
         """Hook into a monitor's probe and verdict listeners and export its targets at scrape time."""
         monitor.hooks.probe_listeners.append(self.on_probe)
         monitor.hooks.listeners.append(self.on_verdict)
+        self.registry.register(WriterCollector(monitor.writer))
         self.watch(monitor)
 
     def watch(self, monitor: MonitorView) -> None:

@@ -27,6 +27,7 @@ from monitor.metrics import Metrics
 from monitor.mqtt import MqttPublisher
 from monitor.render import missing
 from monitor.render.client import Renderer
+from monitor.schedule import sleep_or_wake
 from monitor.startup import StartupError, bind, parse_listen, store_problem
 from monitor.store import StoreUnavailable, store_at
 from monitor.store.retention import compact_periodically
@@ -165,6 +166,11 @@ async def run_service(
                 await runner.cleanup()
     finally:
         sock.close()  # the board's server closed it on cleanup; this closes it if the start failed before
+    if monitor.writer.queued or monitor.writer.dropped:
+        # systemd marks the unit failed: what the store refused is gone with this process
+        log.error("stopped_with_unwritten_records", unwritten=monitor.writer.queued, dropped=monitor.writer.dropped,
+                  cause=monitor.writer.cause)
+        return 1
     log.info("stopped")
     return 0
 
@@ -179,9 +185,11 @@ def wait_for_signal() -> asyncio.Event:
 
 
 def status_text(monitor: Monitor) -> str:
-    """The systemd STATUS line, e.g. ``监测 120 项：红 3 黄 5 绿 110 未知 2``."""
+    """The systemd STATUS line, e.g. ``监测 120 项：红 3 黄 5 绿 110 未知 2``; a store that refuses writes first."""
     n = Counter(t.verdict.state.value for t in monitor.tracked.values())
-    return f"监测 {len(monitor.tracked)} 项：红 {n['red']} 黄 {n['yellow']} 绿 {n['green']} 未知 {n['unknown']}"
+    counts = f"监测 {len(monitor.tracked)} 项：红 {n['red']} 黄 {n['yellow']} 绿 {n['green']} 未知 {n['unknown']}"
+    problem = monitor.writer.problem()
+    return counts if problem is None else f"{problem} — {counts}"
 
 
 async def reload_inventory(monitor: Monitor, path: str) -> bool:
@@ -243,8 +251,11 @@ def _background(monitor: Monitor, config_path: str, tally: Tally) -> list[asynci
             await reload_inventory(monitor, config_path)
 
     async def statuses() -> None:
+        """Every STATUS_EVERY_S, and at once when the store starts or stops refusing writes."""
+        changed = monitor.writer.changed
         while True:
-            await asyncio.sleep(STATUS_EVERY_S)
+            changed.clear()
+            await sleep_or_wake(changed, STATUS_EVERY_S)
             sdnotify.notify(STATUS=status_text(monitor))
 
     tasks = [asyncio.create_task(reloads(), name="sighup"), asyncio.create_task(statuses(), name="status"),

@@ -155,11 +155,13 @@ class Monitor:
             if task.get_name() != "writer":
                 task.cancel()
         self._ensure_writer()
+        self.writer.retry_now()  # a store that was failing gets one more try at once
         try:
             async with asyncio.timeout(grace):
                 await self.writer.flushed()
         except TimeoutError:
-            log.error("store_flush_timeout", unwritten=self.writer.queued)
+            log.error("store_flush_timeout", unwritten=self.writer.queued, dropped=self.writer.dropped,
+                      cause=self.writer.cause)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -184,8 +186,10 @@ class Monitor:
         await self.writer.flushed()
 
     def alive(self) -> bool:
-        """True while the writer, the deadline timers and the dispatcher all run (the watchdog pings only then)."""
-        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+        """True while the writer, the deadline timers and the dispatcher all run and no store write hangs (the
+        watchdog pings only then). A writer whose writes fail is alive: it holds its records and retries, and
+        a restart would lose them; it says so in the STATUS line and /healthz instead."""
+        return bool(self._tasks) and not any(task.done() for task in self._tasks) and not self.writer.stuck()
 
     async def reload(self, inventory: Inventory) -> dict[str, int]:
         """Switch to a new inventory in place; return the counts of added, removed and changed targets.

@@ -223,6 +223,10 @@ async def api_summary(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 ``ok`` while the daemon works; 503 naming the cause while its store refuses writes (or one hangs)."""
+    problem = request.app[MONITOR_KEY].writer.problem()
+    if problem is not None:
+        return web.Response(status=503, text=f"store_write_failing\n{problem}\n")
     return web.Response(text="ok\n")
 
 
