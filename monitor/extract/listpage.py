@@ -16,7 +16,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from itertools import pairwise
@@ -560,7 +560,7 @@ def _row_date(row: _Row, row_text: str, title_text: str, page: _Page) -> None:
     """The row's date: its own (labelled, or standing alone in an element) outside the title, else one ending
     the title (picture lists), else one just after the row, else the URL's, else one in its summary."""
     rest = row_text.replace(title_text, "\n", 1) if title_text else row_text
-    own, prose = _own_date(rest)
+    own, prose = _own_date(rest, lambda: _date_elements(row.node))
     if own is None:
         own = _title_end_date(title_text)
     if own is None:
@@ -597,12 +597,14 @@ _DATE_NOISE = re.compile(r"[\s\d:：\[\]【】()（）<>〔〕{}|/·.,，、-]+"
 _MAX_DATE_WORDS = 8  # 发布时间 / 更新日期 / 星期三: what a date's own element says beside the date
 
 
-def _own_date(text: str) -> tuple[Hit | date | None, Hit | None]:
+def _own_date(text: str, boxed: Callable[[], set[str]] | None = None) -> tuple[Hit | date | None, Hit | None]:
     """The date ``text`` (a row's text outside its title, text nodes split by newlines) gives as the row's
     own, and failing that the first found in longer prose (a summary: full dates first).
 
     A labelled date (发布时间：…) wins, then one standing in its own element with little beside it, full
-    dates before year-less ones, then a day and a year-month split across elements.
+    dates before year-less ones, then a day and a year-month split across elements. When several full
+    dates stand alone on their lines, one that is an element's whole text (<span>2020-06-17</span>) is the
+    row's rather than a line of a summary (…<br>2019年12月30日……</p>): ``boxed`` gives those texts.
     """
     hits = scan_dates(text)
     if not hits:
@@ -614,6 +616,10 @@ def _own_date(text: str) -> tuple[Hit | date | None, Hit | None]:
                 if hit[3] >= label.end():
                     return hit, None
     alone = [hit for hit in hits if _stands_alone(text, hit)]
+    if boxed is not None and sum(hit[0] is not None for hit in alone) > 1:
+        wholes = boxed()
+        first = [hit for hit in alone if _line(text, hit) in wholes]
+        alone = first + [hit for hit in alone if hit not in first]
     for group in (alone, hits):
         for hit in group:
             if hit[0] is not None:
@@ -621,6 +627,25 @@ def _own_date(text: str) -> tuple[Hit | date | None, Hit | None]:
         if group:
             return (group[0], None) if group is alone else (None, group[0])
     return None, None
+
+
+def _line(text: str, hit: Hit) -> str:
+    start = text.rfind("\n", 0, hit[3]) + 1
+    end = text.find("\n", hit[4])
+    return text[start : end if end >= 0 else len(text)].strip()
+
+
+def _date_elements(row: LexborNode) -> set[str]:
+    """The short whole texts of the row's elements that hold a digit: where a date may sit boxed alone."""
+    texts = set()
+    for node in row.traverse(include_text=False):
+        text = node.text().strip()
+        if len(text) <= _MAX_BOXED and _MAY_HAVE_DIGIT.search(text):
+            texts.add(text)
+    return texts
+
+
+_MAX_BOXED = 40
 
 
 def _stands_alone(text: str, hit: Hit) -> bool:
