@@ -342,8 +342,8 @@ def _title_anchors(links: list[LexborNode]) -> list[_Anchor]:
         attr = " ".join(attr.split()) if attr else ""
         from_attr = len(attr) > len(text.rstrip(".…")) and not LABEL.search(attr)  # a tooltip of fields: not a title
         title = attr if from_attr else text
-        if len(title.strip("[]【】()（） ")) < MIN_TITLE:
-            continue
+        if len(title.strip("[]【】()（） ")) < MIN_TITLE or (not from_attr and _is_date_link(title)):
+            continue  # too short for a title, or a row's date that is a link (<a href="">2020-09-29</a>)
         if scripted and not href:
             href = "#" + hashlib.sha1(title.encode()).hexdigest()[:12]  # its title is all that tells items apart
         if found and found[-1][3] == href:  # a picture list's image link and title link: one item
@@ -352,6 +352,10 @@ def _title_anchors(links: list[LexborNode]) -> list[_Anchor]:
             continue
         found.append((a, raw, title, href, from_attr))
     return _without_labels(found)
+
+
+def _is_date_link(title: str) -> bool:
+    return len(title) <= _MAX_BOXED and title[:1].isdigit() and _is_date_piece(title)
 
 
 def _without_labels(anchors: list[_Anchor]) -> list[_Anchor]:
