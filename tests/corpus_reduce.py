@@ -239,14 +239,24 @@ def _fill(text: str, fill: Callable[[str], str]) -> str:
 
 
 def _fill_tag(tag: str, filler: _Filler, column_name: bool) -> str:
+    """Fill a tag's prose: attribute values but URLs, and Chinese attribute names (连接内容类型="…") or
+    value-less attributes, which some site builders write."""
+
     def attr(m: re.Match[str]) -> str:
         name, eq, value = m.groups()
+        name = _fill(name, filler.run)
         if name.lower() in _URL_ATTRS or not _HAN.search(value):
-            return m.group(0)
+            return f"{name}{eq}{value}"
         fill = filler.phrase if column_name and name.lower() == "content" else filler.run
         return f"{name}{eq}{_fill(value, fill)}"
 
-    return _ATTR.sub(attr, tag)
+    out, last = [], 0
+    for m in _ATTR.finditer(tag):
+        out.append(_fill(tag[last : m.start()], filler.run))
+        out.append(attr(m))
+        last = m.end()
+    out.append(_fill(tag[last:], filler.run))
+    return "".join(out)
 
 
 def _is_column_meta(tag: str) -> bool:
