@@ -336,6 +336,10 @@ def _title_anchors(links: list[LexborNode]) -> list[_Anchor]:
                 continue
         raw = a.text(separator="\n")
         attr = attrs.get("title")
+        if not attr and raw.strip(_DETAIL_STRIP) in _DETAIL_WORDS:  # the row's title is its text, not this link's
+            if not found or not found[-1][2] or not _near(found[-1][0], a):  # not its row's title link's 详情
+                found.append((a, raw, "", href, True))
+            continue
         if len(raw) < MIN_TITLE and not attr:  # nav links: too short whatever squashing does
             continue
         text = " ".join(raw.split())
@@ -361,7 +365,7 @@ def _is_date_link(title: str) -> bool:
 def _without_labels(anchors: list[_Anchor]) -> list[_Anchor]:
     """Drop links repeated with one text and one target in many rows: a category tag or a source beside each
     item's title (<a href="/cat/">政策解读</a>), never an item (items differ in target or in title)."""
-    seen = Counter((title, href) for _, _, title, href, _ in anchors)
+    seen = Counter((title, href) for _, _, title, href, _ in anchors if title)
     if seen.most_common(1)[0][1] < _LABEL_REPEATS if seen else True:
         return anchors
     return [a for a in anchors if seen[(a[2], a[3])] < _LABEL_REPEATS]
@@ -458,9 +462,49 @@ def _candidates(links: list[LexborNode], column_names: str) -> tuple[list[_Candi
             cand = groups[container_id] = _Candidate(container)
         if len(cand.rows) >= MAX_ROWS or row_id in cand.seen:
             continue
+        if not title:  # a 查看详情 link: the row's own text names the item
+            title = _row_title(row, raw)
+            if not title:
+                continue
+            href = href or "#" + hashlib.sha1(title.encode()).hexdigest()[:12]
         cand.seen.add(row_id)
         cand.rows.append(_Row(title, href, anchor, raw, row, from_attr))
     return _join_split(list(groups.values()), column_names), counts
+
+
+# Links that only say "details": in a row whose title is plain text (<b>司机</b> … <a>查看详情</a>).
+_DETAIL_WORDS = frozenset(
+    {"查看详情", "详情", "详细", "查看详细", "详细内容", "详细信息", "查看全文", "阅读全文", "了解详情"}
+)
+_DETAIL_STRIP = " \n\t\r[]【】()（）>»›+…."
+
+
+def _near(first: LexborNode, second: LexborNode, levels: int = 3) -> bool:
+    """Whether two links share an ancestor within ``levels`` of each: a title link and its row's 详情 link."""
+    ups = set()
+    node = first.parent
+    for _ in range(levels):
+        if node is None or node.tag in _TOP:
+            break
+        ups.add(node.mem_id)
+        node = node.parent
+    node = second.parent
+    for _ in range(levels):
+        if node is None or node.tag in _TOP:
+            return False
+        if node.mem_id in ups:
+            return True
+        node = node.parent
+    return False
+
+
+def _row_title(row: LexborNode, link_text: str) -> str:
+    """The first piece of the row's text that is neither a date nor its details link: the item's title."""
+    for piece in row.text(separator="\n").split("\n"):
+        piece = piece.strip()
+        if len(piece) >= 2 and piece != link_text.strip() and not _is_date_piece(piece):
+            return _squash(piece)
+    return ""
 
 
 def _join_split(cands: list[_Candidate], column_names: str) -> list[_Candidate]:
