@@ -29,7 +29,8 @@ class Duration:
     def parse(cls, text: str) -> Duration:
         match = _PATTERN.match(str(text))
         if not match:
-            raise ValueError(f"not a duration: {text!r} ({HINT})")
+            shown = str(text) if len(str(text)) <= 40 else str(text)[:40] + "…"
+            raise ValueError(f"not a duration: {shown!r} ({HINT})")
         count, unit = int(match.group(1)), match.group(2)
         if unit in _UNITS_MONTHS:
             return cls(months=count * _UNITS_MONTHS[unit])

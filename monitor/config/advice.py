@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.config.errors import quote
+
 URL_EXAMPLE = "http://www.example.gov.cn/col/"
 DURATION_EXAMPLE = "14d（天）、2w（周）、6mo（月）、1y（年）"
 
@@ -15,13 +17,14 @@ def pydantic_advice(err: dict[str, Any]) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     secret = "headers" in err.get("loc", ())  # never echo a header's value
     empty = value is None or (isinstance(value, str) and not value.strip())
-    shown = "" if secret or empty or isinstance(value, dict | list) else f"“{value}”"
+    shown = "" if secret or empty or isinstance(value, dict | list) else f"“{quote(value)[1:-1]}”"
     if kind in ("missing", "string_too_short") or (empty and kind in ("url", "duration")):
         what = {"url": f"完整网址，如 {URL_EXAMPLE}", "duration": f"时长，如 {DURATION_EXAMPLE}"}.get(kind, "内容")
         return f"此格为空，请填写{what}"
     texts = {
         "url": f"{shown}不是完整网址，请填写以 http:// 或 https:// 开头的地址，如 {URL_EXAMPLE}",
         "duration": f"{shown}不是时长，请填写如 {DURATION_EXAMPLE}",
+        "duration_range": f"{shown}超出允许的范围，请填写 {ctx.get('low')} 到 {ctx.get('high')} 之间的时长",
         "string_too_long": f"内容过长，请写在 {ctx.get('max_length')} 个字以内",
         "string_pattern_mismatch": f"{shown}的写法不对，请按清单说明填写",
         "greater_than": f"{shown}应大于 {ctx.get('gt')}，请改填更大的值",

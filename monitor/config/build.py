@@ -15,7 +15,7 @@ from monitor.account_source import DEFAULT_OFF_DUTY, source_parser
 from monitor.config.advice import pydantic_advice
 from monitor.config.bridges import bridge_of, make_bridges
 from monitor.config.credentials import resolve_headers
-from monitor.config.errors import ConfigError, ConfigProblem
+from monitor.config.errors import ConfigError, ConfigProblem, quote
 from monitor.config.inventory import Inventory, account_site
 from monitor.config.schema import (
     AccountModel,
@@ -25,6 +25,7 @@ from monitor.config.schema import (
     HeaderValue,
     InventoryModel,
     MessageBoxModel,
+    Overrides,
     SiteModel,
     UnitModel,
 )
@@ -61,8 +62,9 @@ def _pydantic_message(err: dict[str, Any]) -> str:
     if kind in ("dict_type", "model_type") and "headers" in err["loc"][-2:]:
         return "write the value's place: {env: VARIABLE, prefix: \"Bearer \"}, {file: PATH} or {value: TEXT}"
     # never echo a header's value; the schema's own kinds (url, duration) quote the value themselves
-    shown = "input" in err and kind not in ("value_error", "url", "duration") and "headers" not in err["loc"]
-    return f"{msg} (got {err.get('input')!r})" if shown else msg
+    shown = "input" in err and kind not in ("value_error", "url", "duration", "duration_range") \
+        and "headers" not in err["loc"]
+    return f"{msg} (got {quote(err.get('input'))})" if shown else msg
 
 
 def build(data: Any, source: str, locate: Any, environ: Mapping[str, str] | None = None) -> Inventory:
@@ -85,6 +87,10 @@ class _Builder:
     def problem(self, loc: tuple[Any, ...], message: str, zh: str = "") -> None:
         self.problems.append(ConfigProblem(self.source, self.locate(loc), _field_name(loc), message, zh))
 
+    def problems_outside(self, section: str) -> bool:
+        inside = (f"{section}.", f"{section}[")
+        return any(not (p.field == section or p.field.startswith(inside)) for p in self.problems)
+
     def check(self, model: type[BaseModel], value: Any, loc: tuple[Any, ...]) -> Any:
         try:
             return model.model_validate(value)
@@ -105,6 +111,10 @@ class _Builder:
             self.problem((key,), "unknown section; the sections are settings, categories, ladders, units, sites, "
                          "accounts, bridges")
         head = self.check(InventoryModel, {k: data[k] for k in ("settings", "categories", "ladders") if k in data}, ())
+        if head is None and "settings" in data and not self.problems_outside("settings"):
+            # only the settings are wrong (said above): the rest is checked under the default settings, so that
+            # one round reports every problem of the file
+            head = self.check(InventoryModel, {k: data[k] for k in ("categories", "ladders") if k in data}, ())
         if head is None:
             raise ConfigError(self.problems)
         rules = self.rules(head)
@@ -125,7 +135,7 @@ class _Builder:
         accounts = self.accounts(data, rules, units, targets, head.settings.accounts, declared)
         self.alert_references(head, units, rules)
         if self.problems:
-            raise ConfigError(self.problems)
+            raise ConfigError(sorted(self.problems, key=lambda p: p.line or 0))
         behind: dict[str, list[tuple[str, str]]] = {}
         for target in targets.values():
             if target.bridge is not None:
@@ -148,7 +158,8 @@ class _Builder:
                 continue
             if bridge.unit is not None and bridge.unit not in units:
                 self.problem(("bridges", i, "unit"),
-                             f"unknown unit {bridge.unit!r}; name the unit that runs it from units: {sorted(units)}")
+                             f"unknown unit {quote(bridge.unit)}; name the unit that runs it from units: "
+                             f"{sorted(units)}")
             found[bridge.id] = (bridge, self.headers(bridge.headers, ("bridges", i, "headers")))
         return found
 
@@ -166,7 +177,7 @@ class _Builder:
             unit = units.get(account.unit)
             if unit is None:
                 self.problem(("accounts", i, "unit"),
-                             f"unknown unit {account.unit!r}; add it under units: or use one of {sorted(units)}")
+                             f"unknown unit {quote(account.unit)}; add it under units: or use one of {sorted(units)}")
                 continue
             if account.id in ids or account.id in targets:
                 self.problem(("accounts", i, "id"), f"duplicate id {account.id!r}; give the account a unique id:")
@@ -175,7 +186,8 @@ class _Builder:
             found.append(account)
             if account.source is None or account.status == "已关停":
                 continue
-            rule = rules[NEW_MEDIA].with_overrides(account.deadline, account.lead, account.interval)
+            rule = self.ordered(rules[NEW_MEDIA].with_overrides(account.deadline, account.lead, account.interval),
+                                account, ("accounts", i))
             keywords = account.off_duty_keywords or settings.off_duty_keywords
             parser = source_parser(account.source.kind, account.source.mapping,
                                    None if keywords == DEFAULT_OFF_DUTY else keywords, account.platform)
@@ -202,16 +214,18 @@ class _Builder:
         supervisor = head.settings.alerts.supervisor
         if supervisor is not None and supervisor not in units:
             self.problem(("settings", "alerts", "supervisor"),
-                         f"unknown unit {supervisor!r}; name the supervising office's unit id from units:")
+                         f"unknown unit {quote(supervisor)}; name the supervising office's unit id from units:")
         known = {r.id for u in units.values() for r in u.receivers}
         for category, steps in head.ladders.items():
             if (canonical_category(category) or category) not in rules:
-                self.problem(("ladders", category), f"unknown category {category!r}; use one of {', '.join(rules)}")
+                self.problem(("ladders", category),
+                             f"unknown category {quote(category)}; use one of {', '.join(rules)}")
             for n, step in enumerate(steps):
                 for receiver in step.to:
                     if receiver not in known:
                         self.problem(("ladders", category, n, "to"),
-                                     f"no unit has a receiver with id {receiver!r}; add it under a unit's receivers:")
+                                     f"no unit has a receiver with id {quote(receiver)}; add it under a unit's "
+                                     "receivers:")
 
     def rules(self, head: InventoryModel) -> dict[str, Rule]:
         rules = dict(DEFAULT_RULES)
@@ -224,9 +238,22 @@ class _Builder:
                                  "(known categories: " + ", ".join(DEFAULT_RULES) + ")")
                     continue
                 base = Rule(name, cat.deadline, cat.lead, cat.interval, f"{name}栏目 {cat.deadline} 内须更新")
-            rule = base.with_overrides(cat.deadline, cat.lead, cat.interval)
+            rule = self.ordered(base.with_overrides(cat.deadline, cat.lead, cat.interval), cat, ("categories", name))
             rules[canonical] = Rule(rule.category, rule.deadline, rule.lead, rule.interval, cat.text or rule.text)
         return rules
+
+    def ordered(self, rule: Rule, written: Overrides, loc: tuple[Any, ...]) -> Rule:
+        """Yellow comes before red: a problem at the lead or deadline ``written`` when the rule's lead is not
+        shorter than its deadline (one inherited from the category is named as such)."""
+        if rule.lead.approx_seconds < rule.deadline.approx_seconds or (written.lead is None
+                                                                        and written.deadline is None):
+            return rule
+        field = "lead" if written.lead is not None else "deadline"
+        inherited = "" if written.lead is not None and written.deadline is not None else \
+            f" (the {'deadline' if field == 'lead' else 'lead'} is {rule.category}'s)"
+        self.problem((*loc, field), f"lead {rule.lead} is not shorter than deadline {rule.deadline}{inherited}: yellow "
+                     "must come before red; write a lead shorter than the deadline")
+        return rule
 
     def site(
         self, raw: Any, loc: tuple[Any, ...], rules: dict[str, Rule], units: dict[str, UnitModel],
@@ -246,13 +273,14 @@ class _Builder:
             # the category is checked for a column with other problems too: all of a row's problems at once
             rule = self.column_rule(col.category if col else raw_category, rules, (*loc, "columns", j, "category"))
             if col is not None and usable and rule is not None:
-                valid.append((j, col, rule.with_overrides(col.deadline, col.lead, col.interval)))
+                valid.append((j, col, self.ordered(rule.with_overrides(col.deadline, col.lead, col.interval), col,
+                                                   (*loc, "columns", j))))
         if site is None:
             return None
         unit = units.get(site.unit)
         if unit is None:
             self.problem((*loc, "unit"),
-                         f"unknown unit {site.unit!r}; add it under units: or use one of {sorted(units)}")
+                         f"unknown unit {quote(site.unit)}; add it under units: or use one of {sorted(units)}")
             return None
         if any(t.site_id == site.id for t in targets.values()):
             self.problem((*loc, "id"), f"duplicate site id {site.id!r}; ids must be unique")
@@ -298,9 +326,9 @@ class _Builder:
         if rule is None:
             known = [r for r in rules if r != NEW_MEDIA]
             listed = "、".join(r for r in known if r != HOMEPAGE)  # a homepage is the site's, never written
-            zh = (f"类别“{category}”不认识，请填写以下之一：{listed}" if category.strip()
+            zh = (f"类别“{quote(category)[1:-1]}”不认识，请填写以下之一：{listed}" if category.strip()
                   else f"此格为空，请填写类别：{listed} 之一")
-            self.problem(loc, f"unknown category {category!r}; use one of {', '.join(known)} or define it under "
+            self.problem(loc, f"unknown category {quote(category)}; use one of {', '.join(known)} or define it under "
                          "categories:", zh)
         return rule
 
@@ -326,7 +354,7 @@ class _Builder:
         columns = [t for t in site_targets if t.kind == TargetKind.COLUMN]
         if not any(t.id == wanted for t in columns):
             self.problem((*loc, "interpretation_column"),
-                         f"no column with id {wanted!r} on site {site.id!r}; give its 政策解读 column an id: "
+                         f"no column with id {quote(wanted)} on site {site.id!r}; give its 政策解读 column an id: "
                          f"and name it here (column ids: {', '.join(t.id for t in columns) or 'none'})")
         elif not any(t.rule.category == "政策文件" and t.id != wanted for t in columns):
             self.problem((*loc, "interpretation_column"),

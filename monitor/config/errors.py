@@ -3,6 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+MAX_QUOTE = 80  # characters of a value a message quotes (a cell or a field may hold a megabyte)
+MAX_MESSAGE = 600  # characters of a whole message: its start and its end (the fix) are kept
+
+
+def quote(value: Any, limit: int = MAX_QUOTE) -> str:
+    """``value`` as a message quotes it (repr), cut to ``limit`` characters with an ellipsis."""
+    text = value if isinstance(value, str) else repr(value)
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_MESSAGE:
+        return text
+    head = MAX_MESSAGE * 2 // 3
+    return text[:head] + " … " + text[-(MAX_MESSAGE - head - 3):]
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +30,11 @@ class ConfigProblem:
     message: str
     zh: str = ""  # in Chinese, for a sheet's user: what is wrong and what to write (when the problem knows it)
     sheet: str | None = None  # the sheet's name, for a problem in a spreadsheet
+
+    def __post_init__(self) -> None:  # whatever a message quotes, it stays a line to read
+        object.__setattr__(self, "message", _clip(self.message))
+        object.__setattr__(self, "zh", _clip(self.zh))
+        object.__setattr__(self, "field", _clip(self.field))
 
     def __str__(self) -> str:
         if self.sheet is not None:  # an office's sheet: said in Chinese, by sheet, row and column header

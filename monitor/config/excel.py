@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,15 +43,67 @@ def stable_id(prefix: str, text: str) -> str:
     return f"{prefix}-{hashlib.blake2s(text.encode(), digest_size=4).hexdigest()}"
 
 
+# What a sheet may cost before it is read: a province's 30,000 columns are some 10 MB of sheet XML; a zip bomb of
+# 4 MB inflates to gigabytes, a sheet of 2,000,000 rows to 1.6 GB of cells.
+MAX_MEMBER_BYTES = 64 << 20  # one file inside the .xlsx/.ods, uncompressed
+MAX_TOTAL_BYTES = 128 << 20  # all of them
+MAX_ROWS = 100_000
+
+
 def first_sheet(path: Path) -> tuple[str, list[list[str]]]:
-    """The first sheet's name and cells as stripped text (.xlsx, .xls, .ods); ConfigError when it cannot be read."""
+    """The first sheet's name and cells as stripped text (.xlsx, .xls, .ods); ConfigError when it cannot be read,
+    or is larger than an inventory can be (checked before its cells are read)."""
+    _check_size(path)
     try:
         book = CalamineWorkbook.from_path(str(path))
         sheet = book.get_sheet_by_index(0)
+        if sheet.height > MAX_ROWS:
+            raise _too_large(path, f"表格有 {sheet.height:,} 行，超过上限 {MAX_ROWS:,} 行：请删去空行，"
+                             "或把清单分成几个文件", f"{sheet.height:,} rows, over {MAX_ROWS:,}")
         return book.sheet_names[0], [[_cell(v) for v in row] for row in sheet.to_python(skip_empty_area=False)]
+    except ConfigError:
+        raise
     except Exception as exc:  # calamine raises its own error types for every unreadable file
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read the spreadsheet (无法读取表格): {exc}")],
                           ) from None
+
+
+def _too_large(path: Path, zh: str, what: str) -> ConfigError:
+    return ConfigError([ConfigProblem(str(path), None, "", f"{zh}（{what}）", zh)])
+
+
+def _check_size(path: Path) -> None:
+    """Refuse a sheet whose zip members inflate beyond the limits (a zip bomb), measured by inflating them here a
+    megabyte at a time, so neither a forged header nor the reader holds more than that; a file that is no zip
+    (.xls) is held to the total by its size."""
+    if not zipfile.is_zipfile(path):
+        if path.stat().st_size > MAX_TOTAL_BYTES:
+            raise _too_large(path, f"文件大于 {MAX_TOTAL_BYTES >> 20} MB，不像栏目清单：请只保留清单所在的工作表",
+                             f"{path.stat().st_size:,} bytes")
+        return
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as book:
+            for info in book.infolist():
+                limit = min(MAX_MEMBER_BYTES, MAX_TOTAL_BYTES - total)
+                size = _inflated(book, info, limit)
+                if size > limit:
+                    raise _too_large(path, f"文件解压后超过 {limit >> 20} MB（可能是“压缩炸弹”），已拒绝读取："
+                                     "请另存为普通的 .xlsx 后再导入", f"{info.filename} inflates beyond the limit")
+                total += size
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as exc:
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read the spreadsheet (无法读取表格): {exc}")],
+                          ) from None
+
+
+def _inflated(book: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> int:
+    """A member's inflated size, counted up to just past ``limit``."""
+    size = 0
+    with book.open(info) as member:
+        while size <= limit and (chunk := member.read(1 << 20)):
+            size += len(chunk)
+    return size
+
 
 
 def sheet_rows(path: Path) -> list[list[str]]:

@@ -55,6 +55,11 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
+# Values a YAML inventory may hold once its aliases (*name) are expanded: a province's 30,000 columns are under
+# 300,000; an alias bomb (each list nine aliases of the one before) reaches billions from a few hundred bytes.
+MAX_VALUES = 2_000_000
+
+
 def _read_yaml(path: Path, text: str) -> tuple[Any, Any]:
     yaml = YAML(typ="rt")
     try:
@@ -62,6 +67,13 @@ def _read_yaml(path: Path, text: str) -> tuple[Any, Any]:
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise ConfigError([ConfigProblem(str(path), line, "", f"YAML syntax: {exc.problem}")]) from None
+    except RecursionError:
+        raise ConfigError([ConfigProblem(str(path), None, "", "YAML nested too deeply; an inventory needs a few "
+                                          "levels (sites: → columns: → fields)")]) from None
+    if _expanded_size(data, MAX_VALUES) > MAX_VALUES:
+        raise ConfigError([ConfigProblem(str(path), None, "", f"its aliases (&name … *name) expand to more than "
+                                          f"{MAX_VALUES:,} values, refused (an alias bomb?); write the entries out "
+                                          "or use fewer aliases")])
     if data is None:
         data = CommentedMap()
     if not isinstance(data, dict):
@@ -82,3 +94,28 @@ def _yaml_line(root: Any, loc: tuple[Any, ...]) -> int | None:
         else:
             break
     return line
+
+
+def _expanded_size(root: Any, limit: int) -> int:
+    """How many values ``root`` holds with every alias expanded, counted without expanding (each shared mapping or
+    list once, by identity), stopping above ``limit``; a structure that holds itself counts as above."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    open_: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        children = list(node.values()) if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None or id(node) in sizes:
+            continue
+        if done:
+            open_.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if sizes[id(node)] > limit:
+                return sizes[id(node)]
+            continue
+        if id(node) in open_:
+            return limit + 1
+        open_.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if isinstance(c, dict | list) and id(c) not in sizes)
+    return sizes.get(id(root), 1)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from monitor.account_source import DEFAULT_OFF_DUTY, MAPPING_FIELDS
 from monitor.addresses import networks
+from monitor.config.errors import quote
 from monitor.durations import Duration
 from monitor.list_override import Override
 from monitor.platforms import CANONICAL, PLATFORMS, canonical_platform
@@ -33,12 +35,43 @@ def _duration(value: Any) -> Duration | None:
         raise PydanticCustomError("duration", "{message}", {"message": str(exc)}) from None
 
 
+def _span(low: str, high: str) -> Any:
+    """A duration setting that must lie within ``low``…``high``: an interval of 0s spins a loop, a timeout of 0s is
+    none at all (aiohttp), so every interval, timeout and age the inventory sets has a range."""
+    lo, hi = Duration.parse(low), Duration.parse(high)
+
+    def within(value: Duration) -> Duration:
+        if not lo.approx_seconds <= value.approx_seconds <= hi.approx_seconds:
+            raise PydanticCustomError("duration_range", "{value} is outside {low}…{high}; write a duration from {low} "
+                                      "to {high}", {"value": str(value), "low": low, "high": high})
+        return value
+
+    return Annotated[Duration, BeforeValidator(_duration), AfterValidator(within)]
+
+
+Timeout = _span("1s", "5min")  # one request, one send, one page's parse or rendering
+Interval = _span("1s", "30d")  # how often a probe or check runs
+Pause = _span("0s", "1h")  # a wait that may be none (grouping, spacing, a retry's delay)
+Age = _span("1s", "10y")  # how old something may get (deadlines, escalation, staleness)
+Lead = _span("0s", "10y")  # how long before a deadline yellow starts (shorter than the deadline: config.build)
+Backoff = _span("1s", "1d")
+CacheLife = _span("0s", "30d")
+
+
 def _check_url(value: str) -> str:
     value = value.strip()
-    if not re.match(r"^https?://[^\s/]+", value):
-        raise PydanticCustomError("url", "{message}", {"message": f"not an http(s) URL: {value!r} (write the full "
-                                                                 "address, e.g. http://www.example.gov.cn/col/)"})
+    parts = urlsplit(value) if re.match(r"^https?://[^\s/]+", value) else None
+    try:
+        port_ok = parts is not None and (parts.port is None or parts.port > 0)  # .port raises ValueError above 65535
+    except ValueError:
+        port_ok = False
+    if not (parts and parts.hostname and port_ok) or any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise PydanticCustomError("url", "{message}", {"message": f"not an http(s) URL: {quote(value)} (write the "
+                                                                 "full address without spaces, e.g. "
+                                                                 "http://www.example.gov.cn/col/)"})
     return value
+
+
 
 
 def _check_urls(values: tuple[str, ...] | str | None) -> tuple[str, ...] | str | None:
@@ -91,7 +124,7 @@ class ReceiverModel(_Strict):
             raise ValueError("wecom:// is apprise's alias for the third-party Pushplus service, not WeCom; "
                              "use wecombot://KEY for a 企业微信群机器人 or wechat://… for a WeCom app")
         if not scheme:
-            raise ValueError(f"not an apprise URL: {value!r} (e.g. wecombot://KEY, dingtalk://TOKEN, json://host/path)")
+            raise ValueError(f"not an apprise URL: {quote(value)} (e.g. wecombot://KEY, dingtalk://TOKEN, json://host/path)")
         return value
 
     _events = field_validator("on")(_known("event kinds", EVENT_KINDS))
@@ -111,18 +144,14 @@ class UnitModel(_Strict):
 class LadderStep(_Strict):
     """On the given age of a column's newest item, tell these receivers of the column's own unit."""
 
-    after: Duration
+    after: Lead
     to: tuple[str, ...] = Field(min_length=1)
-
-    _parse = field_validator("after", mode="before")(_duration)
 
 
 class Overrides(_Strict):
-    deadline: Duration | None = None
-    lead: Duration | None = None
-    interval: Duration | None = None
-
-    _parse = field_validator("deadline", "lead", "interval", mode="before")(_duration)
+    deadline: Age | None = None
+    lead: Lead | None = None
+    interval: Interval | None = None
 
 
 LIST_MAPPING_FIELDS = ("items", "title", "url", "date")  # a column's JSON source (see monitor.extract.mapped)
@@ -150,7 +179,8 @@ class ListSourceModel(_Strict):
     @classmethod
     def _json(cls, value: str) -> str:
         if value != "json":
-            raise ValueError(f"a column's source is kind: json (got {value!r}); feeds (rss, atom) are for accounts")
+            raise ValueError(f"a column's source is kind: json (got {quote(value)}); feeds (rss, atom) are for "
+                             "accounts")
         return value
 
     @model_validator(mode="after")
@@ -184,8 +214,8 @@ class ColumnModel(Overrides):
     @classmethod
     def _render(cls, value: str | None) -> str | None:
         if value not in (None, "browser"):
-            raise ValueError(f"unknown render {value!r}; write render: browser for a list built by script, or leave "
-                             "it out")
+            raise ValueError(f"unknown render {quote(value)}; write render: browser for a list built by script, or "
+                             "leave it out")
         return value
 
     @model_validator(mode="after")
@@ -212,10 +242,9 @@ class MessageBoxModel(_Strict):
     name: str = Field(min_length=1)
     url: str
     pages: int = Field(default=1, ge=1, le=20)  # list pages read, following 下一页
-    interval: Duration | None = None  # default 6h
+    interval: Interval | None = None  # default 6h
 
     _url = field_validator("url")(_check_url)
-    _parse = field_validator("interval", mode="before")(_duration)
 
 
 def _check_regex(value: str | None) -> str | None:
@@ -223,7 +252,7 @@ def _check_regex(value: str | None) -> str | None:
         try:
             re.compile(value)
         except re.error as exc:
-            raise ValueError(f"not a regular expression: {value!r} ({exc})") from None
+            raise ValueError(f"not a regular expression: {quote(value)} ({exc})") from None
     return value
 
 
@@ -287,7 +316,8 @@ class HeaderValue(_Strict):
 def _check_headers(value: dict[str, HeaderValue]) -> dict[str, HeaderValue]:
     for name in value:
         if not _HEADER_NAME.match(name):
-            raise ValueError(f"{name!r} is not a header name; use letters, digits and '-' (Authorization, X-Token)")
+            raise ValueError(f"{quote(name)} is not a header name; use letters, digits and '-' (Authorization, "
+                             "X-Token)")
         if name.lower() in _OWN_HEADERS:
             raise ValueError(f"{name!r} is set by govwatch itself; remove it")
     return value
@@ -342,14 +372,14 @@ class AccountModel(Overrides):
     @classmethod
     def _platform(cls, value: str) -> str:
         if value.strip() not in CANONICAL:
-            raise ValueError(f"unknown platform {value!r}; use one of {', '.join(PLATFORMS)}")
+            raise ValueError(f"unknown platform {quote(value)}; use one of {', '.join(PLATFORMS)}")
         return canonical_platform(value)
 
     @field_validator("status")
     @classmethod
     def _status(cls, value: str) -> str:
         if value not in ACCOUNT_STATUS:
-            raise ValueError(f"unknown status {value!r}; use one of {', '.join(ACCOUNT_STATUS)}")
+            raise ValueError(f"unknown status {quote(value)}; use one of {', '.join(ACCOUNT_STATUS)}")
         return value
 
 
@@ -358,20 +388,18 @@ class CategoryModel(Overrides):
 
 
 class FetchModel(_Strict):
-    timeout: Duration = Duration(seconds=15)
+    timeout: Timeout = Duration(seconds=15)
     max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     max_redirects: int = Field(default=5, ge=0, le=20)
     user_agent: str = "govwatch/0.1 (+government website monitoring)"
     per_host_concurrency: int = Field(default=2, ge=1, le=32)
-    per_host_interval: Duration = Duration(seconds=1)
+    per_host_interval: Pause = Duration(seconds=1)
     connections: int = Field(default=200, ge=1, le=5000)
     ca_file: str | None = None  # PEM file of CAs to trust besides the system's (e.g. a 政务外网 private CA)
     # Private networks pages may be read from (政务外网: e.g. 10.0.0.0/8); outside them a redirect or a DNS answer
     # into loopback, private or link-local space is refused (monitor.addresses). Addresses the inventory writes
     # as IP literals are trusted as written.
     allow_private: tuple[str, ...] = ()
-
-    _parse = field_validator("timeout", "per_host_interval", mode="before")(_duration)
 
     @field_validator("allow_private")
     @classmethod
@@ -387,9 +415,9 @@ class AvailabilitySettings(_Strict):
     of at least ``cutoff_min_sites`` sites fail within one interval): then nothing changes for the sites.
     """
 
-    interval: Duration = Duration(seconds=600)
-    timeout: Duration = Duration(seconds=15)
-    window: Duration = Duration(seconds=7 * 86400)
+    interval: _span("1s", "72min") = Duration(seconds=600)  # the rule probes at least 20 times a day
+    timeout: Timeout = Duration(seconds=15)
+    window: _span("1h", "1y") = Duration(seconds=7 * 86400)
     yellow_ratio: float = Field(default=0.03, gt=0, le=1)
     red_ratio: float = Field(default=0.05, gt=0, le=1)
     down_after: int = Field(default=3, ge=1, le=100)
@@ -397,10 +425,9 @@ class AvailabilitySettings(_Strict):
     canaries: tuple[str, ...] = ()  # URLs govwatch should always reach (e.g. www.gov.cn, the province's portal)
     cutoff_share: float = Field(default=0.5, gt=0, le=1)
     cutoff_min_sites: int = Field(default=5, ge=1)
-    cert_warn: Duration = Duration(seconds=30 * 86400)  # a certificate expiring this soon is yellow
+    cert_warn: _span("1d", "1y") = Duration(seconds=30 * 86400)  # a certificate expiring this soon is yellow
     defaced_ratio: float = Field(default=0.1, gt=0, lt=1)  # a homepage this share of its usual size is suspect
 
-    _parse = field_validator("interval", "timeout", "window", "cert_warn", mode="before")(_duration)
     _canaries = field_validator("canaries")(_check_urls)
 
     @model_validator(mode="after")
@@ -408,23 +435,18 @@ class AvailabilitySettings(_Strict):
         if self.yellow_ratio > self.red_ratio:
             raise ValueError(f"yellow_ratio {self.yellow_ratio} is above red_ratio {self.red_ratio}; "
                              "yellow comes first")
-        if self.interval.months or not 0 < self.interval.seconds <= 72 * 60:
-            raise ValueError(f"interval {self.interval} is longer than 72min: the rule probes at least 20 times a day")
         if self.window.months or self.window.seconds < self.interval.seconds:
             raise ValueError(f"window {self.window} must be a number of days or hours, at least one interval")
         return self
 
 
 class AlertSettings(_Strict):
-    group_window: Duration = Duration(seconds=30)  # crossings of one receiver within it go out as one message
-    escalate_after: Duration | None = Duration(seconds=3 * 86400)  # red this long → the supervising office
+    group_window: Pause = Duration(seconds=30)  # crossings of one receiver within it go out as one message
+    escalate_after: Age | None = Duration(seconds=3 * 86400)  # red this long → the supervising office
     supervisor: str | None = None  # unit id of the supervising office (政务公开办)
     repeat_at: str | None = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # working-day reminder
-    send_timeout: Duration = Duration(seconds=20)
-    max_backoff: Duration = Duration(seconds=600)
-
-    _parse = field_validator("group_window", "escalate_after", "send_timeout", "max_backoff", mode="before")(
-        _duration)
+    send_timeout: Timeout = Duration(seconds=20)
+    max_backoff: Backoff = Duration(seconds=600)
 
 
 class MqttModel(_Strict):
@@ -446,21 +468,19 @@ class LinkSettings(_Strict):
     a page yellow, ``home_red`` of them on the homepage or ``page_red`` on another page make it red.
     """
 
-    interval: Duration = Duration(seconds=86400)  # one crawl per site a day, as the inspectors' daily scans
+    interval: Interval = Duration(seconds=86400)  # one crawl per site a day, as the inspectors' daily scans
     articles: int = Field(default=5, ge=0, le=100)  # newest article pages per site, from the column probes' items
     max_links: int = Field(default=500, ge=1, le=5000)  # links checked per page (the first in page order)
-    timeout: Duration = Duration(seconds=15)  # per link request; the 19号 rule's 15 s
-    retry_after: Duration = Duration(seconds=30)  # a failed link is tried once more this much later in the run
-    ok_ttl: Duration = Duration(seconds=86400)  # a working link is not asked again for this long (any site)
-    fail_ttl: Duration = Duration(seconds=3600)  # nor a broken one for this long
+    timeout: Timeout = Duration(seconds=15)  # per link request; the 19号 rule's 15 s
+    retry_after: Pause = Duration(seconds=30)  # a failed link is tried once more this much later in the run
+    ok_ttl: CacheLife = Duration(seconds=86400)  # a working link is not asked again for this long (any site)
+    fail_ttl: CacheLife = Duration(seconds=3600)  # nor a broken one for this long
     cache_size: int = Field(default=50_000, ge=100)  # working (and apart, broken) link results kept, ~0.3 KB each
     concurrency: int = Field(default=16, ge=1, le=256)  # links of one site in flight (per-host limits still hold)
     home_red: int = Field(default=3, ge=1)  # confirmed broken links on the homepage that make it red
     page_red: int = Field(default=10, ge=1)  # on any other page
     allow_domains: tuple[str, ...] = ()  # external domains needing no exit notice, besides central state media
     ignore: tuple[str, ...] = ()  # link URL prefixes never requested (counters, login pages, …)
-
-    _parse = field_validator("interval", "timeout", "retry_after", "ok_ttl", "fail_ttl", mode="before")(_duration)
 
 
 class AccountSettings(_Strict):
@@ -472,13 +492,10 @@ class AccountSettings(_Strict):
     repost_share: float = Field(default=0.5, gt=0, le=1)  # yellow above this share of reposts
     off_duty_share: float = Field(default=0.5, gt=0, le=1)  # yellow above this share of off-duty posts
     off_duty_keywords: tuple[str, ...] = DEFAULT_OFF_DUTY
-    attestation_valid: Duration = Duration(seconds=180 * 86400)  # an interaction attestation is stale after
-    interaction_interval: Duration = Duration(seconds=86400)
-    service_menu_interval: Duration = Duration(seconds=86400)
-    matrix_interval: Duration = Duration(seconds=86400)
-
-    _parse = field_validator("attestation_valid", "interaction_interval", "service_menu_interval",
-                             "matrix_interval", mode="before")(_duration)
+    attestation_valid: _span("1d", "10y") = Duration(seconds=180 * 86400)  # an attestation is stale after
+    interaction_interval: Interval = Duration(seconds=86400)
+    service_menu_interval: Interval = Duration(seconds=86400)
+    matrix_interval: Interval = Duration(seconds=86400)
 
 
 BRIDGE_KINDS = ("rsshub", "wewe-rss", "we-mp-rss", "other")
@@ -493,14 +510,12 @@ class BridgeSettings(_Strict):
     """How bridges (RSSHub, wewe-rss, we-mp-rss: what accounts are read through) are watched apart from the
     accounts behind them."""
 
-    interval: Duration = Duration(seconds=3600)  # each bridge is checked this often (and once at start)
-    stale_sync: Duration = Duration(seconds=2 * 86400)  # a last sync older than this: the bridge is stalled
-    quiet: Duration = Duration(seconds=3 * 86400)  # inferred stall: no account behind it advanced for this long…
+    interval: Interval = Duration(seconds=3600)  # each bridge is checked this often (and once at start)
+    stale_sync: Age = Duration(seconds=2 * 86400)  # a last sync older than this: the bridge is stalled
+    quiet: Age = Duration(seconds=3 * 86400)  # inferred stall: no account behind it advanced for this long…
     quiet_factor: float = Field(default=8, ge=2)  # …and for this many times the spacing of their last advances
     min_accounts: int = Field(default=3, ge=2)  # fewer accounts behind a bridge: no stall is inferred
     failing_share: float = Field(default=0.8, gt=0, le=1)  # this share of its accounts failing: the bridge fails
-
-    _parse = field_validator("interval", "stale_sync", "quiet", mode="before")(_duration)
 
 
 class SyncModel(_Strict):
@@ -522,18 +537,17 @@ class BridgeModel(_Strict):
     unit: str | None = None  # the unit that runs it (its receivers hear); default: settings.alerts.supervisor
     sync: SyncModel | None = None  # default: wewe-rss's GET /feeds/ syncTime
     headers: dict[str, HeaderValue] = {}  # for its sync endpoint (we-mp-rss's API takes a bearer token)
-    stale_sync: Duration | None = None  # default: settings.bridges.stale_sync
-    quiet: Duration | None = None  # default: settings.bridges.quiet
+    stale_sync: Age | None = None  # default: settings.bridges.stale_sync
+    quiet: Age | None = None  # default: settings.bridges.quiet
 
     _url = field_validator("url")(_check_url)
     _headers = field_validator("headers")(_check_headers)
-    _parse = field_validator("stale_sync", "quiet", mode="before")(_duration)
 
     @field_validator("kind")
     @classmethod
     def _kind(cls, value: str) -> str:
         if value not in BRIDGE_KINDS:
-            raise ValueError(f"unknown kind {value!r}; use one of {', '.join(BRIDGE_KINDS)}")
+            raise ValueError(f"unknown kind {quote(value)}; use one of {', '.join(BRIDGE_KINDS)}")
         return value
 
     @model_validator(mode="after")
@@ -556,13 +570,11 @@ class RenderModel(_Strict):
 
     chromium: str | None = None  # the browser's executable (default /usr/bin/chromium)
     pages: int | None = Field(default=None, ge=1, le=4)  # pages rendered at once (default 2)
-    timeout: Duration | None = None  # per page (default 30s)
+    timeout: Timeout | None = None  # per page (default 30s)
     max_pages: int | None = Field(default=None, ge=1)  # a new browser after this many pages (default 200)
     max_memory_mb: int | None = Field(default=None, ge=200)  # ... or over this PSS, in MB (default 1024)
-    max_age: Duration | None = None  # ... or after this long (default 1h)
-    idle: Duration | None = None  # the renderer stops after this long without a page (default 2min)
-
-    _parse = field_validator("timeout", "max_age", "idle", mode="before")(_duration)
+    max_age: _span("1min", "1d") | None = None  # ... or after this long (default 1h)
+    idle: _span("1s", "1d") | None = None  # the renderer stops after this long without a page (default 2min)
 
 
 class RetentionSettings(_Strict):
@@ -589,15 +601,14 @@ class SettingsModel(_Strict):
     token: str | None = Field(default=None, min_length=16)  # enables API writes (silences, outbox drops)
     jitter: float = Field(default=0.1, ge=0, le=0.5)
     extract_workers: int = Field(default=2, ge=0, le=64)  # processes parsing pages; 0 parses inline
-    extract_time_limit: Duration = Duration(seconds=10)  # a page taking longer is unreadable
-    # How often the journal gets a summary line (probes, failures, targets per state, outbox; monitor.journal).
-    log_summary: Duration = Duration(seconds=600)
+    extract_time_limit: Timeout = Duration(seconds=10)  # a page taking longer is unreadable
+    # How often the journal gets a summary line (probes, failures, targets per state, outbox; monitor.journal): at
+    # least once a day, so the journal shows the daemon alive, and not so often that it floods.
+    log_summary: _span("5s", "1d") = Duration(seconds=600)
     alerts: AlertSettings = AlertSettings()
     mqtt: MqttModel | None = None  # no broker configured: the daemon runs the same without MQTT
     accounts: AccountSettings = AccountSettings()
     bridges: BridgeSettings = BridgeSettings()
-
-    _parse = field_validator("extract_time_limit", "log_summary", mode="before")(_duration)
     fetch: FetchModel = FetchModel()
     availability: AvailabilitySettings = AvailabilitySettings()
     links: LinkSettings = LinkSettings()
@@ -608,12 +619,12 @@ class SettingsModel(_Strict):
 
     _checks = field_validator("checks")(_known("checks", CHECK_NAMES))
 
-    @field_validator("log_summary")
+    @field_validator("listen")
     @classmethod
-    def _summary_range(cls, value: Duration) -> Duration:
-        if value.months or not 5 <= value.seconds <= 86400:
-            raise ValueError(f"log_summary {value} is outside 5s…1d: write e.g. 10min (the journal shows the "
-                             "daemon is alive at least once a day, and is not flooded)")
+    def _port(cls, value: str) -> str:
+        port = int(value.rsplit(":", 1)[1])
+        if port > 65535:
+            raise ValueError(f"port {port} is outside 0…65535; write host:port, e.g. 127.0.0.1:8470 (0: any free port)")
         return value
 
 
