@@ -23,3 +23,20 @@ def setup(level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+
+
+class Throttle:
+    """One log line per ``every_s`` seconds for a thing that can repeat without end (pure: takes ``now``)."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self.last: float | None = None
+        self.held = 0
+
+    def allow(self, now: float) -> int | None:
+        """None to hold this one back; else how many were held back since the last one let through."""
+        if self.last is not None and now - self.last < self.every_s:
+            self.held += 1
+            return None
+        held, self.held, self.last = self.held, 0, now
+        return held

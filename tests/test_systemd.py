@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,12 @@ UNIT = ROOT / "deploy" / "govwatch.service"
 class Daemon:
     """``govwatch run --config PATH`` as a subprocess; its stderr lines are collected by a thread."""
 
-    def __init__(self, config_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config_path: Path, env: dict[str, str] | None = None,
+                 preexec_fn: Callable[[], None] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitor.cli", "run", "--config", str(config_path)],
             stderr=subprocess.PIPE, text=True, encoding="utf-8", env={**os.environ, **(env or {})},
+            preexec_fn=preexec_fn,
         )
         self.lines: list[str] = []
         self._queue: queue.Queue[str] = queue.Queue()
@@ -85,7 +88,7 @@ def test_unit_file_verifies(tmp_path: Path) -> None:
     text = UNIT.read_text(encoding="utf-8")
     for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=60", "ExecReload=/bin/kill -HUP $MAINPID",
                  "DynamicUser=yes", "StateDirectory=govwatch", "ProtectSystem=strict", "MemoryDenyWriteExecute=yes",
-                 "SystemCallFilter=@system-service", "CapabilityBoundingSet=\n"):
+                 "SystemCallFilter=@system-service", "CapabilityBoundingSet=\n", "LimitNOFILE=16384\n"):
         assert line in text
     # verify checks that ExecStart exists: point it at this venv's govwatch, keep everything else as shipped.
     govwatch = Path(sys.executable).parent / "govwatch"

@@ -11,8 +11,10 @@ MAX_MESSAGE = 600  # characters of a whole message: its start and its end (the f
 
 def quote(value: Any, limit: int = MAX_QUOTE) -> str:
     """``value`` as a message quotes it (repr), cut to ``limit`` characters with an ellipsis."""
-    text = value if isinstance(value, str) else repr(value)
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    if not isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= limit else text[:limit] + "…"
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def _clip(text: str) -> str:

@@ -599,6 +599,9 @@ class SettingsModel(_Strict):
     listen: str = Field(default="127.0.0.1:8470", pattern=r"^[^:\s]+:\d{1,5}$")
     board_url: str | None = None  # public address of the board, quoted in alerts
     token: str | None = Field(default=None, min_length=16)  # enables API writes (silences, outbox drops)
+    # Live board streams (/events) held open at once; each holds a file descriptor, so above it a browser is
+    # answered 503 (its board still shows, without live updates) and the board stays reachable.
+    event_streams: int = Field(default=200, ge=1, le=5000)
     jitter: float = Field(default=0.1, ge=0, le=0.5)
     extract_workers: int = Field(default=2, ge=0, le=64)  # processes parsing pages; 0 parses inline
     extract_time_limit: Timeout = Duration(seconds=10)  # a page taking longer is unreadable

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from monitor.checks.messages import stats_table
 from monitor.daemon import Monitor, Tracked
 from monitor.evaluate import TZ
 from monitor.findings import CHECKS
+from monitor.logs import Throttle
 from monitor.model import State
 from monitor.report.history import quarter_report
 from monitor.report.html import body_html
@@ -302,7 +304,7 @@ async def target_page(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    return await stream(request, request.app[EVENTS_KEY])
+    return await stream(request, request.app[EVENTS_KEY], request.app[MONITOR_KEY].inventory.settings.event_streams)
 
 
 async def _events_start(app: web.Application) -> None:
@@ -349,9 +351,35 @@ def make_app(monitor: Monitor, metrics: Metrics | None = None) -> web.Applicatio
     return app
 
 
+ACCEPT_LOG_EVERY_S = 60.0
+
+
+def _log_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Out of file descriptors, asyncio logs its failed accept() with a traceback every second for as long as it
+    lasts; log it once a minute instead, with how many were held back (other errors go on as before)."""
+    previous = loop.get_exception_handler()
+    if getattr(previous, "accept_errors", False):
+        return
+    throttle = Throttle(ACCEPT_LOG_EVERY_S)
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("message") != "socket.accept() out of system resource":
+            if previous is not None:
+                previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+        elif (held := throttle.allow(time.monotonic())) is not None:
+            log.error("accept_failed", error=str(context.get("exception")), held_back=held,
+                      hint="out of file descriptors: LimitNOFILE= in the unit, settings.event_streams")
+
+    handle.accept_errors = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handle)
+
+
 async def serve(monitor: Monitor, host: str, port: int, metrics: Metrics | None = None,
                 sock: socket.socket | None = None) -> web.AppRunner:
     """The board on ``host:port``, or on ``sock`` when the caller bound it already."""
+    _log_accept_errors(asyncio.get_running_loop())
     runner = web.AppRunner(make_app(monitor, metrics), access_log=None)
     await runner.setup()
     await (web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)).start()

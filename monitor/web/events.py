@@ -62,7 +62,13 @@ class EventHub:
         queue.put_nowait(None)
 
 
-async def stream(request: web.Request, hub: EventHub) -> web.StreamResponse:
+async def stream(request: web.Request, hub: EventHub, limit: int) -> web.StreamResponse:
+    """The live stream of verdict changes; 503 when ``limit`` streams are open already (each holds a descriptor:
+    a thousand held streams would leave the board none to accept with)."""
+    if len(hub.clients) >= limit:
+        return web.Response(status=503, headers={"Retry-After": "60"}, content_type="text/plain", charset="utf-8",
+                            text=f"实时更新连接已达上限（{limit} 个），请稍后刷新页面；看板内容不受影响。"
+                                 f" Too many live streams ({limit}); settings.event_streams.\n")
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
     })
