@@ -7,11 +7,26 @@ fits in one message (70 characters) with a link.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
 SMS_LIMIT = 70
 BRAND = "政府网站监测"
+QUOTE_LIMIT = 40  # characters of a page's words quoted in 「…」
+FIELD_LIMIT = 200  # characters of a finding's title or detail in a message
+
+# Line breaks, control and direction-changing characters: a page's words stay on their line and read as written.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]+")
+_QUOTED = re.compile(r"「([^「」]*)」")
+
+
+def page_words(text: str) -> str:
+    """A finding's title or detail, which quotes the monitored page in 「…」 (a title, a link's text, a wrong
+    word): on one line — a page cannot add lines to an alert — each quote cut to QUOTE_LIMIT characters with an
+    ellipsis inside its marks, and the whole cut to FIELD_LIMIT."""
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    return _fit(_QUOTED.sub(lambda m: f"「{_fit(m.group(1).strip(), QUOTE_LIMIT)}」", text), FIELD_LIMIT)
 
 _HEADLINES = {
     "yellow": "黄色预警：{noun}临近更新期限",
@@ -68,9 +83,9 @@ def single(fact: dict[str, Any]) -> tuple[str, str]:
         return title, "\n".join([f"单位：{fact['unit']}", f"平台：{fact['site']}", f"账号：{fact['column']}",
                                  f"规则：{fact['rule']}"])
     if fact["kind"].startswith("finding_"):
+        detail = [f"详情：{page_words(fact['detail'])}"] if fact["detail"] else []
         lines = [f"单位：{fact['unit']}"] + ([f"网站：{fact['site']}"] if fact["site"] else []) + [
-            f"问题：{fact['column']}"] + ([f"详情：{fact['detail']}"] if fact["detail"] else []) + (
-            [f"页面：{fact['url']}"] if fact["url"] else [])
+            f"问题：{page_words(fact['column'])}"] + detail + ([f"页面：{fact['url']}"] if fact["url"] else [])
         return title, "\n".join(lines + ([f"看板：{fact['board']}"] if fact["board"] else []))
     if fact["kind"].startswith("veto_"):
         lines = [f"单位：{fact['unit']}", f"网站：{fact['site']}", f"情况：{fact['detail']}",
@@ -110,7 +125,7 @@ def grouped(facts: list[dict[str, Any]], board_url: str | None) -> tuple[str, st
         if fact["kind"].startswith("finding_"):
             where = f"{fact['site']}：" if fact["site"] else ""
             link = f" {fact['url']}" if fact["url"] else ""
-            lines.append(f"[{_TAGS[fact['kind']]}] {where}{fact['column']}{link}")
+            lines.append(f"[{_TAGS[fact['kind']]}] {where}{page_words(fact['column'])}{link}")
             continue
         status = _status(fact)
         lines.append(f"[{_TAGS[fact['kind']]}] {fact['site']}「{fact['column']}」（{fact['category']}）"
