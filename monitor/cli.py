@@ -69,7 +69,19 @@ def cmd_check_config(args: argparse.Namespace) -> int:
           + (f", {len(inventory.model.accounts)} accounts ({kinds['account']} probed)" if inventory.model.accounts
              else ""))
     _say_if_no_browser(inventory)
+    _say_if_secrets_are_public(Path(args.file), inventory)
     return 0
+
+
+def _say_if_secrets_are_public(path: Path, inventory: config.Inventory) -> None:
+    """An inventory that writes secrets and that every user of the machine may read: valid, but say so."""
+    from monitor.config.credentials import secrets_written
+
+    places, mode = secrets_written(inventory.model), path.stat().st_mode & 0o777
+    if places and mode & 0o004:
+        print(f"注意：{path} 写有密钥（{'、'.join(places)}），但本机所有用户都可读取（权限 {mode:o}）。"
+              f"请改为仅服务可读：sudo chgrp govwatch {path} && sudo chmod 0640 {path}（见 README“作为服务运行”）。"
+              f" Warning: {path} holds secrets and is world-readable; make it 0640 root:govwatch.", file=sys.stderr)
 
 
 def _say_if_no_browser(inventory: config.Inventory) -> None:

@@ -1,11 +1,14 @@
 """Clients that hold the board's resources: live streams are capped (503 in Chinese above the cap, the board still
-answers), and running out of file descriptors is logged at a bounded rate, the board answering again after."""
+answers), and running out of file descriptors is logged at a bounded rate, the board answering again after. An
+inventory that writes secrets is not left readable by every user unsaid."""
 
 from __future__ import annotations
 
 import asyncio
 import resource
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -109,3 +112,24 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_check_config_warns_when_an_inventory_with_secrets_is_world_readable(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text("settings:\n  token: a-long-random-secret-for-api-writes\nunits:\n  - id: u1\n    name: 县政府办\n"
+                    "    receivers: [{id: chat, url: 'wecombot://0123456789abcdef'}]\n", encoding="utf-8")
+    check = [sys.executable, "-m", "monitor.cli", "check-config", str(path)]
+    path.chmod(0o644)
+    public = subprocess.run(check, capture_output=True, text=True, timeout=60)
+    assert public.returncode == 0 and public.stderr.startswith(
+        f"注意：{path} 写有密钥（settings.token、units[].receivers[].url），但本机所有用户都可读取（权限 644）。"
+        f"请改为仅服务可读：sudo chgrp govwatch {path} && sudo chmod 0640 {path}")
+    assert "0123456789abcdef" not in public.stdout + public.stderr and "a-long-random" not in public.stderr
+    path.chmod(0o640)
+    private = subprocess.run(check, capture_output=True, text=True, timeout=60)
+    assert private.returncode == 0 and private.stderr == ""
+    plain = tmp_path / "plain.yaml"  # nothing secret in it: no warning at any mode
+    plain.write_text("units:\n  - {id: u1, name: 县政府办}\n", encoding="utf-8")
+    plain.chmod(0o644)
+    quiet = subprocess.run([*check[:-1], str(plain)], capture_output=True, text=True, timeout=60)
+    assert quiet.returncode == 0 and quiet.stderr == ""

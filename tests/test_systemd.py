@@ -88,7 +88,8 @@ def test_unit_file_verifies(tmp_path: Path) -> None:
     text = UNIT.read_text(encoding="utf-8")
     for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=60", "ExecReload=/bin/kill -HUP $MAINPID",
                  "DynamicUser=yes", "StateDirectory=govwatch", "ProtectSystem=strict", "MemoryDenyWriteExecute=yes",
-                 "SystemCallFilter=@system-service", "CapabilityBoundingSet=\n", "LimitNOFILE=16384\n"):
+                 "SystemCallFilter=@system-service", "CapabilityBoundingSet=\n", "LimitNOFILE=16384\n",
+                 "SupplementaryGroups=govwatch\n"):
         assert line in text
     # verify checks that ExecStart exists: point it at this venv's govwatch, keep everything else as shipped.
     govwatch = Path(sys.executable).parent / "govwatch"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from monitor.config.schema import HeaderValue
+from monitor.config.schema import HeaderValue, InventoryModel
 from monitor.model import Headers, Secret
 
 CREDENTIALS_DIRECTORY = "CREDENTIALS_DIRECTORY"  # where systemd's LoadCredential= puts credentials
@@ -70,3 +70,17 @@ def resolve_headers(specs: Mapping[str, HeaderValue], environ: Mapping[str, str]
         except ValueError as exc:
             problems[name] = str(exc)
     return tuple(headers), problems
+
+
+def secrets_written(model: InventoryModel) -> list[str]:
+    """Where the inventory writes a secret itself (rather than naming a variable or a file): the API token, the MQTT
+    password, receivers' URLs (a 企业微信/钉钉/飞书 robot's key, a mail password) and header values."""
+    mqtt = model.settings.mqtt
+    places = [name for name, present in (("settings.token", model.settings.token),
+                                         ("settings.mqtt.password", mqtt is not None and mqtt.password),
+                                         ("units[].receivers[].url", any(u.receivers for u in model.units)))
+              if present]
+    sources = [a.source.headers for a in model.accounts if a.source] + [b.headers for b in model.bridges]
+    if any(h.value is not None for headers in sources for h in headers.values()):
+        places.append("headers: {value: …}")
+    return places
