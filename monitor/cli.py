@@ -36,13 +36,11 @@ def _report_problems(path: str, exc: config.ConfigError) -> None:
     _print_problems(exc)
 
 
-MAX_PRINTED = 100  # problems listed per file; a sheet of two million bad rows is counted, not printed
-
-
 def _print_problems(exc: config.ConfigError) -> None:
-    for problem in exc.problems[:MAX_PRINTED]:
+    shown, rest = exc.listed()
+    for problem in shown:
         print(f"  {problem}", file=sys.stderr)
-    if (rest := len(exc.problems) - MAX_PRINTED) > 0:
+    if rest:
         print(f"  … 另有 {rest} 个问题未列出（and {rest} more problem(s)）", file=sys.stderr)
 
 

@@ -200,7 +200,8 @@ async def reload_inventory(monitor: Monitor, path: str) -> bool:
         inventory = await asyncio.to_thread(config.load, path)  # a large inventory must not stall the loop
         counts = await monitor.reload(inventory)
     except config.ConfigError as exc:
-        log.error("reload_rejected", config=path, problems=[str(p) for p in exc.problems])
+        shown, more = exc.listed()
+        log.error("reload_rejected", config=path, problems=shown, more_problems=more)
     except Exception:
         log.exception("reload_failed", config=path)
     else:

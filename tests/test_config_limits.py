@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from monitor.config import ConfigError, load
+from monitor.config import ConfigError, ConfigProblem, load
 
 SITE = """\
 units:
@@ -197,3 +197,11 @@ def test_at_most_100_problems_are_printed_then_a_count(tmp_path: Path) -> None:
     assert len(lines) == 102 and lines[-1] == "  … 另有 150 个问题未列出（and 150 more problem(s)）"
     assert lines[1].endswith("第 2 行「地址」列：“not a url 0”不是完整网址，请填写以 http:// 或 https:// 开头的地址，"
                              "如 http://www.example.gov.cn/col/")
+
+
+def test_a_config_error_lists_100_problems_and_counts_the_rest() -> None:
+    """What check-config prints, the daemon's reload_rejected log line and the error's own text all stop at 100."""
+    error = ConfigError([ConfigProblem("inv.yaml", n, "sites", f"problem {n}") for n in range(1, 2001)])
+    shown, rest = error.listed()
+    assert (len(shown), rest) == (100, 1900) and shown[-1] == "inv.yaml:100: sites: problem 100"
+    assert len(str(error).splitlines()) == 100

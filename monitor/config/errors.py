@@ -46,7 +46,14 @@ class ConfigProblem:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
+MAX_LISTED = 100  # problems shown per file; a sheet of two million bad rows is counted, not printed
+
+
 class ConfigError(Exception):
     def __init__(self, problems: list[ConfigProblem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
+        super().__init__("\n".join(str(p) for p in problems[:MAX_LISTED]))
         self.problems = problems
+
+    def listed(self) -> tuple[list[str], int]:
+        """The first MAX_LISTED problems as text, and how many more there are."""
+        return [str(p) for p in self.problems[:MAX_LISTED]], max(len(self.problems) - MAX_LISTED, 0)
