@@ -88,8 +88,9 @@ def _check_size(path: Path) -> None:
                 limit = min(MAX_MEMBER_BYTES, MAX_TOTAL_BYTES - total)
                 size = _inflated(book, info, limit)
                 if size > limit:
-                    raise _too_large(path, f"文件解压后超过 {limit >> 20} MB（可能是“压缩炸弹”），已拒绝读取："
-                                     "请另存为普通的 .xlsx 后再导入", f"{info.filename} inflates beyond the limit")
+                    raise _too_large(path, f"文件解压后超过 {limit >> 20} MB（表格过大，或是“压缩炸弹”），已拒绝读取："
+                                     "请删去多余的行和工作表，或把清单分成几个文件",
+                                     f"{info.filename} inflates beyond the limit")
                 total += size
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read the spreadsheet (无法读取表格): {exc}")],
