@@ -132,10 +132,12 @@ def test_aliases_that_expand_modestly_still_load(tmp_path: Path) -> None:
     assert len(load(path).targets) == 4
 
 
-def test_yaml_nested_too_deeply_is_a_problem_not_a_crash(tmp_path: Path) -> None:
-    path = tmp_path / "deep.yaml"
-    path.write_text("units: " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
-    assert problems_of(path) == [f"{path}: YAML nested too deeply; an inventory needs a few levels (sites: → "
+@pytest.mark.parametrize(("name", "depth"), [("deep.yaml", 50_000), ("deep.json", 50_000), ("deep.json", 900)])
+def test_an_inventory_nested_too_deeply_is_a_problem_not_a_crash(tmp_path: Path, name: str, depth: int) -> None:
+    """Past the parser's depth (YAML, JSON), or within it but past the validation's (900 levels of JSON)."""
+    path = tmp_path / name
+    path.write_text('{"units": ' + "[" * depth + "]" * depth + "}\n", encoding="utf-8")
+    assert problems_of(path) == [f"{path}: nested too deeply; an inventory needs a few levels (sites: → "
                                  "columns: → fields)"]
 
 

@@ -23,6 +23,14 @@ from monitor.config.inventory import Inventory
 def load(path: str | Path) -> Inventory:
     """Load and validate an inventory from .yaml/.yml, .json or .xlsx/.xls/.ods; raise ConfigError."""
     path = Path(path)
+    try:
+        return _load(path)
+    except RecursionError:  # the parsers and the validation recurse per level of nesting
+        raise ConfigError([ConfigProblem(str(path), None, "", "nested too deeply; an inventory needs a few levels "
+                                         "(sites: → columns: → fields)")]) from None
+
+
+def _load(path: Path) -> Inventory:
     if not path.exists():
         raise ConfigError([ConfigProblem(str(path), None, "", "file not found")])
     suffix = path.suffix.lower()
@@ -67,9 +75,6 @@ def _read_yaml(path: Path, text: str) -> tuple[Any, Any]:
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise ConfigError([ConfigProblem(str(path), line, "", f"YAML syntax: {exc.problem}")]) from None
-    except RecursionError:
-        raise ConfigError([ConfigProblem(str(path), None, "", "YAML nested too deeply; an inventory needs a few "
-                                          "levels (sites: → columns: → fields)")]) from None
     if _expanded_size(data, MAX_VALUES) > MAX_VALUES:
         raise ConfigError([ConfigProblem(str(path), None, "", f"its aliases (&name … *name) expand to more than "
                                           f"{MAX_VALUES:,} values, refused (an alias bomb?); write the entries out "

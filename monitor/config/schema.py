@@ -72,8 +72,6 @@ def _check_url(value: str) -> str:
     return value
 
 
-
-
 def _check_urls(values: tuple[str, ...] | str | None) -> tuple[str, ...] | str | None:
     if values is None:
         return None
