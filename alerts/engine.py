@@ -4,7 +4,8 @@
 a verdict change and the notifications and MQTT events it causes are written in one transaction.
 Time-based alerts (ladder steps, escalation, working-day reminders) have timers of their own here
 and are written the instant they are due. The mutes (``alerts.mutes``: silences, the site is down,
-govwatch itself is cut off), asked in order, mark items suppressed instead of dropping them.
+govwatch itself is cut off), asked in order, mark items held instead of dropping them; every ``HELD_EVERY_S`` the
+held items whose mute ended are sent if still due, or lapse (``alerts.held``).
 
 The engine reads the daemon's targets and clock and writes through its store writer; it never changes
 the daemon: the service hands its router and listeners to the daemon's ``Hooks``.
@@ -14,26 +15,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
+from alerts.held import Candidate, release, settle, still_due
 from alerts.mutes import About, CutOff, Mute, Muted, Silences, SiteDown, first_muted
 from alerts.policy import Alert, change_alerts, scheduled_alerts
-from alerts.routing import finding_items, route, veto_items
+from alerts.routing import finding_items, quiet_until, route, veto_items
 from monitor.config import Inventory
 from monitor.daemon import Tracked
 from monitor.evaluate import Verdict
-from monitor.findings import Change
+from monitor.findings import Change, Known
 from monitor.model import State, Target, TargetKind
-from monitor.records import OutboxItem, OutboxRecord, Silence
+from monitor.records import HeldRow, OutboxItem, OutboxRecord, Silence
 from monitor.schedule import Schedule
-from monitor.store import SilenceStore
+from monitor.store import OutboxStore, SilenceStore
 from monitor.vetoes import SiteVeto, site_vetoes
 
 log = structlog.get_logger()
 SILENCE_REFRESH_S = 30.0
+HELD_EVERY_S = 2.0  # how often held items are looked at (a short indexed read when there are none)
+
+
+class AlertStore(SilenceStore, OutboxStore, Protocol):
+    """What the engine reads and writes itself: silences, and the held items it releases."""
 
 
 def board_address(inventory: Inventory) -> str:
@@ -43,14 +51,17 @@ def board_address(inventory: Inventory) -> str:
 
 class Alerter:
     def __init__(self, inventory: Inventory, tracked: Mapping[str, Tracked], clock: Callable[[], datetime],
-                 store: SilenceStore, enqueue: Callable[[OutboxRecord], None]) -> None:
+                 store: AlertStore, enqueue: Callable[[OutboxRecord], None],
+                 finding: Callable[[str], Known | None] = lambda uid: None) -> None:
         self.tracked = tracked  # the daemon's targets and their verdicts (read only)
         self.clock = clock
         self.store = store
         self.enqueue = enqueue  # the daemon's store writer
+        self.finding = finding  # a finding as the daemon knows it now, by uid (read only)
         self.wake = asyncio.Event()  # set after every commit that may hold new outbox items
         self._silences = Silences()
-        self.mutes: tuple[Mute, ...] = (self._silences, SiteDown(tracked), CutOff(tracked))  # asked in this order
+        self._cut_off = CutOff(tracked)
+        self.mutes: tuple[Mute, ...] = (self._silences, SiteDown(tracked), self._cut_off)  # asked in this order
         self._timers: Schedule[str, Alert] = Schedule()  # put without keys: no alert timer replaces another
         self.veto_states: dict[tuple[str, str], State] = {}  # (site id, veto kind) → state
         self.configure(inventory)
@@ -82,9 +93,10 @@ class Alerter:
     def outbox_for(self, target: Target, verdict: Verdict, previous: Verdict | None, at: datetime) -> tuple[
             OutboxItem, ...]:
         items: list[OutboxItem] = []
-        suppressed = self._reason(self.muted(About.target(target), at))
+        muted = self.muted(About.target(target), at)
+        suppressed = self._reason(muted)
         for alert in change_alerts(target, previous, verdict, at):
-            items += route(alert, self.units, self.settings, self.board_url, at, suppressed)
+            items += _held(route(alert, self.units, self.settings, self.board_url, at, suppressed), muted)
         if target.kind == TargetKind.COLUMN:
             items += self._vetoes(target, verdict, at, suppressed)
         if self.mqtt_prefix:
@@ -98,8 +110,9 @@ class Alerter:
         for change in changes:
             f = change.known.finding
             if change.alerts:
-                items += finding_items(change, self.units, self.site_names.get(f.site_id, ""), self.board_url, at,
-                                       self._reason(self.muted(About.of_finding(f), at)))
+                muted = self.muted(About.of_finding(f), at)
+                items += _held(finding_items(change, self.units, self.site_names.get(f.site_id, ""), self.board_url,
+                                             at, self._reason(muted)), muted)
             if self.mqtt_prefix:
                 items += self._finding_mqtt(change, at)
         return tuple(items)
@@ -200,25 +213,71 @@ class Alerter:
     async def run(self) -> None:
         """Fire time-based alerts when due; refresh silences now and then."""
         loop = asyncio.get_running_loop()
-        next_refresh = 0.0
+        next_refresh = next_held = 0.0
         while True:
             if loop.time() >= next_refresh:
                 await self.refresh_silences()
                 next_refresh = loop.time() + SILENCE_REFRESH_S
+            if loop.time() >= next_held:
+                await self.settle_held()
+                next_held = loop.time() + HELD_EVERY_S
             now = self.clock()
             due: list[OutboxItem] = []
             for _, alert in self._timers.take_due(now.timestamp()):
                 if self._still_applies(alert):
-                    due += route(alert, self.units, self.settings, self.board_url, now,
-                                 self._reason(self.muted(About.target(alert.target), now)))
+                    muted = self.muted(About.target(alert.target), now)
+                    due += _held(route(alert, self.units, self.settings, self.board_url, now, self._reason(muted)),
+                                 muted)
                     if alert.kind == "repeat":
                         self._schedule(alert.target, self.tracked[alert.target.id].verdict, now)
             if due:
                 self.enqueue(OutboxRecord(tuple(due)))
-            await self._timers.sleep(now.timestamp(), max(next_refresh - loop.time(), 0.0))
+            await self._timers.sleep(now.timestamp(), max(min(next_refresh, next_held) - loop.time(), 0.0))
 
     async def refresh_silences(self) -> None:
         try:
             self._silences.active = await self.store.silences(self.clock())
         except Exception:
             log.exception("silences_refresh_failed")
+
+    # ------------------------------------------------------------ held alerts
+
+    async def settle_held(self) -> None:
+        """Send the held items whose mute ended if still due, let the others lapse (``alerts.held``). Nothing is
+        read while govwatch is cut off: that mute holds back all but the availability findings' alerts."""
+        try:
+            if self._cut_off.cut_off():
+                return
+            held = await self.store.outbox_held()
+            if not held:
+                return
+            now = self.clock()
+            send, lapse = settle([self._candidate(row, now) for row in held])
+            if send or lapse:
+                await self.store.outbox_settle([release(row, self._not_before(row.channel, now)) for row in send],
+                                               lapse)
+                log.info("held_alerts_settled", sent=len(send), lapsed=len(lapse))
+                self.wake.set()
+        except Exception:
+            log.exception("held_alerts_failed")
+
+    def _candidate(self, row: HeldRow, now: datetime) -> Candidate:
+        payload = row.payload
+        if str(payload["kind"]).startswith("finding_"):
+            known = self.finding(str(payload.get("uid")))
+            muted = known is not None and self.muted(About.of_finding(known.finding), now) is not None
+            return Candidate(row, muted, still_due(payload, None, known))
+        tracked = self.tracked.get(str(payload.get("target_id")))
+        if tracked is None:
+            return Candidate(row, False, False)
+        return Candidate(row, self.muted(About.target(tracked.target), now) is not None,
+                         still_due(payload, tracked.verdict, None))
+
+    def _not_before(self, channel: str, now: datetime) -> datetime:
+        receiver = self.receivers.get(channel)
+        return (quiet_until(receiver.quiet_hours, now) if receiver else None) or now
+
+
+def _held(items: list[OutboxItem], muted: Muted | None) -> list[OutboxItem]:
+    """Items a mute holds back: held (sent when it ends, if still due) unless it discards them."""
+    return [replace(i, hold=True) for i in items] if muted is not None and muted.hold else items

@@ -3,7 +3,8 @@
 Each mute answers for what an alert is ``About``: not muted (None), or ``Muted`` — why (stored as the outbox
 item's ``suppressed`` reason) and until when (a silence ends at a known time) or while what holds (an
 inhibition lasts while its cause does: the site's homepage unreachable, govwatch cut off). A muted item is
-kept in the outbox for the trail, never dropped.
+kept in the outbox, never dropped: held, and sent when the mute ends if still due (``alerts.held``), or for the
+trail only when a silence says ``discard``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Muted:
     reason: str  # the outbox item's suppressed reason: "silenced#<id>", "site_down", "govwatch_cut_off"
     until: datetime | None = None  # a silence: it ends then
     holds_while: str = ""  # an inhibition: it lasts while this holds (e.g. "site s1's homepage cannot be fetched")
+    hold: bool = True  # what it holds back is sent when it ends, if still due (a silence may discard instead)
 
 
 class Mute(Protocol):
@@ -72,7 +74,7 @@ class Silences:
         for silence in self.active:
             scope_id = {"unit": about.unit_id, "site": about.site_id, "target": about.subject}[silence.scope]
             if silence.scope_id == scope_id and silence.ends_at > now:
-                return Muted(f"silenced#{silence.id}", until=silence.ends_at)
+                return Muted(f"silenced#{silence.id}", until=silence.ends_at, hold=not silence.discard)
         return None
 
 

@@ -46,7 +46,7 @@ def facts(alert: Alert, board_url: str | None) -> dict[str, Any]:
         "unit_id": t.unit_id, "unit": t.unit_name, "site": t.site_name, "column": t.name,
         "category": t.rule.category, "rule": t.rule.text, "url": t.url, "at": at.isoformat(),
         "newest_date": v.newest_date.isoformat() if v.newest_date else None, "days_since": since,
-        "days_overdue": overdue, "days_left": left,
+        "days_overdue": overdue, "days_left": left, "deadline": v.deadline.isoformat() if v.deadline else None,
         "board": f"{board_url.rstrip('/')}/target/{t.id}" if board_url else None,
     }
 

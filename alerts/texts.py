@@ -77,7 +77,33 @@ def _status(fact: dict[str, Any]) -> str:
     return "，".join(parts)
 
 
+# Why an alert was held back before it was sent (``alerts.held``): by the mute's reason, in full and for an SMS
+_HELD_WHY = {"site_down": ("网站首页无法访问", "网站无法访问"),
+             "govwatch_cut_off": ("监测系统自身网络中断", "监测断网"),
+             "silenced": ("静默（维护期）", "静默")}
+
+
+def _held_why(fact: dict[str, Any], short: bool = False) -> str | None:
+    held = fact.get("held")
+    if not held:
+        return None
+    reason = str(held["reason"]).split("#")[0]
+    return _HELD_WHY.get(reason, (reason, reason))[short]
+
+
+def held_note(fact: dict[str, Any]) -> str | None:
+    """「此前因…暂缓发送」 for an alert sent late because a mute held it back; None for the others."""
+    why = _held_why(fact)
+    return f"此前因{why}暂缓发送（{fact['held']['since']} 起），情况至今未变，现补发" if why else None
+
+
 def single(fact: dict[str, Any]) -> tuple[str, str]:
+    title, body = _single(fact)
+    note = held_note(fact)
+    return title, body + f"\n说明：{note}" if note else body
+
+
+def _single(fact: dict[str, Any]) -> tuple[str, str]:
     title = f"【{BRAND}】{_headline(fact)}"
     if fact["kind"] == "unregistered":
         return title, "\n".join([f"单位：{fact['unit']}", f"平台：{fact['site']}", f"账号：{fact['column']}",
@@ -116,23 +142,29 @@ def grouped(facts: list[dict[str, Any]], board_url: str | None) -> tuple[str, st
              "veto_yellow": 2, "ladder": 2, "finding_yellow": 2, "yellow": 3, "recovered": 4}
     lines = []
     for fact in sorted(facts, key=lambda f: (order[f["kind"]], -(f["days_overdue"] or 0), f["site"], f["column"])):
-        if fact["kind"] == "unregistered":
-            lines.append(f"[未备案] {fact['unit']}的{fact['site']}账号「{fact['column']}」未备案")
-            continue
-        if fact["kind"].startswith("veto_"):
-            lines.append(f"[{_TAGS[fact['kind']]}] {fact['site']}：{fact['detail']}")
-            continue
-        if fact["kind"].startswith("finding_"):
-            where = f"{fact['site']}：" if fact["site"] else ""
-            link = f" {fact['url']}" if fact["url"] else ""
-            lines.append(f"[{_TAGS[fact['kind']]}] {where}{page_words(fact['column'])}{link}")
-            continue
-        status = _status(fact)
-        lines.append(f"[{_TAGS[fact['kind']]}] {fact['site']}「{fact['column']}」（{fact['category']}）"
-                     f"最新 {fact['newest_date'] or '无'}" + (f"，{status}" if status else "") + f" {fact['url']}")
+        line, why = _line(fact), _held_why(fact)
+        if why:  # after the tag, so the line still ends with its page's address
+            tag_end = line.index("] ") + 2
+            line = f"{line[:tag_end]}（此前因{why}暂缓发送，现补发）{line[tag_end:]}"
+        lines.append(line)
     if board_url:
         lines.append(f"看板：{board_url}")
     return title, "\n".join(lines)
+
+
+def _line(fact: dict[str, Any]) -> str:
+    """One alert's line in a grouped message."""
+    if fact["kind"] == "unregistered":
+        return f"[未备案] {fact['unit']}的{fact['site']}账号「{fact['column']}」未备案"
+    if fact["kind"].startswith("veto_"):
+        return f"[{_TAGS[fact['kind']]}] {fact['site']}：{fact['detail']}"
+    if fact["kind"].startswith("finding_"):
+        where = f"{fact['site']}：" if fact["site"] else ""
+        link = f" {fact['url']}" if fact["url"] else ""
+        return f"[{_TAGS[fact['kind']]}] {where}{page_words(fact['column'])}{link}"
+    status = _status(fact)
+    return (f"[{_TAGS[fact['kind']]}] {fact['site']}「{fact['column']}」（{fact['category']}）"
+            f"最新 {fact['newest_date'] or '无'}" + (f"，{status}" if status else "") + f" {fact['url']}")
 
 
 def _fit(text: str, budget: int) -> str:
@@ -142,6 +174,8 @@ def _fit(text: str, budget: int) -> str:
 def sms(facts: list[dict[str, Any]], board_url: str | None) -> str:
     """One SMS of at most 70 characters, link included."""
     first = facts[0]
+    why = next((w for f in facts if (w := _held_why(f, short=True))), None)
+    head = f"【监测预警·{why}暂缓补发】" if why else "【监测预警】"
     link = (first["board"] if len(facts) == 1 else board_url) or ""
     budget = SMS_LIMIT - (len(link) + 1 if link else 0)
     if len(facts) == 1:
@@ -157,13 +191,13 @@ def sms(facts: list[dict[str, Any]], board_url: str | None) -> str:
             what = f"已超期{first['days_overdue']}天未更新，请即处理"
         else:
             what = f"距期限{first['days_left']}天，请及时更新"
-        fixed = f"【监测预警】“”{what}"
+        fixed = f"{head}“”{what}"
         name = _fit(f"{first['site']}{first['column']}", budget - len(fixed))
-        text = f"【监测预警】“{name}”{what}"
+        text = f"{head}“{name}”{what}"
     else:
         summary = "、".join(f"{n}项{tag}" for tag, n in _tally(facts))
-        fixed = f"【监测预警】：{summary}，请即处理"
+        fixed = f"{head}：{summary}，请即处理"
         unit = _fit(first["unit"], budget - len(fixed))
-        text = f"【监测预警】{unit}：{summary}，请即处理"
+        text = f"{head}{unit}：{summary}，请即处理"
     text = _fit(text, budget)
     return f"{text} {link}" if link else text

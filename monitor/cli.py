@@ -330,9 +330,10 @@ def cmd_silence(args: argparse.Namespace) -> int:
             if until <= now:
                 print("--until must be in the future", file=sys.stderr)
                 return 2
-            silence_id = await store.silence_add(scope, ident, until, args.reason, args.by, now)
+            silence_id = await store.silence_add(scope, ident, until, args.reason, args.by, now, args.discard)
             print(f"silence #{silence_id}: {scope} {ident} until {until.isoformat()} "
-                  "(the daemon applies it within 30 s)")
+                  f"({'what it holds back is discarded' if args.discard else 'what is still due is sent when it ends'};"
+                  " the daemon applies it within 30 s)")
         elif args.action == "rm":
             if not await store.silence_remove(args.id):
                 print(f"no active silence #{args.id}", file=sys.stderr)
@@ -341,7 +342,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
         else:
             for s in await store.silences(now):
                 print(f"#{s.id}  {s.scope} {s.scope_id}  until {s.ends_at.astimezone(TZ):%Y-%m-%d %H:%M}  "
-                      f"{s.reason}  ({s.created_by})")
+                      f"{s.reason}  ({s.created_by}{', discard' if s.discard else ''})")
         return 0
 
     return _with_store(args, work)
@@ -615,6 +616,8 @@ def parser() -> argparse.ArgumentParser:
     sil.add_argument("--until", help="end time, e.g. 2026-12-01T18:00 (Asia/Shanghai)")
     sil.add_argument("--reason", default="")
     sil.add_argument("--by", default="cli")
+    sil.add_argument("--discard", action="store_true",
+                     help="do not send, when it ends, the alerts it held back that are still due (default: send them)")
     sil.add_argument("--id", type=_row_id, help="silence id for rm")
     sil.set_defaults(func=cmd_silence)
 
@@ -646,7 +649,7 @@ def parser() -> argparse.ArgumentParser:
 
     box = sub.add_parser("outbox", help="pending notifications and events; drop what an operator gives up on")
     box.add_argument("--config", required=True)
-    box.add_argument("--status", choices=("pending", "sent", "dropped", "suppressed"))
+    box.add_argument("--status", choices=("pending", "held", "sent", "dropped", "suppressed", "lapsed"))
     box.add_argument("--limit", type=int, default=50)
     box.add_argument("--drop", type=_row_id, nargs="+", metavar="ID")
     box.add_argument("--by", default="cli")

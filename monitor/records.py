@@ -17,7 +17,8 @@ class OutboxItem:
     """One message to deliver on one channel (a receiver, or ``mqtt``), durable until sent.
 
     ``key`` makes it idempotent: the same alert routed twice (a restart recomputing what is due)
-    is stored once. An item born ``suppressed`` (silenced or inhibited) is kept for the trail only.
+    is stored once. An item born ``suppressed`` (silenced or inhibited) is kept for the trail only, unless it
+    is held (``hold``): then it is sent when what held it back ends, if it is still due (``alerts.held``).
     """
 
     key: str
@@ -27,6 +28,12 @@ class OutboxItem:
     payload: dict[str, Any]
     suppressed: str | None = None  # why it is not sent: "silenced", "site_down", …
     target_id: str | None = None  # the column or homepage it is about, for its page's trail
+    hold: bool = False  # suppressed for now, stored as held: released or lapsed when the mute ends
+
+    @property
+    def status(self) -> str:
+        """As stored: pending, held (sent when its mute ends, if still due) or suppressed (the trail only)."""
+        return ("held" if self.hold else "suppressed") if self.suppressed else "pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,26 @@ class OutboxRow:
     created_at: datetime
     payload: dict[str, Any]
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRow:
+    """An outbox item held back by a mute (``reason``: "site_down", "govwatch_cut_off", "silenced#<id>")."""
+
+    id: int
+    channel: str
+    created_at: datetime
+    payload: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A held item to send now: its payload says it was held and why; not before its receiver's quiet hours end."""
+
+    id: int
+    payload: dict[str, Any]
+    not_before: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +82,7 @@ class Silence:
     reason: str
     created_by: str
     created_at: datetime
+    discard: bool = False  # what it held back is not sent when it ends (default: sent then, if still due)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,8 @@ async def monitoring(
             if metrics is not None:
                 metrics.attach(monitor)
             # Wired before load: crossings while the daemon was down alert too.
-            alerter = Alerter(inventory, monitor.tracked, lambda: monitor.clock(), store, monitor.writer.enqueue)
+            alerter = Alerter(inventory, monitor.tracked, lambda: monitor.clock(), store, monitor.writer.enqueue,
+                              monitor.book.get)
             hooks.router, hooks.finding_router, hooks.alerts = alerter.outbox_for, alerter.findings_outbox, alerter
             hooks.after_write.append(alerter.wake.set)
             hooks.on_reload.append(alerter.configure)

@@ -38,7 +38,8 @@ async def test_api_writes_need_the_token_and_silences_apply_at_once(
         runner = await serve(monitor, "127.0.0.1", 0)
         base = f"http://127.0.0.1:{runner.addresses[0][1]}"
         until = (monitor.clock() + timedelta(hours=2)).isoformat()
-        body = {"scope": "site", "id": "s1", "until": until, "reason": "网站改版"}
+        # discard: what it holds back is not sent when it goes (by default the red still due then would be)
+        body = {"scope": "site", "id": "s1", "until": until, "reason": "网站改版", "discard": True}
         try:
             async with ClientSession() as http:
                 assert (await http.post(f"{base}/api/silences", json=body)).status == 401
@@ -50,9 +51,11 @@ async def test_api_writes_need_the_token_and_silences_apply_at_once(
                 silence_id = (await made.json())["id"]
                 assert [s.id for s in monitor.alerts.silences] == [silence_id]  # applied without waiting
                 listed = await (await http.get(f"{base}/api/silences")).json()
-                assert listed[0]["reason"] == "网站改版" and listed[0]["scope_id"] == "s1"
+                assert listed[0]["reason"] == "网站改版" and listed[0]["scope_id"] == "s1" and listed[0]["discard"]
                 past = {**body, "until": "2020-01-01T00:00"}
                 assert (await http.post(f"{base}/api/silences", json=past, headers=auth)).status == 400
+                vague = await http.post(f"{base}/api/silences", json={**body, "discard": "yes"}, headers=auth)
+                assert vague.status == 400 and "discard 应为 true 或 false" in await vague.text()
                 monitor.start()
                 await wait_for(lambda: monitor.tracked["c0"].verdict.state.value == "red")
                 await asyncio.sleep(0.3)

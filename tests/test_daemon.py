@@ -276,7 +276,7 @@ def test_migrations_are_versioned(tmp_path: Path) -> None:
 
     asyncio.run(open_twice())
     db = sqlite3.connect(tmp_path / "m.sqlite3")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
     assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {
         "targets", "subjects", "results", "probes", "items", "verdicts", "current", "outbox", "silences", "findings",
         "finding_events", "health_probes", "messages", "meta"}

@@ -27,6 +27,7 @@ from monitor.records import (
     OutboxRecord,
     ProbeRecord,
     Record,
+    Release,
     VerdictRecord,
 )
 from monitor.rules import DEFAULT_RULES
@@ -192,6 +193,46 @@ async def test_compaction_keeps_what_is_read(store_location: str) -> None:
                                                 START + timedelta(hours=3 * 400))]))
         kept = [o["at"] for o in await store.observations("c1", 1000) if o["at"] < START + timedelta(days=60)]
         assert sorted(round((at - START).total_seconds() / 10800) for at in kept) == [0, 199, 200, 201, 399, 400]
+    finally:
+        await store.close()
+
+
+async def test_held_items_are_kept_then_released_or_lapsed_and_retained_states_outlive_compaction(
+        store_location: str) -> None:
+    store = store_at(store_location)
+    await store.open()
+    try:
+        def item(key: str, channel: str, payload: dict[str, Any], at: datetime = START, **kw: Any) -> OutboxItem:
+            return OutboxItem(key, channel, at, at, payload, **kw)
+
+        await store.write([OutboxRecord((
+            item("a", "u1/group", {"kind": "red"}),
+            item("y", "u1/group", {"kind": "yellow"}, suppressed="site_down", hold=True),
+            item("r", "u1/group", {"kind": "red"}, suppressed="site_down", hold=True),
+            item("s", "u1/group", {"kind": "red"}, suppressed="silenced#1"),
+            *(item(f"m{k}", "mqtt", {"topic": f"gw/u1/column/c{k % 2}/state", "message": k, "retain": True},
+                   START + timedelta(minutes=k)) for k in range(4)),
+            item("e", "mqtt", {"topic": "gw/events", "message": 9, "retain": False}),
+        ))])
+        statuses = {i["key"]: i["status"] for i in await store.outbox_list()}
+        assert [statuses[k] for k in "ayrs"] == ["pending", "held", "held", "suppressed"]
+        held = await store.outbox_held()
+        assert [(h.payload["kind"], h.reason) for h in held] == [("yellow", "site_down"), ("red", "site_down")]
+        due = [r.id for r in await store.outbox_due("u1/group", START)]
+        await store.outbox_settle([Release(held[1].id, {"kind": "red", "held": {"reason": "site_down"}}, START)],
+                                  [held[0].id])
+        assert await store.outbox_held() == []
+        rows = await store.outbox_due("u1/group", START)
+        assert [r.id for r in rows] == [*due, held[1].id] and rows[-1].payload["held"] == {"reason": "site_down"}
+        assert {i["key"]: i["status"] for i in await store.outbox_list()}["y"] == "lapsed"
+        mqtt = [r.id for r in await store.outbox_due("mqtt", START + timedelta(hours=1))]
+        await store.outbox_sent(mqtt, START)
+        assert [p["message"] for p in await store.mqtt_retained()] == [2, 3]  # the newest per topic, in order
+        await store.compact(START + timedelta(days=1))
+        assert [p["message"] for p in await store.mqtt_retained()] == [2, 3]
+        assert {i["key"] for i in await store.outbox_list() if i["channel"] == "mqtt"} == {"m2", "m3"}
+        silence = await store.silence_add("site", "s1", START + timedelta(days=1), "", "test", START, discard=True)
+        assert [(s.id, s.discard) for s in await store.silences(START)] == [(silence, True)]
     finally:
         await store.close()
 

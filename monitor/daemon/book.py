@@ -67,6 +67,11 @@ class FindingsBook:
         known = self.findings.get((check, subject), {})
         return [k.finding for k in known.values() if k.status in (Status.OPEN, Status.FALSE_POSITIVE)]
 
+    def get(self, uid: str) -> Known | None:
+        """A finding as known now, by uid."""
+        scope = self._scope.get(uid)
+        return self.findings[scope][uid] if scope is not None else None
+
     def mark(self, uid: str, status: Status, actor: str, note: str = "") -> Change | None:
         """An operator marks a finding false positive, fixed, or open again; None for an unknown uid."""
         scope = self._scope.get(uid)

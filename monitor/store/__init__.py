@@ -18,8 +18,10 @@ from monitor.model import Target
 from monitor.records import (
     FindingEvent,
     HealthProbeRecord,
+    HeldRow,
     OutboxRow,
     Record,
+    Release,
     Silence,
     TargetInfo,
     TargetState,
@@ -55,13 +57,18 @@ class OutboxStore(Protocol):
     async def outbox_stats(self) -> dict[str, dict[str, Any]]: ...
     async def outbox_list(self, status: str | None = None, limit: int = 200,
                           target_id: str | None = None) -> list[dict[str, Any]]: ...
+    # held items (a mute held them back): read, then each released (pending again) or lapsed (closed, not sent)
+    async def outbox_held(self, limit: int = 10_000) -> list[HeldRow]: ...
+    async def outbox_settle(self, release: Sequence[Release], lapse: Sequence[int]) -> None: ...
+    # MQTT: the newest retained message sent per topic, oldest first (republished after a broker restart)
+    async def mqtt_retained(self) -> list[dict[str, Any]]: ...
 
 
 class SilenceStore(Protocol):
     """Silences (maintenance windows) by unit, site or target."""
 
     async def silence_add(self, scope: str, scope_id: str, ends_at: datetime, reason: str, by: str,
-                          now: datetime) -> int: ...
+                          now: datetime, discard: bool = False) -> int: ...
     async def silence_remove(self, silence_id: int) -> bool: ...
     async def silences(self, now: datetime) -> list[Silence]: ...
 

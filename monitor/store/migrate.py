@@ -61,7 +61,7 @@ TABLES: tuple[tuple[str, tuple[tuple[str, Convert], ...], str | None], ...] = (
                 ("status", S), ("reason", S), ("target_id", S), ("attempts", S), ("last_error", S),
                 ("next_attempt_at", T), ("sent_at", T)), "id"),
     ("silences", (("id", S), ("scope", S), ("scope_id", S), ("ends_at", T), ("reason", S), ("created_by", S),
-                  ("created_at", T), ("removed_at", T)), "id"),
+                  ("created_at", T), ("removed_at", T), ("discard", B)), "id"),
     ("findings", (("uid", S), ("check_name", S), ("subject", S), ("key", S), ("unit_id", S), ("site_id", S),
                   ("severity", S), ("status", S), ("title", S), ("detail", S), ("url", S), ("evidence", S),
                   ("first_seen", T), ("changed_at", T)), None),

@@ -37,11 +37,13 @@ from monitor.records import (
     FindingEvent,
     FindingsRecord,
     HealthProbeRecord,
+    HeldRow,
     OutboxItem,
     OutboxRecord,
     OutboxRow,
     ProbeRecord,
     Record,
+    Release,
     Silence,
     TargetInfo,
     TargetState,
@@ -126,6 +128,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)
     """,
+    # 2: held alerts and silences that discard what they held (SQLite's migration 7)
+    """
+    ALTER TABLE silences ADD COLUMN discard boolean NOT NULL DEFAULT false;
+    CREATE INDEX outbox_held ON outbox (id) WHERE status = 'held'
+    """,
 )
 
 _RESULT_COLUMNS = ("http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count,"
@@ -138,6 +145,9 @@ COMPACT_SPAN_S = 7 * 86400  # and at most a week of their probes
 _RUN_IDENTITY = {"probes": ("result",), "health_probes": ("ok", "status", "error")}
 # Errors after which the connection is not given back to the pool but closed: the next use opens a new one.
 _BROKEN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError, TimeoutError)
+# The newest retained MQTT message sent to each topic (as SQLite's)
+_NEWEST_RETAINED = ("SELECT MAX(id) FROM outbox WHERE channel = 'mqtt' AND status = 'sent'"
+                    " AND (payload::jsonb ->> 'retain')::boolean GROUP BY payload::jsonb ->> 'topic'")
 _MIGRATION_LOCK = 7_245_871_003  # advisory lock: one daemon migrates, the others wait for it
 
 # (connection, records) → the records this daemon may still write, checked inside the write transaction
@@ -474,7 +484,7 @@ class PostgresStore:
         if not items:
             return
         rows = [(i.key, i.channel, i.created_at, i.not_before, json.dumps(i.payload, ensure_ascii=False),
-                 "suppressed" if i.suppressed else "pending", i.suppressed, i.target_id) for i in items]
+                 i.status, i.suppressed, i.target_id) for i in items]
         await db.execute(
             """INSERT INTO outbox (key, channel, created_at, not_before, payload, status, reason, target_id)
                SELECT k, c, ca, nb, p, s, r, t FROM unnest($1::text[], $2::text[], $3::timestamptz[],
@@ -771,14 +781,42 @@ class PostgresStore:
         return [{"id": r[0], "key": r[1], "channel": r[2], "created_at": r[3], "status": r[4], "reason": r[5],
                  "attempts": r[6], "last_error": r[7], "sent_at": r[8], "payload": json.loads(r[9])} for r in rows]
 
+    async def outbox_held(self, limit: int = 10_000) -> list[HeldRow]:
+        """Items a mute holds back, oldest first."""
+        async with self._reading() as db:
+            rows = await db.fetch("SELECT id, channel, created_at, payload, reason FROM outbox WHERE status = 'held'"
+                                  " ORDER BY id LIMIT $1", limit)
+        return [HeldRow(rid, channel, created, json.loads(payload), reason)
+                for rid, channel, created, payload, reason in rows]
+
+    async def outbox_settle(self, release: Sequence[Release], lapse: Sequence[int]) -> None:
+        """Held items released (pending again, keeping their place in their channel's order) or lapsed."""
+        async with self._transaction() as db:
+            if release:
+                await db.execute(
+                    """UPDATE outbox SET status = 'pending', payload = x.p, not_before = x.nb
+                       FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS x(i, p, nb)
+                       WHERE outbox.id = x.i AND outbox.status = 'held'""",
+                    [r.id for r in release], [json.dumps(r.payload, ensure_ascii=False) for r in release],
+                    [r.not_before for r in release])
+            if lapse:
+                await db.execute("UPDATE outbox SET status = 'lapsed' WHERE id = ANY($1::bigint[]) AND status = 'held'",
+                                 list(lapse))
+
+    async def mqtt_retained(self) -> list[dict[str, Any]]:
+        async with self._reading() as db:
+            rows = await db.fetch(f"SELECT payload FROM outbox WHERE id IN ({_NEWEST_RETAINED}) ORDER BY id")
+        return [json.loads(payload) for (payload,) in rows]
+
     # ------------------------------------------------------------------ silences
 
     async def silence_add(self, scope: str, scope_id: str, ends_at: datetime, reason: str, by: str,
-                          now: datetime) -> int:
+                          now: datetime, discard: bool = False) -> int:
         async with self._transaction() as db:
             return int(await db.fetchval(
-                "INSERT INTO silences (scope, scope_id, ends_at, reason, created_by, created_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", scope, scope_id, ends_at, reason, by, now))
+                "INSERT INTO silences (scope, scope_id, ends_at, reason, created_by, created_at, discard)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id", scope, scope_id, ends_at, reason, by, now,
+                discard))
 
     async def silence_remove(self, silence_id: int) -> bool:
         async with self._transaction() as db:
@@ -788,7 +826,8 @@ class PostgresStore:
 
     async def silences(self, now: datetime) -> list[Silence]:
         async with self._reading() as db:
-            rows = await db.fetch("SELECT id, scope, scope_id, ends_at, reason, created_by, created_at FROM silences"
+            rows = await db.fetch("SELECT id, scope, scope_id, ends_at, reason, created_by, created_at, discard"
+                                  " FROM silences"
                                   " WHERE removed_at IS NULL AND ends_at > $1 ORDER BY id", now)
         return [Silence(*row) for row in rows]
 
@@ -849,8 +888,8 @@ class PostgresStore:
                                      upto.isoformat())
                 since = upto
         async with self._transaction() as db:
-            await db.execute("DELETE FROM outbox WHERE channel = 'mqtt' AND status = 'sent' AND created_at < $1",
-                             before)
+            await db.execute("DELETE FROM outbox WHERE channel = 'mqtt' AND status = 'sent' AND created_at < $1"
+                             f" AND id NOT IN ({_NEWEST_RETAINED})", before)
         return removed
 
     async def _compacted_before(self, table: str) -> datetime | None:

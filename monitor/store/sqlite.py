@@ -32,11 +32,13 @@ from monitor.records import (
     FindingEvent,
     FindingsRecord,
     HealthProbeRecord,
+    HeldRow,
     OutboxItem,
     OutboxRecord,
     OutboxRow,
     ProbeRecord,
     Record,
+    Release,
     Silence,
     TargetInfo,
     TargetState,
@@ -198,6 +200,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE results ADD COLUMN final_url TEXT
     """,
+    # 7: held alerts (an inhibition or a silence held them back: sent when it ends if still due) and silences that
+    # discard what they held instead
+    """
+    ALTER TABLE silences ADD COLUMN discard INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX outbox_held ON outbox (id) WHERE status = 'held'
+    """,
 )
 
 T = TypeVar("T")
@@ -210,6 +218,9 @@ _SUBJECT = "(SELECT key FROM subjects WHERE name = ?)"
 CACHE_SIZE = -2000  # pages in memory; negative: KiB (SQLite's default, 2 MB)
 COMPACT_SUBJECTS = 50  # subjects per compaction transaction
 COMPACT_SPAN_S = 7 * 86400  # and at most a week of their probes: each transaction stays short
+# The newest retained MQTT message sent to each topic: what a broker that lost its retained messages is given again
+_NEWEST_RETAINED = ("SELECT MAX(id) FROM outbox WHERE channel = 'mqtt' AND status = 'sent'"
+                    " AND json_extract(payload, '$.retain') GROUP BY json_extract(payload, '$.topic')")
 # What makes two probes "the same" for compaction: a run of them is reduced to its first and last
 _RUN_IDENTITY = {"probes": ("result",), "health_probes": ("ok", "status", "error")}
 
@@ -579,8 +590,7 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO outbox (key, channel, created_at, not_before, payload, status, reason,"
                 " target_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(i.key, i.channel, i.created_at.timestamp(), i.not_before.timestamp(),
-                  json.dumps(i.payload, ensure_ascii=False), "suppressed" if i.suppressed else "pending", i.suppressed,
-                  i.target_id) for i in items],
+                  json.dumps(i.payload, ensure_ascii=False), i.status, i.suppressed, i.target_id) for i in items],
             )
 
     async def outbox_due(self, channel: str, now: datetime, limit: int = 100) -> list[OutboxRow]:
@@ -670,12 +680,42 @@ class SQLiteStore:
 
         return await self._run(query)
 
+    async def outbox_held(self, limit: int = 10_000) -> list[HeldRow]:
+        """Items a mute holds back, oldest first."""
+        def query() -> list[HeldRow]:
+            rows = self.db.execute("SELECT id, channel, created_at, payload, reason FROM outbox WHERE status = 'held'"
+                                   " ORDER BY id LIMIT ?", (limit,)).fetchall()
+            return [HeldRow(rid, channel, _dt(created), json.loads(payload), reason)
+                    for rid, channel, created, payload, reason in rows]
+
+        return await self._run(query)
+
+    async def outbox_settle(self, release: Sequence[Release], lapse: Sequence[int]) -> None:
+        """Held items released (pending again, keeping their place in their channel's order) or lapsed."""
+        def work() -> None:
+            self.db.executemany(
+                "UPDATE outbox SET status = 'pending', payload = ?, not_before = ? WHERE id = ? AND status = 'held'",
+                [(json.dumps(r.payload, ensure_ascii=False), r.not_before.timestamp(), r.id) for r in release])
+            self.db.executemany("UPDATE outbox SET status = 'lapsed' WHERE id = ? AND status = 'held'",
+                                [(i,) for i in lapse])
+
+        await self._run(self._transaction, work)
+
+    async def mqtt_retained(self) -> list[dict[str, Any]]:
+        def query() -> list[dict[str, Any]]:
+            rows = self.db.execute(
+                f"SELECT payload FROM outbox WHERE id IN ({_NEWEST_RETAINED}) ORDER BY id").fetchall()
+            return [json.loads(payload) for (payload,) in rows]
+
+        return await self._run(query)
+
     async def silence_add(self, scope: str, scope_id: str, ends_at: datetime, reason: str, by: str,
-                          now: datetime) -> int:
+                          now: datetime, discard: bool = False) -> int:
         def work() -> int:
             return int(self.db.execute(
-                "INSERT INTO silences (scope, scope_id, ends_at, reason, created_by, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)", (scope, scope_id, ends_at.timestamp(), reason, by, now.timestamp()),
+                "INSERT INTO silences (scope, scope_id, ends_at, reason, created_by, created_at, discard)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (scope, scope_id, ends_at.timestamp(), reason, by, now.timestamp(), discard),
             ).lastrowid or 0)
 
         return await self._run(self._transaction, work)
@@ -690,9 +730,9 @@ class SQLiteStore:
     async def silences(self, now: datetime) -> list[Silence]:
         def query() -> list[Silence]:
             rows = self.db.execute(
-                "SELECT id, scope, scope_id, ends_at, reason, created_by, created_at FROM silences"
+                "SELECT id, scope, scope_id, ends_at, reason, created_by, created_at, discard FROM silences"
                 " WHERE removed_at IS NULL AND ends_at > ? ORDER BY id", (now.timestamp(),)).fetchall()
-            return [Silence(r[0], r[1], r[2], _dt(r[3]), r[4], r[5], _dt(r[6])) for r in rows]
+            return [Silence(r[0], r[1], r[2], _dt(r[3]), r[4], r[5], _dt(r[6]), bool(r[7])) for r in rows]
 
         return await self._run(query)
 
@@ -891,7 +931,8 @@ class SQLiteStore:
     async def compact(self, before: datetime, availability_before: datetime | None = None) -> int:
         """Reduce the column probes made before ``before``, and the availability probes made before
         ``availability_before`` (default: the same), to the ends of their runs of identical results; drop the MQTT
-        copies sent before ``before`` (the verdict changes and finding events they carried stay); then give the
+        copies sent before ``before`` but the newest retained one per topic (the verdict changes and finding events
+        they carried stay; a broker that lost its retained messages is given those again); then give the
         freed pages back to the file system. Returns how many probes went.
 
         Kept as they are: verdict changes, items with their first sighting, findings with their trail and the
@@ -910,7 +951,8 @@ class SQLiteStore:
                 await self._run(self._transaction, self._compacted, table, upto)
                 since = upto
         await self._run(self._transaction, lambda: self.db.execute(
-            "DELETE FROM outbox WHERE channel = 'mqtt' AND status = 'sent' AND created_at < ?", (before.timestamp(),)))
+            "DELETE FROM outbox WHERE channel = 'mqtt' AND status = 'sent' AND created_at < ?"
+            f" AND id NOT IN ({_NEWEST_RETAINED})", (before.timestamp(),)))
         while await self._run(self._vacuum_step):
             pass
         return removed

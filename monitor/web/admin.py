@@ -20,7 +20,7 @@ from monitor.findings import Status
 from monitor.web.keys import MONITOR_KEY
 
 SCOPES = ("unit", "site", "target")
-OUTBOX_STATUSES = ("pending", "sent", "dropped", "suppressed")
+OUTBOX_STATUSES = ("pending", "held", "sent", "dropped", "suppressed", "lapsed")
 MAX_ID = 2**63 - 1  # the store's row ids are signed 64-bit integers
 
 
@@ -113,7 +113,7 @@ async def list_silences(request: web.Request) -> web.Response:
 
 def _silence(s: Any) -> dict[str, Any]:
     return {"id": s.id, "scope": s.scope, "scope_id": s.scope_id, "ends_at": s.ends_at, "reason": s.reason,
-            "created_by": s.created_by, "created_at": s.created_at}
+            "created_by": s.created_by, "created_at": s.created_at, "discard": s.discard}
 
 
 async def add_silence(request: web.Request) -> web.Response:
@@ -128,10 +128,14 @@ async def add_silence(request: web.Request) -> web.Response:
     except ValueError:
         raise bad_request(f"until 应为 ISO 8601 时间，如 2026-12-31T18:00，收到 {_quoted(body['until'])}") from None
     reason, by = text_field(body, "reason", ""), text_field(body, "by", "api", limit=100) or "api"
+    discard = body.get("discard", False)
+    if not isinstance(discard, bool):
+        raise bad_request("discard 应为 true 或 false（true：静默结束时不补发其间暂缓的告警），"
+                          f"收到 {_quoted(discard)}")
     now = monitor.clock()
     if until <= now:
         raise bad_request("until 必须晚于当前时间")
-    silence_id = await monitor.store.silence_add(scope, scope_id, until, reason, by, now)
+    silence_id = await monitor.store.silence_add(scope, scope_id, until, reason, by, now, discard)
     if monitor.alerts is not None:
         await monitor.alerts.refresh_silences()
     return json_response({"id": silence_id}, status=201)

@@ -154,7 +154,8 @@ def observation_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-NOTIFICATION_STATUS = {"pending": "待发送", "sent": "已发送", "dropped": "已放弃", "suppressed": "未发送（抑制）"}
+NOTIFICATION_STATUS = {"pending": "待发送", "held": "暂缓（抑制结束后补发）", "sent": "已发送", "dropped": "已放弃",
+                       "suppressed": "未发送（抑制）", "lapsed": "未补发（抑制期间已恢复）"}
 ALERT_KIND_LABELS = {"yellow": "黄色预警", "red": "红色预警", "recovered": "恢复", "repeat": "每日提醒",
                      "escalation": "升级督办", "ladder": "提醒"}
 
