@@ -3,7 +3,10 @@
 Each receiver (channel ``unit/receiver``) has its own worker, so a dead or slow endpoint delays
 only its own messages. A worker takes the receiver's due items, waits out the grouping window
 after the oldest, renders them as one message and sends it; on failure it records the error and
-retries with exponential backoff (tenacity) until it succeeds or an operator drops the items.
+retries with exponential backoff (tenacity) until it succeeds or an operator drops the items. The backoff
+never exceeds ``RETRY_CAP_S`` (``alerts.max_backoff`` caps it lower), so a receiver that comes back is served
+within a minute; a new item for the receiver, or a send that succeeded on any receiver (govwatch's own
+network is back), cuts a wait short once it has lasted ``WAKE_AFTER_S``.
 An item is marked sent only after the endpoint accepted it, so a crash in between sends it again
 once (at most one duplicate per crash). When the store refuses to mark it (a full disk), the sender remembers
 what it sent and marks it once the store takes writes again: never sent twice by one process.
@@ -28,6 +31,8 @@ from monitor.store import OutboxStore
 
 log = structlog.get_logger()
 IDLE_POLL_S = 30.0
+RETRY_CAP_S = 60.0  # the longest wait between two tries of one receiver, whatever max_backoff says
+WAKE_AFTER_S = 5.0  # a wake (a new item, a success elsewhere) ends a wait once it lasted this long
 
 
 class DeliveryFailed(Exception):
@@ -79,6 +84,8 @@ class Sender:
         self._workers: dict[str, asyncio.Task[None]] = {}
         # Sent and accepted, but the store refused to mark them sent: id → when; not sent again, marked later.
         self._unmarked: dict[int, datetime] = {}
+        self._retry_wake: dict[str, asyncio.Event] = {}  # per receiver waiting to try again
+        self._pending: dict[str, int] = {}  # pending items per channel, as last counted
 
     async def run(self) -> None:
         """Start a worker for every receiver with pending items, whenever new items are committed."""
@@ -90,9 +97,13 @@ class Sender:
                 for channel in pending:
                     if channel in self.routes.receivers and not self._running(channel):
                         self._workers[channel] = asyncio.create_task(self._drain(channel), name=f"send:{channel}")
+                counts = {channel: s["pending"] for channel, s in (await self.store.outbox_stats()).items()}
+                for channel, count in counts.items():
+                    if count > self._pending.get(channel, 0) and channel in self._retry_wake:
+                        self._retry_wake[channel].set()  # a new item for a receiver waiting to try again
+                self._pending = counts
                 if self.on_pending:
-                    stats = await self.store.outbox_stats()
-                    self.on_pending(sum(s["pending"] for s in stats.values()))
+                    self.on_pending(sum(counts.values()))
                 await sleep_or_wake(self.routes.wake, IDLE_POLL_S)
         finally:
             for task in self._workers.values():
@@ -143,9 +154,11 @@ class Sender:
         ids = [r.id for r in rows]
         title, body = render(receiver, rows, self.routes.board_url)
         retrying = AsyncRetrying(
-            wait=wait_random_exponential(multiplier=0.5, max=self.routes.settings.max_backoff.seconds),
+            wait=wait_random_exponential(multiplier=0.5, max=min(self.routes.settings.max_backoff.seconds,
+                                                                 RETRY_CAP_S)),
             retry=retry_if_exception_type(DeliveryFailed),
             reraise=True,
+            sleep=lambda seconds: self._pause(channel, seconds),
         )
         async for attempt in retrying:
             with attempt:
@@ -162,6 +175,8 @@ class Sender:
                     await self._failed(channel, ids, str(exc), attempt.retry_state.attempt_number)
                     raise
         log.info("notification_sent", channel=channel, items=len(ids))
+        for wake in self._retry_wake.values():
+            wake.set()  # a send went through: the receivers waiting to try again may be reachable too
         if self.on_result:
             self.on_result(channel, True)
         at = self.clock()
@@ -188,6 +203,19 @@ class Sender:
             for item in ids:
                 self._unmarked.pop(item, None)  # a worker may have marked it meanwhile
             log.info("notification_marked_sent", items=len(ids))
+
+    async def _pause(self, channel: str, seconds: float) -> None:
+        """The wait before a receiver's next try: ``seconds``, or less once woken (but at least ``WAKE_AFTER_S``
+        or ``seconds``, whichever is shorter: a flood of new items does not hammer a dead receiver)."""
+        wake = self._retry_wake.setdefault(channel, asyncio.Event())
+        wake.clear()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await sleep_or_wake(wake, seconds)
+            await asyncio.sleep(min(seconds, WAKE_AFTER_S) - (loop.time() - started))
+        finally:
+            del self._retry_wake[channel]
 
     async def _failed(self, channel: str, ids: list[int], error: str, attempt: int) -> None:
         log.warning("notification_failed", channel=channel, items=len(ids), attempt=attempt, error=error)

@@ -75,7 +75,8 @@ def test_the_sent_message_says_it_was_held_and_why() -> None:
     assert "此前因静默（维护期）暂缓发送" in texts.single(silenced)[1]
 
 
-def inventory(tmp: Path, pages: PageServer, ep: Endpoint, failing: int = 0, homepage: bool = False) -> config.Inventory:
+def inventory(tmp: Path, pages: PageServer, ep: Endpoint, failing: int = 0, homepage: bool = False,
+              **alerts: str) -> config.Inventory:
     """Column c0 turns yellow 2 s after its first probe and red 1 s later; ``failing`` more columns on the same
     site whose pages answer 500 until the test serves them (more than half of all: govwatch is cut off)."""
     columns = [{"id": "c0", "name": "乡镇动态", "url": pages.url("/c0/"), "category": "动态要闻", "deadline": "3s",
@@ -86,7 +87,7 @@ def inventory(tmp: Path, pages: PageServer, ep: Endpoint, failing: int = 0, home
         "settings": {
             "checks": [], "store": str(tmp / "govwatch.sqlite3"), "board_url": "http://127.0.0.1:8470/",
             "fetch": {"timeout": "5s", "per_host_interval": "0s"},
-            "alerts": {"group_window": "0s", "repeat_at": None, "send_timeout": "2s", "max_backoff": "1s"},
+            "alerts": {"group_window": "0s", "repeat_at": None, "send_timeout": "2s", "max_backoff": "1s", **alerts},
         },
         "units": [{"id": "u1", "name": "青溪县人民政府办公室", "receivers": [
             {"id": "group", "url": ep.url("json", "group")},
