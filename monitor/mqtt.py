@@ -4,7 +4,9 @@ The alert engine enqueues items whose payload is ``{"topic": â€¦, "message": {â€
 topics are complete. Items stay pending in the store until the broker acknowledged them (PUBACK), so a
 broker that is down or restarts loses nothing: the publisher reconnects with jittered exponential
 backoff and resumes from the oldest pending item. An item published but not yet marked sent when the
-connection drops is published again after reconnecting (at-least-once).
+connection drops is published again after reconnecting (at-least-once). After every (re)connect the newest
+retained message sent to each topic is published again first, so a broker that restarted without its retained
+messages (no persistence, a new broker) gives late subscribers every column's state, not only the changed ones.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class MqttPublisher:
                 await self._guard(client, client.publish(self.status_topic, b"online", qos=1, retain=True))
                 self._set_connected(True)
                 log.info("mqtt_connected", host=s.host, port=s.port, client_id=s.client_id)
+                await self._republish(client)
                 await self._drain(client)
             except asyncio.CancelledError:
                 # clean stop: nothing more from the outbox; say offline ourselves (the will is for unclean loss)
@@ -131,6 +134,16 @@ class MqttPublisher:
             raise task.exception()  # type: ignore[misc]
         exc = lost.exception() if lost.done() else None
         raise aiomqtt.MqttError(f"connection lost: {exc or 'disconnected'}")
+
+    async def _republish(self, client: aiomqtt.Client) -> None:
+        """The retained states as last sent, again (a broker that kept them just keeps the same message)."""
+        retained = await self.store.mqtt_retained()
+        for first in range(0, len(retained), BATCH):
+            await self._guard(client, asyncio.gather(*(
+                client.publish(p["topic"], _encode(p.get("message", "")), qos=1, retain=True)
+                for p in retained[first:first + BATCH])))
+        if retained:
+            log.info("mqtt_retained_republished", topics=len(retained))
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:

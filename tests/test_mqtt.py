@@ -1,4 +1,5 @@
-"""MqttPublisher against a real Mosquitto on a free loopback port, with a real SQLite outbox."""
+"""MqttPublisher against a real Mosquitto on a free loopback port, with a real SQLite outbox (a broker killed with -9
+and replaced by an empty one is part of the reliability suite)."""
 
 from __future__ import annotations
 
@@ -310,3 +311,38 @@ async def test_no_broker_keeps_retrying_quietly(store, publisher, monkeypatch) -
     assert events.count("mqtt_connect_failed") >= 2
     assert not [e for e in logs if e["log_level"] in ("error", "critical")]
     assert await pending(store) == 1
+
+
+async def test_a_broker_killed_and_replaced_without_retained_messages_gets_every_state_again(
+        tmp_path, store, subscribers, publisher) -> None:
+    broker = Broker(tmp_path)  # no persistence: a restart forgets every retained message
+    await broker.start()
+    try:
+        # 18 columns, half of them changed once more: the last state of each is what a late subscriber must get
+        await enqueue(store, [state(f"c{i}", "green") for i in range(18)] + [event(1)]
+                      + [state(f"c{i}", "red") for i in range(0, 18, 2)])
+        run = publisher(broker.port)
+        await until(lambda: run.calls[-1:] == [True], what="connected")
+        await until_async(lambda: pending(store), 0)
+        assert broker.proc is not None
+        broker.proc.kill()  # kill -9
+        broker.proc.wait(5)
+        await broker.start()  # a new broker on the same port, without what the old one retained
+        await until(lambda: run.calls[-2:] == [False, True], timeout=20, what="the publisher to reconnect")
+        late = subscribers(broker.port, name="late")
+        retained = lambda: {t: p for t, p, kept, _ in late.messages if kept}  # noqa: E731
+        await until(lambda: len(retained()) == 19, what="every retained state")  # and govwatch/status
+    finally:
+        broker.stop()
+    assert retained() == {"govwatch/status": "online", **{f"govwatch/u1/column/c{i}/state":
+                          json.dumps({"state": "red" if i % 2 == 0 else "green"}, separators=(",", ":"))
+                          for i in range(18)}}
+    assert await pending(store) == 0 and len(late.on("govwatch/events")) == 0  # events are not replayed
+
+
+async def until_async(value: Callable[[], Any], expected: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while await value() != expected:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expected!r}")
+        await asyncio.sleep(0.02)
