@@ -469,7 +469,69 @@ def _candidates(links: list[LexborNode], column_names: str) -> tuple[list[_Candi
             href = href or "#" + hashlib.sha1(title.encode()).hexdigest()[:12]
         cand.seen.add(row_id)
         cand.rows.append(_Row(title, href, anchor, raw, row, from_attr))
+    _fold_pairs(groups, counts, memo, {anchor[0].mem_id: i for i, anchor in enumerate(anchors)})
     return _join_split(list(groups.values()), column_names), counts
+
+
+def _fold_pairs(
+    groups: dict[int, _Candidate], counts: Counter[int], memo: dict[int, _Chain], order: dict[int, int]
+) -> None:
+    """Rows that hold a second link of another shape to another kind of page (an author or a source: a forum's
+    <h3><a>title</a></h3> … <p><a>author</a> | 2021-4-1</p>) became two-row lists of their own, one per row;
+    when at least three such blocks of one kind stand in the page, each is one row (its first link) of the
+    list that holds them. Two links of one shape or to one kind of page (a two-column table's cells) stay two
+    items."""
+    twos = [(c, _kind(c.container)) for c in groups.values() if len(c.rows) == 2]
+    kinds = Counter(kind for _, kind in twos)
+    pairs = [c for c, kind in twos if kinds[kind] >= 3 and _secondary(c)]
+    kinds = Counter(_kind(c.container) for c in pairs)
+    moved = False
+    for cand in pairs:
+        if kinds[_kind(cand.container)] < 3:
+            continue
+        ids, nodes = _chain(cand.container, memo)
+        level, top = 0, len(ids) - 1
+        while level < top and counts[ids[level + 1]] == 2:
+            level += 1
+        if level >= top:
+            continue
+        row_id, row, parent_id, parent = ids[level], nodes[level], ids[level + 1], nodes[level + 1]
+        target = groups.get(parent_id)
+        if target is None:
+            target = groups[parent_id] = _Candidate(parent)
+        if row_id in target.seen or len(target.rows) >= MAX_ROWS:
+            continue
+        first = max(cand.rows, key=lambda r: len(r.title))  # the title, not the author beside it
+        target.seen.add(row_id)
+        target.rows.append(_Row(first.title, first.href, first.anchor, first.anchor_text, row, first.title_from_attr))
+        del groups[cand.container.mem_id]
+        moved = True
+    if moved:
+        for cand in groups.values():
+            cand.rows.sort(key=lambda r: order[r.anchor.mem_id])
+
+
+def _secondary(cand: _Candidate) -> bool:
+    """Two links of different shapes leading to different kinds of page (thread-1-1.html, space-uid-2.html)."""
+    first, second = cand.rows
+    return _href_kind(first.href) != _href_kind(second.href) and _shape(first.anchor, cand.container) != _shape(
+        second.anchor, cand.container
+    )
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _href_kind(href: str) -> str:
+    return "#" if href.startswith("#") else _DIGITS.sub("0", href.split("?", 1)[0])
+
+
+def _shape(node: LexborNode, stop: LexborNode) -> tuple[tuple[str, str], ...]:
+    shape = []
+    while node is not None and node.mem_id != stop.mem_id and len(shape) < MAX_CLIMB:
+        shape.append(_kind(node))
+        node = node.parent
+    return tuple(shape)
 
 
 # Links that only say "details": in a row whose title is plain text (<b>司机</b> … <a>查看详情</a>).
