@@ -677,6 +677,8 @@ def _row_date(row: _Row, row_text: str, title_text: str, page: _Page) -> None:
         own, _ = _own_date(_trailing_text(row.node, page.link_counts))
     if own is None:
         own = _tooltip_date(row.anchor)
+    if own is None:
+        own = _relative_date(row.node)
     row.url_date = date_from_url(row.href)
     if own is None and row.url_date is None:
         own = prose
@@ -701,6 +703,20 @@ def _tooltip_date(anchor: LexborNode) -> Hit | None:
         return None
     hits = scan_dates(tip[label.end() :])
     return hits[0] if hits else None
+
+
+_RELATIVE = re.compile(r"\s*(?:\d+\s*(?:秒|分钟|小时|天|周)前|半小时前|刚刚|今天|昨天|前天)")
+
+
+def _relative_date(row: LexborNode) -> Hit | None:
+    """A relative time whose element keeps the date in its tooltip (Discuz: <span title="2021-4-29">2 小时前</span>):
+    the tooltip dates the row, whatever day the page is read."""
+    for node in row.css("[title]"):
+        if _RELATIVE.match(node.text()):
+            hits = scan_dates(node.attributes.get("title") or "")
+            if hits:
+                return hits[0]
+    return None
 
 
 _DATE_NOISE = re.compile(r"[\s\d:：\[\]【】()（）<>〔〕{}|/·.,，、-]+")
