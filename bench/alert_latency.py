@@ -7,7 +7,11 @@ and red crossings fall at known instants spread over ``--spread`` seconds, so th
 daemon's deadline timers alone; every fifth column keeps its category's real rule, so the stale
 and near-deadline ones alert at their first probe. Each unit has a json:// receiver on a local
 aiohttp endpoint; the grouping window is 0 (the window itself is pure waiting by design and is
-reported separately). Prints a summary, then one JSON object as the last line.
+reported separately). After the crossings it waits (at most ``DRAIN_S``) for the outbox to drain, then tells
+apart: delivered on time, late (held back by a mute — the site down, govwatch cut off — and sent when it
+ended, or delivered more than ``LATE_S`` after the crossing), lapsed (held, then closed because a later alert
+of the same column said it: the red after a held yellow) and lost (neither delivered nor lapsed). Prints a
+summary, then one JSON object as the last line.
 """
 
 from __future__ import annotations
@@ -18,17 +22,21 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
 
 from monitor import config, logs
+from monitor.daemon import Monitor
 from monitor.evaluate import TZ
 from monitor.service import monitoring
 
 TIMER_LEAD_S = 5
 FIRST_CROSSING_S = 15  # leaves time for the first sweep before the first crossing
+DRAIN_S = 180.0  # the longest wait for the outbox to drain after the last crossing
+LATE_S = 60.0  # delivered later than this after the crossing: late
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -74,10 +82,24 @@ def inventory(path: Path, folder: Path, port: int, spread: int) -> config.Invent
     return config.load(path)
 
 
+async def drained(monitor: Monitor, bound: float) -> float:
+    """Wait until no notification is pending or held, at most ``bound`` seconds; how long it took."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while loop.time() - start < bound:
+        stats = await monitor.store.outbox_stats()
+        if not any(s["pending"] for channel, s in stats.items() if channel != "mqtt") and \
+                not await monitor.store.outbox_held(limit=1):
+            break
+        await asyncio.sleep(0.5)
+    return loop.time() - start
+
+
 async def measure(inv: config.Inventory, received: list[tuple[datetime, str, str]], spread: int) -> dict[str, object]:
     async with monitoring(inv) as monitor:
         monitor.start()
         await asyncio.sleep(FIRST_CROSSING_S + TIMER_LEAD_S + spread + 5)
+        drain_s = await drained(monitor, DRAIN_S)
         by_url = {t.target.url: t for t in monitor.tracked.values()}
         delivered: dict[tuple[str, str], datetime] = {}
         for at, title, message in received:
@@ -87,12 +109,18 @@ async def measure(inv: config.Inventory, received: list[tuple[datetime, str, str
                     yellow = line.startswith("[预警]") if line.startswith("[") else "黄色预警" in title
                     delivered.setdefault((by_url[url].target.id, "yellow" if yellow else "red"), at)
         expected = await monitor.store.outbox_list(None, 100000)
-    timer_lat, probe_lat = [], []
-    lost = 0
+    timer_lat, probe_lat, late_lat = [], [], []
+    lost = lapsed = 0
+    held: Counter[str] = Counter()
     # column crossings only: site vetoes and the other checks' findings (links, availability, …) are not crossings
     expected = [item for item in expected if item["payload"].get("target_kind") in ("column", "homepage")]
     for item in expected:
         fact = item["payload"]
+        if item["reason"]:
+            held[item["reason"]] += 1
+        if item["status"] == "lapsed":
+            lapsed += 1
+            continue
         tracked = monitor.tracked[fact["target_id"]]
         when = delivered.get((fact["target_id"], "yellow" if fact["kind"] == "yellow" else "red"))
         if when is None:
@@ -100,13 +128,18 @@ async def measure(inv: config.Inventory, received: list[tuple[datetime, str, str
             continue
         observed = tracked.history.latest.at
         if abs((datetime.fromisoformat(fact["at"]) - observed).total_seconds()) < 0.001:
-            probe_lat.append((when - observed).total_seconds())  # alerted by the probe that saw the page
-            continue
-        rule, first_seen = tracked.target.rule, tracked.history.newest_first_seen
-        lead = timedelta(seconds=rule.lead.seconds) if fact["kind"] == "yellow" else timedelta(0)
-        timer_lat.append((when - (rule.deadline.after(first_seen) - lead)).total_seconds())
-    return {"timer": summary(timer_lat), "probe": summary(probe_lat), "alerts": len(expected), "lost": lost,
-            "messages": len(received)}
+            instant, bucket = observed, probe_lat  # alerted by the probe that saw the page
+        else:
+            rule, first_seen = tracked.target.rule, tracked.history.newest_first_seen
+            lead = timedelta(seconds=rule.lead.seconds) if fact["kind"] == "yellow" else timedelta(0)
+            instant, bucket = rule.deadline.after(first_seen) - lead, timer_lat
+        latency = (when - instant).total_seconds()
+        (late_lat if "held" in fact or latency > LATE_S else bucket).append(latency)
+    on_time = len(timer_lat) + len(probe_lat)
+    return {"timer": summary(timer_lat), "probe": summary(probe_lat), "alerts": len(expected),
+            "delivered": on_time + len(late_lat), "on_time": on_time, "late": len(late_lat),
+            "late_latency": summary(late_lat), "lapsed": lapsed, "lost": lost, "held_by": dict(held),
+            "drain_s": round(drain_s, 1), "messages": len(received)}
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
@@ -137,7 +170,11 @@ def main() -> None:
     logs.setup("warning")
     figures = asyncio.run(run(args))
     timer, probe = figures["timer"], figures["probe"]
-    print(f"{figures['alerts']} alerts in {figures['messages']} messages, lost {figures['lost']}; "
+    late = figures["late_latency"]
+    print(f"{figures['alerts']} alerts in {figures['messages']} messages: delivered {figures['delivered']} "
+          f"({figures['on_time']} on time, {figures['late']} late: p50 {late['p50_ms']} ms, max {late['max_ms']} ms), "
+          f"lapsed {figures['lapsed']}, lost {figures['lost']} (held back by {figures['held_by'] or 'nothing'}; "
+          f"outbox drained {figures['drain_s']} s after the last crossing); "
           f"crossing → delivery p50 {timer['p50_ms']} ms, p99 {timer['p99_ms']} ms, max {timer['max_ms']} ms; "
           f"probe → delivery p50 {probe['p50_ms']} ms, p99 {probe['p99_ms']} ms, max {probe['max_ms']} ms "
           f"(grouping window 0 s; a window of W seconds adds up to W by design)")
