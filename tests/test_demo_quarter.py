@@ -52,23 +52,33 @@ async def test_demo_quarter_opens_with_the_hand_computed_figures(tmp_path: Path)
     assert sheet["A10"].value == "网站合格率：40.00%（2/5 个网站合格）；政务新媒体合格率：66.67%（2/3 个账号合格）"
 
     details = [r for r in book["预警明细"].iter_rows(min_row=2, values_only=True)]
+    # red from the deadline crossing (midnight after the last allowed day), not from the 09:00 probe that saw it
     news = next(r for r in details if r[2] == "工作动态")
-    assert news[5:] == ("2026-10-21", "2026-11-01 09:00", "2026-11-05 09:00", "2026-11-08 09:00", 4, 3)
+    assert news[5:] == ("2026-10-21", "2026-11-01 09:00", "2026-11-05 00:00", "2026-11-08 09:00", 4, 3, None)
     home = next(r for r in details if r[1] == "青溪县教育局网站" and r[3] == "首页")
-    assert home[5:] == ("2026-12-04", "2026-12-15 09:00", "2026-12-19 09:00", "未恢复", 13, 0)
+    assert home[5:] == ("2026-12-04", "2026-12-15 09:00", "2026-12-19 00:00", "未恢复", 13, 0, None)
+    # a notice column already overdue at govwatch's first look: dated from its deadline, marked
+    notices = next(r for r in details if r[1] == "青溪县卫生健康局网站" and r[2] == "通知公告")
+    assert notices[5:] == ("2026-01-24", "2026-07-25 00:00", "2026-07-25 00:00", "未恢复", 160, 4,
+                           "首次监测时已超期（2026-09-21 09:00）")
 
     vetoes = {(r[1], r[2]): r[3] for r in book["单项否决"].iter_rows(min_row=2, values_only=True)}
     assert set(vetoes) == {("青溪县教育局网站", "首页不更新"), ("青溪县卫生健康局网站", "栏目不更新"),
                            ("青溪县市场监督管理局网站", "倒签发稿日期")}
     assert vetoes[("青溪县卫生健康局网站", "栏目不更新")].startswith("2026-11-15 09:00 起同时有 5 个")
     forged = vetoes[("青溪县市场监督管理局网站", "倒签发稿日期")]
-    assert "「县市场监管局开展冬春季食品安全专项检查」标注 2026-12-01，2026-12-10 才首次出现" in forged
-    assert "2026-12-09 09:00 检测时栏目中尚无此条" in forged
+    # the back-dating evidence, each fact once in its cell (the site is named by the row)
+    assert forged.startswith("「监管动态」栏目「县市场监管局开展冬春季食品安全专项检查」疑似伪造发稿日期"
+                             "（2026-12-10 09:00 发现，截至统计时仍存在）。标注日期 2026-12-01，"
+                             "但 2026-12-09 09:00 检测时栏目中尚无此条，2026-12-10 09:00 才首次出现，晚 9 天。"
+                             "信息地址："), forged
+    for fact in ("2026-12-01", "首次出现", "疑似", "县市场监管局开展冬春季食品安全专项检查", "青溪县市场监督管理局"):
+        assert forged.count(fact) <= 1, (fact, forged)
 
     accounts = {r[1]: r[3:] for r in book["政务新媒体"].iter_rows(min_row=2, values_only=True)}
     assert accounts == {
         "青溪发布（微博）": ("合格", None),
-        "青溪教育（微信公众号）": ("不合格", "【单项否决·内容不更新】2026-11-16 09:00 起超过更新期限未更新"
+        "青溪教育（微信公众号）": ("不合格", "【单项否决·内容不更新】2026-11-16 00:00 起超过更新期限未更新"
                                            "（最新发布 2026-11-01），2026-11-25 09:00 恢复更新"),
         "健康青溪（抖音）": ("合格", None),
     }

@@ -38,7 +38,8 @@ def test_item_inserted_with_an_old_date_is_back_dated() -> None:
     found = back_dated([*BASE, forged], PROBES)
     assert [f.item.url for f in found] == ["x"]
     assert found[0].missed_at == t(14) and found[0].days_late == 9
-    assert "疑似倒签" in found[0].detail and "2026-10-06" in found[0].detail
+    assert found[0].detail == ("标注日期 2026-10-06，但 2026-10-14 09:00 检测时栏目中尚无此条，"
+                               "2026-10-15 09:00 才首次出现，晚 9 天")
 
 
 def test_published_within_the_tolerance_is_not_back_dated() -> None:
@@ -127,8 +128,10 @@ def test_findings_while_the_item_is_listed() -> None:
     forged = found["backdated"]
     assert (forged.severity, forged.subject, forged.key, forged.unit_id, forged.site_id) == (
         State.RED, "s1-news", "x", "u1", "s1")
-    assert forged.title == ("测试县人民政府网站「工作动态」栏目「标题x」标注 2026-10-06，2026-10-15 才首次出现，"
-                            "疑似伪造发稿日期")
+    # the title says what and where, the detail the evidence: each once (the report prints both in one cell)
+    assert forged.title == "测试县人民政府网站「工作动态」栏目「标题x」疑似伪造发稿日期"
+    assert forged.detail == ("标注日期 2026-10-06，但 2026-10-14 09:00 检测时栏目中尚无此条，"
+                             "2026-10-15 09:00 才首次出现，晚 9 天。信息地址：x")
     assert forged.evidence["missed_at"].startswith("2026-10-14T09:00") and forged.evidence["days_late"] == 9
     changed = found["date_changed"]
     assert changed.severity is State.YELLOW and changed.key == "b"
@@ -213,7 +216,9 @@ async def test_daemon_path_end_to_end(tmp_path: Path, page_server: PageServer) -
         (back,), (moved,) = found["backdated"], found["date_changed"]
         assert back.finding.subject == "news" and back.finding.severity is State.RED
         assert back.finding.key.endswith("/202611/t1003.html")
-        assert "「关于2026年秋冬季森林防火工作的部署情况」标注 2026-11-02，2026-11-13 才首次出现" in back.finding.title
+        assert back.finding.title.endswith("「关于2026年秋冬季森林防火工作的部署情况」疑似伪造发稿日期")
+        assert back.finding.detail.startswith("标注日期 2026-11-02，但 2026-11-12 09:00 检测时栏目中尚无此条，"
+                                              "2026-11-13 09:00 才首次出现")
         assert back.finding.evidence["missed_at"].startswith("2026-11-12T09:00")
         assert moved.finding.severity is State.YELLOW
         assert moved.finding.title.endswith("「县政府召开安全生产工作推进会」发布日期由 2026-11-09 改为 2026-11-11")

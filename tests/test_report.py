@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from monitor.report.files import write_all
 from monitor.report.history import quarter_report
 from monitor.report.notice import draft_notice
 from monitor.report.score import Quarter, Scoring
+from monitor.report.xlsx import display_width
 from monitor.rules import DEFAULT_RULES
 from monitor.store import Store, store_at
 
@@ -68,7 +70,8 @@ HISTORY: dict[str, list[tuple[str, str]]] = {
     "s1-news": [("09-20", "green"), ("10-11", "yellow"), ("10-15 00:00", "red"), ("10-20", "green"),
                 ("11-01", "yellow"), ("11-02", "unknown"), ("11-03", "yellow"), ("11-04", "green"),
                 ("12-20", "yellow")],
-    "s1-notice": [("08-01", "red")],  # red since before the quarter: one episode in it
+    # red since before the quarter, at govwatch's first look: one episode in it, dated from its deadline (07-01)
+    "s1-notice": [("08-01", "red")],
     "s1-docs": [("09-01", "green"), ("2027-01-02", "yellow")],  # after the quarter: not counted
     "s1-plan": [("06-01", "yellow"), ("09-30", "green"), ("12-31 23:00", "red")],
     "s1-hr": [("11-10", "yellow"), ("11-20", "green")],
@@ -98,6 +101,11 @@ HISTORY: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# The deadline a red verdict carries (where the test needs one) and the newest item's date (else D).
+DEADLINES = {("s1-news", "10-15 00:00"): "10-15 00:00", ("s1-notice", "08-01"): "07-01 00:00"}
+NEWEST = {"a1": date(2026, 11, 1), "s1-notice": date(2025, 12, 31), **{f"s5-b{i}": None for i in range(5)}}
+
+
 async def build_store(location: str) -> None:
     """The targets, then the verdict history as deadline timers write it and the findings' trail as the daemon
     writes it, through the store's protocol (either backend)."""
@@ -121,13 +129,13 @@ async def write_verdicts(store: Store) -> None:
     records = []
     for tid, rows in HISTORY.items():
         for when, state in rows:
-            deadline = t("10-15 00:00") if tid == "s1-news" and when == "10-15 00:00" else None
+            deadline = DEADLINES.get((tid, when))
             reason = "empty" if tid.startswith("s5-") else REASONS[state]
-            newest = date(2026, 11, 1) if tid == "a1" else date.fromisoformat(D)
+            newest = NEWEST.get(tid, date.fromisoformat(D))
             at = datetime.fromtimestamp(t(when), TZ)
             records.append(VerdictRecord(tid, at, Verdict(State(state), (reason,), newest,
                                                           deadline=None if deadline is None else
-                                                          datetime.fromtimestamp(deadline, TZ))))
+                                                          datetime.fromtimestamp(t(deadline), TZ))))
     await store.write(records)
 
 
@@ -238,8 +246,8 @@ def test_hand_computed_scores_in_the_xlsx(store: str, tmp_path: Path) -> None:
                                   "政务新媒体合格率：40.00%（2/5 个账号合格）")
     assert (report.sites_passed, len(report.sites), report.accounts_passed, len(report.accounts)) == (1, 7, 2, 5)
     vetoes = {(r[1], r[2]): r[3] for r in load_workbook(paths[0])["单项否决"].iter_rows(min_row=2, values_only=True)}
-    assert vetoes[("县环保局网站", "站点无法访问")] == (
-        "县环保局网站访问失败率 3%（2026-11-03 09:00 发现，2026-11-05 09:00 消除）。证据：县环保局网站访问失败率 3%")
+    assert vetoes[("县环保局网站", "站点无法访问")] == (  # the site is named by its own column, not again
+        "访问失败率 3%（2026-11-03 09:00 发现，2026-11-05 09:00 消除）。证据：县环保局网站访问失败率 3%")
     assert vetoes[("县环保局网站", "倒签发稿日期")].startswith(
         f"{BACKDATED.title}（2026-10-08 09:00 发现，截至统计时仍存在）")
     assert vetoes[("县司法局网站", "空白栏目")] == ("2026-10-01 00:00 起同时有 5 个空白栏目（5 个即单项否决）："
@@ -262,6 +270,57 @@ def test_hand_computed_scores_in_the_xlsx(store: str, tmp_path: Path) -> None:
     ]
 
 
+def nested_brackets(text: str) -> list[str]:
+    """The places where a bracket opens inside another: 「（通知公告，超期（红））」."""
+    depth, found = 0, []
+    for i, ch in enumerate(text):
+        if ch in "（(":
+            depth += 1
+            if depth > 1:
+                found.append(text[max(0, i - 30):i + 30])
+        elif ch in "）)":
+            depth = max(0, depth - 1)
+        elif ch == "\n":
+            depth = 0
+    return found
+
+
+def test_report_wording_no_nested_brackets_nor_none(store: str, tmp_path: Path) -> None:
+    paths = write_all(report_for(store), tmp_path / "out")
+    cells = [str(c) for sheet in load_workbook(paths[0]).worksheets
+             for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
+    page = re.sub(r"<[^>]+>", "\n", paths[1].read_text(encoding="utf-8"))
+    notice = paths[2].read_text(encoding="utf-8")
+    for text in (*cells, page, notice):
+        assert nested_brackets(text) == [], text
+        assert "None" not in text and "null" not in text, text
+
+
+def test_detail_sheets_have_widths_and_frozen_headers(store: str, tmp_path: Path) -> None:
+    book = load_workbook(write_all(report_for(store), tmp_path / "out")[0])
+    for name in ("预警明细", "单项否决", "政务新媒体"):
+        sheet = book[name]
+        assert sheet.freeze_panes == "A2", name  # the header stays in view while scrolling
+        assert all(cell.font.bold for cell in sheet[1]), name
+        for column in sheet.iter_cols():
+            letter = column[0].column_letter
+            width = sheet.column_dimensions[letter].width
+            widest = max(display_width(str(c.value)) for c in column if c.value is not None)
+            assert min(widest, 60) <= width <= 62, (name, column[0].value, widest, width)
+            if widest > 60:  # long evidence wraps in a 60-wide column rather than running off the screen
+                assert all(c.alignment.wrap_text for c in column[1:] if c.value), (name, column[0].value)
+    header = [c.value for c in book["预警明细"][1]]
+    rows = [dict(zip(header, r, strict=True)) for r in book["预警明细"].iter_rows(min_row=2, values_only=True)]
+    notice = next(r for r in rows if r["栏目"] == "栏目s1-notice")
+    assert (notice["预警开始"], notice["超期开始"], notice["恢复时间"], notice["超期天数"], notice["备注"]) == (
+        "2026-07-01 00:00", "2026-07-01 00:00", "未恢复", 184, "首次监测时已超期（2026-08-01 09:00）")
+    news = [r for r in rows if r["栏目"] == "栏目s1-news"]
+    assert [r["备注"] for r in news] == [None, None, None]  # watched before: nothing to mark
+    # blank columns first seen blank say so
+    blank = next(r for r in rows if r["栏目"] == "栏目s5-b0")
+    assert blank["备注"] == "首次监测时已为空白栏目（2026-09-01 09:00）"
+
+
 def test_html_escapes_names(store: str, tmp_path: Path) -> None:
     paths = write_all(report_for(store), tmp_path / "out")
     text = paths[1].read_text(encoding="utf-8")
@@ -277,9 +336,14 @@ def test_draft_notice_lists_evidence(store: str) -> None:
     assert "对 5 个政务新媒体账号开展内容更新监测，3 个不合格，合格率 40.00%。" in text
     assert "未发现问题" not in text  # every unit has something
     assert "（一）县发展和改革局：季度扣分 23 分，季度得分 77 分，合格。" in text
-    assert ("县发改局网站「栏目s1-news」栏目（动态要闻，超期（红））：最新信息日期 2026-10-01，"
+    assert ("县发改局网站「栏目s1-news」栏目（动态要闻类）超期未更新：最新信息日期 2026-10-01，"
             "2026-10-11 09:00 起预警，"
             "2026-10-15 00:00 起超期，恢复前已超期 6 天，2026-10-20 09:00 恢复正常；扣 3 分。") in text
+    # first seen red on 08-01: dated from its deadline, marked, the days counted from the same deadline
+    assert ("县发改局网站「栏目s1-notice」栏目（通知公告类）超期未更新：最新信息日期 2025-12-31，"
+            "2026-07-01 00:00 起超期（首次监测时已超期，2026-08-01 09:00 首次监测），截至统计时已超期 184 天，"
+            "尚未整改；扣 4 分。") in text
+    assert "县教育局网站首页超期未更新：" in text  # a homepage is no 「首页」栏目
     assert "【单项否决·首页不更新】县教育局网站" in text
     assert "【单项否决·栏目不更新】县卫健委网站：2026-11-10 09:00 起" in text
     assert f"【单项否决·倒签发稿日期】县环保局网站：{BACKDATED.title}（2026-10-08 09:00 发现，截至统计时仍存在）" \

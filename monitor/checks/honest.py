@@ -59,8 +59,8 @@ class BackDated:
     def detail(self) -> str:
         seen = self.item.first_seen.astimezone(TZ)
         missed = self.missed_at.astimezone(TZ)
-        return (f"「{self.item.title}」标注日期 {self.item.date}，但 {missed:%Y-%m-%d %H:%M} 检测时栏目中尚无此条，"
-                f"{seen:%Y-%m-%d %H:%M} 才首次出现（晚 {self.days_late} 天），疑似倒签")
+        return (f"标注日期 {self.item.date}，但 {missed:%Y-%m-%d %H:%M} 检测时栏目中尚无此条，"
+                f"{seen:%Y-%m-%d %H:%M} 才首次出现，晚 {self.days_late} 天")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +133,7 @@ def findings(target: Target, items: Sequence[SeenItem], probes: Iterable[datetim
             continue
         out.append(Finding(
             "backdated", target.id, item.url, State.RED,
-            f"{where}「{item.title}」标注 {item.date}，{item.first_seen.astimezone(TZ):%Y-%m-%d} 才首次出现，"
-            "疑似伪造发稿日期",
+            f"{where}「{item.title}」疑似伪造发稿日期",
             target.unit_id, target.site_id, target.url, f"{found.detail}。信息地址：{item.url}",
             {"item_url": item.url, "item_title": item.title, "claimed_date": str(item.date),
              "first_seen": item.first_seen.astimezone(TZ).isoformat(),

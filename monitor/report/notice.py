@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from monitor.report.score import Report
+from monitor.model import TargetKind
+from monitor.report.score import Report, Warning
 from monitor.report.table import number, pass_rate_text, titles
 
 
@@ -39,14 +40,9 @@ def draft_notice(report: Report) -> str:
         for w in sorted(unit.warnings, key=lambda w: w.start):
             item += 1
             t = w.target
-            newest = f"最新信息日期 {w.newest_date}" if w.newest_date else "无有效信息（空白栏目）"
-            since = f"{w.start:%Y-%m-%d %H:%M} 起预警"
-            if w.red_at:
-                since += f"，{w.red_at:%Y-%m-%d %H:%M} 起超期"
-            if w.overdue_days:
-                since += f"，{'恢复前' if w.end else '截至统计时'}已超期 {w.overdue_days} 天"
-            since += f"，{w.end:%Y-%m-%d %H:%M} 恢复正常" if w.end else "，尚未整改"
-            lines.append(f"{item}. {t.site_name}「{t.name}」栏目（{t.category}，{w.state_text}）：{newest}，{since}；"
+            where = (f"{t.site_name}首页" if t.kind == TargetKind.HOMEPAGE
+                     else f"{t.site_name}「{t.name}」栏目（{t.category}类）")
+            lines.append(f"{item}. {where}{w.state_text}：{episode_text(w)}；"
                          f"{f'扣 {number(w.points)} 分' if w.points else '不计扣分'}。地址：{t.url}")
         for account in unit.accounts:
             for problem in account.problems:
@@ -58,6 +54,24 @@ def draft_notice(report: Report) -> str:
               "6 个月内、人事和规划计划类栏目 12 个月内须有更新，不得随意更改信息发布日期。", "",
               f"附件：{titles(report)[0]}", ""]
     return "\n".join(lines)
+
+
+def episode_text(w: Warning) -> str:
+    """One episode in words, dated from the deadline crossing, e.g. 「最新信息日期 …，… 起超期（首次监测时已超期，…
+    首次监测），截至统计时已超期 N 天，尚未整改」. An episode first seen red has no 起预警 (never seen yellow)."""
+    parts = [f"最新信息日期 {w.newest_date}" if w.newest_date else "无有效信息（空白栏目）"]
+    first = ""
+    if w.first_seen is not None:  # the time of the first look, unless it is the time the note follows
+        when = "" if w.first_seen == w.start else f"，{w.first_seen:%Y-%m-%d %H:%M} 首次监测"
+        first = f"（{w.first_seen_text}{when}）"
+    if not w.seen_red:
+        parts.append(f"{w.start:%Y-%m-%d %H:%M} 起预警{first}")
+    if w.red_at:
+        parts.append(f"{w.red_at:%Y-%m-%d %H:%M} 起超期{first if w.seen_red else ''}")
+    if w.overdue_days:
+        parts.append(f"{'恢复前' if w.end else '截至统计时'}已超期 {w.overdue_days} 天")
+    parts.append(f"{w.end:%Y-%m-%d %H:%M} 恢复正常" if w.end else "尚未整改")
+    return "，".join(parts)
 
 
 def _cn_date(day: date) -> str:

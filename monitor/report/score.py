@@ -123,7 +123,10 @@ class Scoring:
 
 @dataclass(frozen=True, slots=True)
 class Warning:
-    """One 预警 episode of one column, with its evidence."""
+    """One 预警 episode of one column, with its evidence, dated from the deadline crossing: ``red_at`` is the
+    instant the column turned red (its deadline), not when govwatch saw it red; an episode govwatch first saw
+    already red starts there too. ``first_seen`` is set when the episode began at govwatch's first look at
+    the column (then it was already overdue, or near its deadline, before govwatch watched it)."""
 
     target: TargetInfo
     start: datetime
@@ -133,10 +136,25 @@ class Warning:
     deadline: datetime | None
     points: float
     overdue_days: int | None  # as of the episode's end or the quarter's end
+    first_seen: datetime | None = None  # govwatch's first look at the column, when the episode began there
 
     @property
     def state_text(self) -> str:
-        return "超期（红）" if self.red_at else "临近期限（黄）"
+        return "超期未更新" if self.red_at else "临近更新期限"
+
+    @property
+    def seen_red(self) -> bool:
+        """Whether govwatch saw the episode red from its start (never yellow first)."""
+        return self.red_at is not None and self.start == self.red_at
+
+    @property
+    def first_seen_text(self) -> str:
+        """「首次监测时已超期」 (or near its deadline, or blank) when govwatch first saw the column so; else ""."""
+        if self.first_seen is None:
+            return ""
+        if not self.seen_red:
+            return "首次监测时已临近更新期限"
+        return "首次监测时已为空白栏目" if self.newest_date is None else "首次监测时已超期"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +169,10 @@ class Veto:
 class RedSpan:
     """A time an account was red (内容不更新); ``end`` None: still red at the report's end."""
 
-    start: datetime
+    start: datetime  # the deadline crossing (when known), not when govwatch saw it red
     end: datetime | None
     newest_date: date | None
+    first_seen: datetime | None = None  # govwatch's first look at the account, when it was already red then
 
 
 @dataclass(slots=True)
@@ -172,6 +191,8 @@ class AccountResult:
         out = []
         for span in self.red:
             newest = f"最新发布 {span.newest_date}" if span.newest_date else "无可读的发布记录"
+            if span.first_seen is not None:
+                newest += f"，首次监测时已超期，{span.first_seen:%Y-%m-%d %H:%M} 首次监测"
             until = f"{span.end:%Y-%m-%d %H:%M} 恢复更新" if span.end else "截至统计时仍未更新"
             out.append(f"【单项否决·内容不更新】{span.start:%Y-%m-%d %H:%M} 起超过更新期限未更新（{newest}），{until}")
         out += [f"【单项否决·{v.reason}】{v.detail}" for v in self.vetoes]
@@ -240,17 +261,20 @@ def _episodes(target: TargetInfo, rows: Sequence[VerdictRow], quarter: Quarter, 
     """Warning episodes of one target that were open at some moment of the quarter."""
     found: list[Warning] = []
     open_: dict[str, Any] | None = None
+    judged = False  # govwatch has read the column before (a green, yellow or red verdict)
 
     def close(end: datetime | None) -> None:
         assert open_ is not None
-        if open_["start"] < quarter.end and (end is None or end > quarter.start):
+        if open_["seen"] < quarter.end and (end is None or end > quarter.start):
             stop = min(end or as_of, as_of, quarter.end) - timedelta(microseconds=1)
             deadline = open_["deadline"]
             overdue = None
             if open_["red_at"] and deadline is not None and stop >= deadline:
                 overdue = days_overdue(deadline, stop)
-            found.append(Warning(target, open_["start"], open_["red_at"], end, open_["newest"], deadline,
-                                 scoring.deductions.get(target.category, 0), overdue))
+            start = open_["red_at"] if open_["seen_red"] else open_["seen"]
+            found.append(Warning(target, start, open_["red_at"], end, open_["newest"], deadline,
+                                 scoring.deductions.get(target.category, 0), overdue,
+                                 open_["seen"] if open_["first_look"] else None))
 
     for row in rows:
         when, state = row.at.astimezone(TZ), row.state
@@ -258,14 +282,20 @@ def _episodes(target: TargetInfo, rows: Sequence[VerdictRow], quarter: Quarter, 
             break
         if state in WARNING_STATES:
             if open_ is None:
-                open_ = {"start": when, "red_at": None, "newest": None, "deadline": None}
+                open_ = {"seen": when, "red_at": None, "newest": None, "deadline": None, "seen_red": state == "red",
+                         "first_look": not judged}
             if state == "red" and open_["red_at"] is None:
-                open_["red_at"] = when
+                # the deadline crossing; govwatch saw it then (its timer) or later (first look, after a failed read)
+                deadline = _local(row.deadline)
+                open_["red_at"] = deadline if deadline is not None and deadline <= when else when
+                if not open_["seen_red"]:
+                    open_["red_at"] = max(open_["red_at"], open_["seen"])
             open_["newest"] = row.newest_date or open_["newest"]
             open_["deadline"] = _local(row.deadline) or open_["deadline"]
         elif state == "green" and open_ is not None:
             close(when)
             open_ = None
+        judged = judged or state in ("green", *WARNING_STATES)
     if open_ is not None:
         close(None)
     return found
@@ -312,18 +342,24 @@ def _red_spans(rows: Sequence[VerdictRow], quarter: Quarter, as_of: datetime) ->
     spans: list[RedSpan] = []
     start: datetime | None = None
     newest: date | None = None
+    first: datetime | None = None  # the span began at govwatch's first look at the account
+    judged = False
     for row in rows:
         when, state = row.at.astimezone(TZ), row.state
         if when >= quarter.end or when > as_of:
             break
         if state == "red":
-            start = start or when
+            if start is None:
+                deadline = _local(row.deadline)
+                start = deadline if deadline is not None and deadline <= when else when
+                first = None if judged else when
             newest = row.newest_date or newest
         elif state in ("green", "yellow") and start is not None:
-            spans.append(RedSpan(start, when, newest))
+            spans.append(RedSpan(start, when, newest, first))
             start, newest = None, None
+        judged = judged or state in ("green", *WARNING_STATES)
     if start is not None:
-        spans.append(RedSpan(start, None, newest))
+        spans.append(RedSpan(start, None, newest, first))
     return [s for s in spans if s.end is None or s.end > quarter.start]
 
 
@@ -340,9 +376,12 @@ class FindingVeto:
     end: datetime | None  # closed (gone, fixed) or no longer red; None: still open and red at the report's end
 
     def veto(self, site_name: str) -> Veto:
+        """The veto with its evidence, each fact once: the title without the site's name (the veto names it), when
+        it was found and whether it still stands, the finding's detail."""
         until = f"，{self.end:%Y-%m-%d %H:%M} 消除" if self.end else "，截至统计时仍存在"
+        title = self.title.removeprefix(site_name) if self.title != site_name else self.title
         return Veto(self.site_id, site_name, CHECKS.get(self.check, self.check),
-                    f"{self.title}（{self.start:%Y-%m-%d %H:%M} 发现{until}）。{self.detail}".rstrip("。"))
+                    f"{title}（{self.start:%Y-%m-%d %H:%M} 发现{until}）。{self.detail}".rstrip("。"))
 
 
 def veto_check_names(scoring: Scoring) -> dict[str, set[str] | None]:

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
+from unicodedata import east_asian_width
 
 from monitor.report.score import Report
 from monitor.report.table import column_headers, number, rates_line, titles, unit_row
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
 # A cell whose text starts so is a formula to a spreadsheet (a unit named =HYPERLINK(…) in an office's sheet).
 FORMULA_START = ("=", "+", "-", "@")
+MAX_WIDTH = 60  # a list sheet's column at most this wide; longer texts wrap
 
 
 def save_as_text(book: Workbook, path: Path) -> None:
@@ -28,6 +31,28 @@ def save_as_text(book: Workbook, path: Path) -> None:
                     cell.quotePrefix = True
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
+
+
+def display_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet cell: a Chinese character (or full-width sign) takes two."""
+    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def lay_out_list(sheet: Worksheet) -> None:
+    """A list sheet (a header row, then one row per item) made readable: each column as wide as its longest
+    value (header included) up to ``MAX_WIDTH``, longer texts wrapped, the header bold and frozen in view."""
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    for index, column in enumerate(sheet.iter_cols(values_only=True), start=1):
+        widest = max((display_width(str(v)) for v in column if v is not None), default=0)
+        sheet.column_dimensions[get_column_letter(index)].width = min(widest + 2, MAX_WIDTH)
+        if widest + 2 > MAX_WIDTH:
+            for row in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                row[0].alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
 
 
 def write_xlsx(report: Report, path: Path) -> None:
@@ -73,24 +98,30 @@ def write_xlsx(report: Report, path: Path) -> None:
 
     detail = book.create_sheet("预警明细")
     detail.append(["单位", "网站", "栏目", "类别", "栏目地址", "最新信息日期", "预警开始", "超期开始", "恢复时间",
-                   "超期天数", "扣分"])
+                   "超期天数", "扣分", "备注"])
     for unit in report.units:
         for w in unit.warnings:
             t = w.target
+            note = f"{w.first_seen_text}（{w.first_seen:%Y-%m-%d %H:%M}）" if w.first_seen else ""
             detail.append([unit.name, t.site_name, t.name, t.category, t.url,
                            w.newest_date.isoformat() if w.newest_date else "", f"{w.start:%Y-%m-%d %H:%M}",
                            f"{w.red_at:%Y-%m-%d %H:%M}" if w.red_at else "",
-                           f"{w.end:%Y-%m-%d %H:%M}" if w.end else "未恢复", w.overdue_days or 0, number(w.points)])
+                           f"{w.end:%Y-%m-%d %H:%M}" if w.end else "未恢复", w.overdue_days or 0, number(w.points),
+                           note])
 
     vetoes = book.create_sheet("单项否决")
     vetoes.append(["单位", "网站", "否决项", "证据"])
     for unit in report.units:
         for v in unit.vetoes:
             vetoes.append([unit.name, v.site_name, v.reason, v.detail])
+    sheets = [detail, vetoes]
     if report.accounts:
         accounts = book.create_sheet("政务新媒体")
         accounts.append(["单位", "账号", "地址", "是否合格", "问题及证据"])
         for a in report.accounts:
             accounts.append([a.target.unit_name, a.target.name, a.target.url, "合格" if a.passed else "不合格",
                              "；".join(a.problems)])
+        sheets.append(accounts)
+    for sheet in sheets:
+        lay_out_list(sheet)
     save_as_text(book, path)
