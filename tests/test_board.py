@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,8 @@ from ruamel.yaml import YAML
 from monitor import config
 from monitor.daemon import Monitor
 from monitor.evaluate import TZ
+from monitor.findings import Finding
+from monitor.model import State
 from monitor.service import monitoring
 from monitor.web.app import serve
 from monitor.web.events import EventHub
@@ -182,3 +185,43 @@ async def test_board_serves_the_quarterly_score_table(tmp_path: Path, page_serve
     assert "测试县人民政府办公室" in page and "<td>3</td>" in page  # one 动态要闻 warning: −3
     assert "<nav>" in page and 'href="/static/board.css"' in page  # the board's page, with its navigation
     assert bad.status == 400
+
+
+async def test_every_unknown_address_answers_in_chinese(tmp_path: Path, page_server: PageServer) -> None:
+    """Board pages answer in the board's style; the API, metrics and event stream with one Chinese
+    line instead of aiohttp's English '404: Not Found' — and their handlers' own answers stay as they are. (A
+    missing static file is aiohttp's file response, an empty 404.)"""
+    async with board(board_inventory(tmp_path / "inv.yaml", page_server)) as (_, _, base), ClientSession() as http:
+        pages = {p: await http.get(base + p) for p in ("/events/x", "/eventsx", "/metricsx", "/apix", "/no/such")}
+        pages_html = {p: await r.text() for p, r in pages.items()}
+        lines = {p: await http.get(base + p) for p in ("/api/nope", "/api/columns/x")}
+        lines_text = {p: await r.text() for p, r in lines.items()}
+        post = await http.post(base + "/api/columns")
+        post_text = await post.text()
+        own = await http.get(base + "/api/findings/nope")
+        own_text = await own.text()
+    for path, response in pages.items():
+        assert response.status == 404, path
+        assert "<nav>" in pages_html[path] and "页面不存在（404）" in pages_html[path], path
+    for path, response in lines.items():
+        assert (response.status, lines_text[path]) == (404, "页面不存在（404）\n"), path
+    assert (post.status, post_text) == (405, "不支持的请求方法（405）\n") and "GET" in post.headers["Allow"]
+    assert (own.status, own_text) == (404, "没有这条发现\n")
+
+
+async def test_a_findings_evidence_is_labelled_in_chinese(tmp_path: Path, page_server: PageServer) -> None:
+    async with board(board_inventory(tmp_path / "inv.yaml", page_server)) as (monitor, _, base):
+        found = Finding("message_overdue", "s1-box", "q1", State.RED, "留言超期未回复", "u1", "s1",
+                        evidence={"asked": "2026-11-02", "answered": None, "status": "未回复", "workdays": 12,
+                                  "present": True, "messages": [{"title": "路灯不亮", "box": "县长信箱"}],
+                                  "pages": ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]})
+        monitor.book.report("message_overdue", "s1-box", [found], monitor.clock())
+        await monitor.writer.flushed()
+        async with ClientSession() as http:
+            html = await (await http.get(base + f"/finding/{found.uid}")).text()
+    evidence = html.split("<h3>证据</h3>")[1].split("</table>")[0]
+    rows = re.findall(r"<tr><th>([^<]*)</th><td>([^<]*)</td></tr>", evidence)
+    assert rows == [("留言日期", "2026-11-02"), ("留言", "标题 路灯不亮，信箱 县长信箱"),
+                    ("检查页面", "http://127.0.0.1:9/a；http://127.0.0.1:9/b"), ("存在", "是"), ("状态", "未回复"),
+                    ("工作日", "12")]  # 回复日期 (None) left out
+    assert "None" not in html and "True" not in html and "answered" not in html

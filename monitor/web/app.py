@@ -111,7 +111,7 @@ async def finding_page(request: web.Request) -> web.Response:
                       "status": views.NOTIFICATION_STATUS.get(n["status"], n["status"])}
                      for n in found["notifications"] if n["channel"] != "mqtt"]
     return _page("finding.html", f=f, trail=views.trail_rows(found["trail"]), notifications=notifications,
-                 evidence=sorted((k, v) for k, v in found["evidence"].items()), now=views.local_time(monitor.clock()))
+                 evidence=views.evidence_rows(found["evidence"]), now=views.local_time(monitor.clock()))
 
 
 async def api_findings(request: web.Request) -> web.Response:
@@ -253,20 +253,33 @@ def _not_found(what: str, ident: str) -> web.Response:
     return _error_page(404, f"编号“{ident}”的{what}不存在，可能已从监测清单中移除。")
 
 
+def _machine_path(path: str) -> bool:
+    """The API, the metrics, the event stream and static files: answered for programs, not as board pages."""
+    return path in ("/metrics", "/events") or path.startswith(("/api/", "/static/"))
+
+
 @web.middleware
 async def error_pages(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Every error on a page answers in the board's style, in Chinese; the API and metrics keep their answers."""
-    if request.path.startswith(("/api/", "/metrics", "/events", "/static/")):
-        return await handler(request)
+    """Every error on a page answers in the board's style, in Chinese; the API, metrics and static files keep their
+    handlers' answers, and aiohttp's own English ones ("404: Not Found") become a Chinese line there."""
+    machine = _machine_path(request.path)
     try:
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        # aiohttp's own texts ("404: Not Found") are English; the board's handlers give theirs in Chinese.
         text = (exc.text or "").strip()
+        if machine:
+            if text not in ("", f"{exc.status}: {exc.reason}"):
+                raise  # the handler's own answer (JSON, a Chinese line)
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+            return web.Response(status=exc.status, headers=allow,
+                                text=f"{ERROR_TITLES.get(exc.status, '请求失败')}（{exc.status}）\n")
+        # aiohttp's own texts ("404: Not Found") are English; the board's handlers give theirs in Chinese.
         return _error_page(exc.status, None if text.startswith(f"{exc.status}:") or text.isascii() else text)
     except Exception:
+        if machine:
+            raise
         log.exception("board_error", path=request.path)
         return _error_page(500)
 

@@ -211,6 +211,47 @@ def trail_rows(trail: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             for e in trail]
 
 
+# A finding's evidence facts (Finding.evidence, machine keys) as its page labels them; a key not here shows as is.
+EVIDENCE_LABELS = {
+    "after": "改后日期", "answered": "回复日期", "answered_share": "按期回复比例", "asked": "留言日期",
+    "at": "发现时间", "attested_at": "证明日期", "attested_by": "证明单位", "before": "原日期", "box": "信箱",
+    "box_url": "信箱地址",
+    "category": "类别", "changed_at": "变化时间", "chinesecalendar": "节假日数据版本", "claimed_date": "标注日期",
+    "confidence": "把握", "context": "上下文", "correct": "应为", "days_late": "晚发天数", "dead": "失效链接",
+    "deadline": "办理期限", "detail": "说明", "error": "错误", "examples": "示例", "expired_at": "过期时间",
+    "failed_runs": "连续失败次数", "first_seen": "首次出现", "flagged": "判定条数", "interpretation": "解读",
+    "interpretation_url": "解读地址", "interpreted": "已解读", "item_title": "信息标题", "item_url": "信息地址",
+    "kind": "类型", "late": "超期条数", "link": "链接", "links": "链接数", "matched_by": "匹配方式",
+    "max_workdays": "最长办理工作日", "median_workdays": "办理工作日中位数", "messages": "留言",
+    "missed_at": "未出现的检测时间",
+    "name": "名称", "note": "备注", "off_duty": "无关内容条数", "off_duty_judged": "参与判定条数",
+    "off_duty_limit": "无关内容上限", "off_duty_share": "无关内容比例", "overdue": "超期", "overrides": "补充文件",
+    "page": "页面", "page_kind": "页面类型", "pages": "检查页面", "pending": "待办条数", "platform": "平台",
+    "position": "位置", "posts": "发布条数", "present": "存在", "reason": "原因", "repost_limit": "转发上限",
+    "repost_share": "转发比例", "reposts": "转发条数", "severity": "程度", "status": "状态", "style": "样式",
+    "text": "文字", "title": "标题", "url": "地址", "vetoes": "否决项", "where": "位置（选择器）", "word": "词语",
+    "workdays": "工作日", "year": "年份",
+}
+
+
+def evidence_text(value: Any) -> str:
+    """One evidence value in words: 是/否 for booleans, lists joined, a record's known fields labelled."""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list | tuple):
+        return "；".join(evidence_text(v) for v in value if v is not None)
+    if isinstance(value, dict):
+        return "，".join(f"{EVIDENCE_LABELS.get(k, k)} {evidence_text(v)}" for k, v in value.items()
+                        if v not in (None, ""))
+    return str(value)
+
+
+def evidence_rows(evidence: dict[str, Any]) -> list[tuple[str, str]]:
+    """A finding's evidence as its page shows it: (label, text), facts without a value left out."""
+    return [(EVIDENCE_LABELS.get(k, k), evidence_text(v)) for k, v in sorted(evidence.items())
+            if v not in (None, "", [], {})]
+
+
 def finding_summary(findings: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
     """Open findings per check: red and yellow counts, worst check first (the board's health panel)."""
     from monitor.findings import CHECKS, Status
