@@ -84,7 +84,7 @@ def test_date_changes_between_probes() -> None:
                seen("d", "2026-10-14", t(14))]
     changes = stored_date_changes(current)
     assert [(c.url, c.before, c.after) for c in changes] == [("b", date(2026, 10, 3), date(2026, 10, 13))]
-    assert "由 2026-10-03 改为 2026-10-13" in changes[0].detail
+    assert changes[0].detail == "检测发现改动"  # when unknown; the finding's title names both dates
 
 
 async def test_from_the_store(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_findings_while_the_item_is_listed() -> None:
     changed = found["date_changed"]
     assert changed.severity is State.YELLOW and changed.key == "b"
     assert changed.title.endswith("「标题b」发布日期由 2026-10-03 改为 2026-10-13")
-    assert "2026-10-13 09:00 检测发现" in changed.detail
+    assert changed.detail == "2026-10-13 09:00 检测发现改动。信息地址：b"  # the title has the item and both dates
     # "gone" (dated 10-04, first seen 10-10) was back-dated too, but had left the list: no finding for it.
     assert all(f.key != "gone" for f in found.values())
     # once the forged item has left the list too (a later list without it), its finding is gone

@@ -73,8 +73,8 @@ class DateChange:
 
     @property
     def detail(self) -> str:
-        seen = f"（{self.at.astimezone(TZ):%Y-%m-%d %H:%M} 检测发现）" if self.at else ""
-        return f"「{self.title}」的发布日期由 {self.before} 改为 {self.after}{seen}"
+        """The evidence the finding's title (which names the item and both dates) does not give."""
+        return f"{self.at.astimezone(TZ):%Y-%m-%d %H:%M} 检测发现改动" if self.at else "检测发现改动"
 
 
 def back_dated(
