@@ -64,6 +64,9 @@ class Alerter:
         self.mutes: tuple[Mute, ...] = (self._silences, SiteDown(tracked), self._cut_off)  # asked in this order
         self._timers: Schedule[str, Alert] = Schedule()  # put without keys: no alert timer replaces another
         self.veto_states: dict[tuple[str, str], State] = {}  # (site id, veto kind) → state
+        # Whether this daemon sends a target's timed alerts (a cluster: the daemon holding the target; another
+        # that takes it over arms its timers again through ``arm``, and the alerts' keys keep them once).
+        self.owns: Callable[[Tracked], bool] = lambda _: True
         self.configure(inventory)
 
     @property
@@ -193,6 +196,12 @@ class Alerter:
         for when, alert in scheduled_alerts(target, verdict, now, self.settings, ladder):
             self._timers.put(None, when.timestamp(), alert)
 
+    def arm(self, tracked: Sequence[Tracked], since: datetime) -> None:
+        """Arm the timed alerts of targets this daemon just took over from another, those due since ``since`` too
+        (the other daemon may have stopped then: they fire now, and their keys keep an alert it sent once)."""
+        for t in tracked:
+            self._schedule(t.target, t.verdict, since)
+
     def schedule_all(self) -> None:
         """Arm the timers of every tracked target and note each site's vetoes as they stand (at start, after
         the monitor loaded its state: what was already yellow or red is not announced again)."""
@@ -205,7 +214,7 @@ class Alerter:
 
     def _still_applies(self, alert: Alert) -> bool:
         tracked = self.tracked.get(alert.target.id)
-        if tracked is None:
+        if tracked is None or not self.owns(tracked):
             return False
         now_v, then_v = tracked.verdict, alert.verdict
         return (now_v.state, now_v.deadline, now_v.newest_date) == (then_v.state, then_v.deadline, then_v.newest_date)

@@ -1,6 +1,7 @@
-"""Sweep a loopback fleet once with the daemon's own scheduler, fetcher, parser pool and SQLite store.
+"""Sweep a loopback fleet once with the daemon's own scheduler, fetcher, parser pool and store (SQLite, or --store).
 
     python bench/sweep.py --sites 600 --columns 50
+    python bench/sweep.py --sites 600 --columns 50 --store postgresql://postgres@127.0.0.1:5432/EMPTY_DATABASE
 
 The fleet (monitor.demo.fleet) runs in its own process so its CPU is not counted as the daemon's.
 Prints a human summary, then the figures as one JSON object on the last line.
@@ -44,7 +45,7 @@ def start_fleet(args: argparse.Namespace, inventory: Path) -> subprocess.Popen[s
     return fleet
 
 
-def tune(path: Path, store: Path, workers: int) -> config.Inventory:
+def tune(path: Path, store: Path | str, workers: int) -> config.Inventory:
     """The fleet's inventory with the benchmark's settings: no politeness delay, a fresh store."""
     data = json.loads(path.read_text(encoding="utf-8"))
     data["settings"] = {"store": str(store), "extract_workers": workers,
@@ -70,13 +71,14 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=600)
     parser.add_argument("--columns", type=int, default=50)
     parser.add_argument("--workers", type=int, default=1, help="extractor processes (settings.extract_workers)")
+    parser.add_argument("--store", help="an empty PostgreSQL database (postgresql://…) instead of a fresh SQLite file")
     args = parser.parse_args()
     logs.setup("warning")
     with tempfile.TemporaryDirectory(prefix="govwatch-sweep-") as folder:
         inventory_path = Path(folder) / "inventory.json"
         fleet = start_fleet(args, inventory_path)
         try:
-            inventory = tune(inventory_path, Path(folder) / "sweep.sqlite3", args.workers)
+            inventory = tune(inventory_path, args.store or Path(folder) / "sweep.sqlite3", args.workers)
             result = asyncio.run(sweep(inventory))
         finally:
             fleet.terminate()
@@ -85,6 +87,7 @@ def main() -> None:
     main_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures = {
         "sites": args.sites, "columns": args.sites * args.columns, "targets": targets,
+        "store": "postgresql" if args.store else "sqlite",
         "wall_s": round(result["wall_s"], 2), "targets_per_s": round(targets / result["wall_s"], 1),
         "daemon_cpu_s": round(result["daemon_cpu_s"], 2), "extract_workers": args.workers,
         "peak_rss_mb": round(main_rss, 1), "workers_peak_rss_mb": round(result["workers_peak_rss_mb"], 1),

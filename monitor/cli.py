@@ -254,7 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("refusing to start: fix the inventory first (govwatch check-config FILE)", file=sys.stderr)
         return 2
     logs.setup(args.log_level)
-    return _start(run_service(inventory, store_path=args.store, listen=args.listen),
+    return _start(run_service(inventory, store_path=args.store, listen=args.listen, node=args.node),
                   {"listen": "--listen / settings.listen", "store": "--store / settings.store"})
 
 
@@ -423,6 +423,43 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return _with_store(args, work)
 
 
+def cmd_cluster_status(args: argparse.Namespace) -> int:
+    """The daemons sharing the inventory's PostgreSQL store: each one's hosts and heartbeat."""
+    from collections import Counter
+    from datetime import datetime
+
+    async def work(store: Store, inventory: config.Inventory) -> int:
+        if inventory.settings.cluster is None or not is_postgres(inventory.settings.store):
+            print("该清单未配置集群（settings.cluster 与 postgresql:// 存储） — this inventory runs no cluster "
+                  "(settings.cluster with a postgresql:// store)", file=sys.stderr)
+            return 2
+        from monitor.daemon.cluster import bucket_of, cluster_status
+
+        total = inventory.settings.cluster.buckets
+        hosts = Counter(bucket_of(h, total) for h in {t.host for t in inventory.targets})
+        members, unheld = await cluster_status(store)  # type: ignore[arg-type]
+        now = datetime.now(TZ)
+        rows = [{"node": m.node, "alive": m.alive, "state": m.state, "heartbeat_at": m.heartbeat_at.isoformat(),
+                 "heartbeat_age_s": round((now - m.heartbeat_at).total_seconds(), 1), "pid": m.pid,
+                 "started_at": m.started_at.isoformat(), "buckets": len(m.buckets),
+                 "hosts": sum(hosts[b] for b in m.buckets), "board": m.board} for m in members]
+        if args.json:
+            print(json.dumps({"daemons": rows, "buckets": total, "unheld_buckets": unheld,
+                              "hosts": sum(hosts.values())}, ensure_ascii=False))
+            return 0
+        print(f"{'节点 node':<24} {'状态 state':<12} {'心跳 heartbeat':<22} {'分组 buckets':>12} {'主机 hosts':>10}  "
+              "看板 board")
+        for r in rows:
+            state = ("在线 alive" if r["alive"] else "失联 lost") + ("" if r["state"] == "ok" else f" ({r['state']})")
+            print(f"{r['node']:<24} {state:<12} {str(r['heartbeat_age_s']) + ' s ago':<22} {r['buckets']:>12} "
+                  f"{r['hosts']:>10}  {r['board']}")
+        print(f"共 {len(rows)} 个节点，{total} 个主机分组（{unheld} 个无人持有），{sum(hosts.values())} 个主机 — "
+              f"{len(rows)} daemons, {total} buckets ({unheld} unheld), {sum(hosts.values())} hosts")
+        return 0
+
+    return _with_store(args, work)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Copy a SQLite store's whole history into an empty PostgreSQL store (moving up to several daemons)."""
     from monitor.store import StoreUnavailable
@@ -558,6 +595,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--store", help="SQLite file or postgresql:// URI (default: settings.store)")
     run.add_argument("--listen", help="board address HOST:PORT (default: settings.listen)")
     run.add_argument("--log-level", default="info")
+    run.add_argument("--node", help="this daemon's name in a cluster (default: settings.cluster.node, else the "
+                                    "machine's name and the board's port)")
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check-config", help="validate an inventory and list every problem")
@@ -641,6 +680,13 @@ def parser() -> argparse.ArgumentParser:
     bak.add_argument("--config", required=True)
     bak.add_argument("--to", required=True, metavar="FILE", help="where to write the copy (replaced if it exists)")
     bak.set_defaults(func=cmd_backup)
+
+    cl = sub.add_parser("cluster", help="several daemons on one PostgreSQL store (settings.cluster)")
+    cl_sub = cl.add_subparsers(dest="action", required=True)
+    cl_status = cl_sub.add_parser("status", help="the daemons, their hosts and heartbeats")
+    cl_status.add_argument("--config", required=True)
+    cl_status.add_argument("--json", action="store_true", help="one JSON object")
+    cl_status.set_defaults(func=cmd_cluster_status)
 
     mig = sub.add_parser("migrate", help="copy a SQLite store's whole history into an empty PostgreSQL store")
     mig.add_argument("--from", dest="source", required=True, metavar="FILE.sqlite3", help="the SQLite store")

@@ -42,6 +42,18 @@ Metrics (scrape time, from the monitor's in-memory state):
 ``govwatch_site_info{site,site_name,unit}``, ``govwatch_unit_info{unit,unit_name}`` gauges
     Always 1: names for ids, to join in dashboards (``* on(site) group_left(site_name) ...``).
 
+Metrics of a cluster's daemon (``settings.cluster``; README "Cluster"). Each daemon exports the per-target
+families above, ``govwatch_targets``, ``govwatch_site_up``, ``govwatch_site_info``, findings, vetoes and certificates
+only for the hosts it holds, so that sums over the daemons count each target once:
+
+``govwatch_cluster_buckets_held`` gauge
+    Host buckets this daemon works now; ``sum`` over the daemons equals ``govwatch_cluster_buckets`` when every
+    bucket is held.
+``govwatch_cluster_buckets``, ``govwatch_cluster_members`` gauges
+    The cluster's bucket count, and the live daemons at this daemon's last heartbeat.
+``govwatch_cluster_store_up`` gauge
+    1 while the daemon reaches the store; 0 once it lost it and stopped probing.
+
 Metrics (instrumentation):
 
 ``govwatch_probe_duration_seconds{result}`` histogram
@@ -114,6 +126,13 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+CLUSTER_GAUGES = {
+    "buckets_held": "Host buckets this daemon works now (settings.cluster)",
+    "buckets": "Host buckets of the cluster (settings.cluster.buckets)",
+    "members": "Daemons of the cluster alive at this daemon's last heartbeat",
+    "store_up": "1 while this daemon reaches the cluster's store, 0 once it lost it and stopped probing",
+}
+
 TARGET_FAMILIES = (
     ("govwatch_target_state", "1 for the target's current state (one series per target)"),
     ("govwatch_target_newest_item_age_seconds", "Seconds since the start of the newest item's date"),
@@ -149,7 +168,7 @@ class TargetCollector(Collector):
         state = [f"# HELP {sn} {sh}\n# TYPE {sn} gauge\n"]
         age = [f"# HELP {an} {ah}\n# TYPE {an} gauge\n"]
         deadline = [f"# HELP {dn} {dh}\n# TYPE {dn} gauge\n"]
-        for tr in list(self.monitor.tracked.values()):
+        for tr in self._held():
             v = tr.verdict
             labels = self._target_labels(tr.target)
             state.append(f'{sn}{{{labels},state="{v.state.value}"}} 1\n')
@@ -159,8 +178,21 @@ class TargetCollector(Collector):
                 deadline.append(f"{dn}{{{labels}}} {(v.deadline - now).total_seconds():.0f}\n")
         return "".join(state + age + deadline)
 
+    def _held(self) -> list[Tracked]:
+        """The targets whose per-target series this daemon exports: all of them, or in a cluster those whose host
+        it holds (Prometheus scraping every daemon then counts each target once)."""
+        tracked = list(self.monitor.tracked.values())
+        cluster = getattr(self.monitor, "cluster", None)
+        if cluster is None:
+            return tracked
+        return [tr for tr in tracked if cluster.owns_key(tr.target.host)]
+
+    def _holds_subject(self, subject: str) -> bool:
+        cluster = getattr(self.monitor, "cluster", None)
+        return cluster is None or cluster.owns_subject(subject)
+
     def collect(self) -> Iterator[Metric]:
-        tracked: list[Tracked] = list(self.monitor.tracked.values())
+        tracked = self._held()
         count = GaugeMetricFamily("govwatch_targets", "Targets per state", labels=("state",))
         up = GaugeMetricFamily("govwatch_site_up", "1 when the site's homepage was fetched at its last probe",
                                labels=("site", "unit"))
@@ -183,12 +215,20 @@ class TargetCollector(Collector):
         for site_id, (name, unit_id) in site_names.items():
             sites.add_metric([site_id, name, unit_id], 1)
         yield from (count, up, units, sites, self._findings(), self._vetoes(), self._certificates())
+        cluster = getattr(self.monitor, "cluster", None)
+        if cluster is not None:
+            for name, value in cluster.gauges().items():
+                family = GaugeMetricFamily(f"govwatch_cluster_{name}", CLUSTER_GAUGES[name])
+                family.add_metric([], value)
+                yield family
 
     def _findings(self) -> Metric:
         family = GaugeMetricFamily("govwatch_findings_open", "Open findings by check, severity, site and unit",
                                    labels=("check", "severity", "site", "unit"))
         counts: dict[tuple[str, str, str, str], int] = {}
-        for known_by_uid in list(getattr(self.monitor, "findings", {}).values()):
+        for (_, subject), known_by_uid in list(getattr(self.monitor, "findings", {}).items()):
+            if not self._holds_subject(subject):
+                continue  # the daemon holding the subject's host counts them
             for known in list(known_by_uid.values()):
                 if known.status is Status.OPEN:
                     f = known.finding
@@ -204,7 +244,8 @@ class TargetCollector(Collector):
         runner = getattr(self.monitor, "check_runner", None)  # the availability check keeps what it read
         for check in list(getattr(runner, "checks", ())):
             for site_id, (unit_id, days) in list(getattr(check, "cert_days", {}).items()):
-                family.add_metric([site_id, unit_id], round(days, 2))
+                if self._holds_subject(site_id):
+                    family.add_metric([site_id, unit_id], round(days, 2))
         return family
 
     def _vetoes(self) -> Metric:
@@ -213,6 +254,8 @@ class TargetCollector(Collector):
         alerts = getattr(self.monitor, "alerts", None)
         if alerts is not None:
             for site_id, site in list(alerts.sites.items()):
+                if not self._holds_subject(site_id):
+                    continue
                 for veto in alerts.site_vetoes(site_id):
                     family.add_metric([site_id, site.unit, veto.rule.kind, veto.state.value], veto.count)
         return family

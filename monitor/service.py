@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import socket
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -29,7 +31,7 @@ from monitor.render import missing
 from monitor.render.client import Renderer
 from monitor.schedule import sleep_or_wake
 from monitor.startup import StartupError, bind, parse_listen, store_problem
-from monitor.store import StoreUnavailable, store_at
+from monitor.store import OutboxStore, StoreUnavailable, store_at
 from monitor.store.retention import compact_periodically
 from monitor.web.app import serve
 
@@ -41,9 +43,12 @@ FIRST_SUMMARY_S = 60
 
 @asynccontextmanager
 async def monitoring(
-    inventory: Inventory, store_path: str | None = None, metrics: Metrics | None = None,
+    inventory: Inventory, store_path: str | None = None, metrics: Metrics | None = None, node: str | None = None,
+    board: str = "",
 ) -> AsyncIterator[Monitor]:
-    """A loaded monitor with its store and fetcher open (and ``metrics`` attached); closed in order on exit."""
+    """A loaded monitor with its store and fetcher open (and ``metrics`` attached); closed in order on exit. With
+    ``settings.cluster`` it is one daemon of several on its PostgreSQL store, named ``node`` (whose board is at
+    ``board``)."""
     settings = inventory.settings
     store = store_at(store_path or settings.store)
     try:
@@ -71,33 +76,66 @@ async def monitoring(
                 metrics.receivers(alerter.receivers)
                 hooks.on_reload.append(lambda _: metrics.receivers(alerter.receivers))
             runner = attach_checks(monitor, inventory)
+            outbox: OutboxStore = store
+            if settings.cluster is not None:
+                outbox = join_cluster(monitor, alerter, node, board)
             await monitor.load()
             await runner.run_first()  # the bridges' state before any account is probed
             await alerter.refresh_silences()
             alerter.schedule_all()
-            sender = Sender(store, alerter, monitor.clock, metrics.notified if metrics else None,
+            sender = Sender(outbox, alerter, monitor.clock, metrics.notified if metrics else None,
                             metrics.outbox_pending.set if metrics else None)
             delivery = [asyncio.create_task(alerter.run(), name="alert-timers"),
                         asyncio.create_task(sender.run(), name="sender")]
             if settings.mqtt is not None:
                 mqtt_wake = asyncio.Event()
                 hooks.after_write.append(mqtt_wake.set)
-                publisher = MqttPublisher(store, settings.mqtt, mqtt_wake,
+                publisher = MqttPublisher(outbox, settings.mqtt, mqtt_wake,
                                           metrics.set_mqtt_connected if metrics else None)
                 delivery.append(asyncio.create_task(publisher.run(), name="mqtt"))
+            if monitor.cluster is not None:
+                delivery.append(asyncio.create_task(monitor.cluster.run(), name="cluster"))
             try:
                 yield monitor
             finally:
+                if monitor.cluster is not None:
+                    monitor.cluster.stopping = True  # no more claims; leases kept until what is queued is written
                 await monitor.stop(STOP_GRACE_S)
                 await sender.drain(STOP_GRACE_S)
                 for task in delivery:
                     task.cancel()
                 await asyncio.gather(*delivery, return_exceptions=True)
+                if monitor.cluster is not None:
+                    await monitor.cluster.leave()
     finally:
         if isinstance(browser, Renderer):
             await browser.close()
         pool.close()
         await store.close()
+
+
+def join_cluster(monitor: Monitor, alerter: Alerter, node: str | None, board: str) -> OutboxStore:
+    """Make ``monitor`` one daemon of a cluster on its PostgreSQL store: it works the hosts whose buckets it holds
+    (probes, deadline and alert timers, checks), writes only what it holds, and shows the others' verdicts. The
+    outbox as its senders drain it: a channel at a time, under the channel's lease."""
+    from monitor.daemon.cluster import Cluster, ClusterOutbox
+    from monitor.store.postgres import PostgresStore
+
+    store = monitor.store
+    settings = monitor.inventory.settings.cluster
+    if not isinstance(store, PostgresStore) or settings is None:
+        raise StartupError("store", "settings.cluster 需要 PostgreSQL 存储（settings.store: postgresql://…）",
+                           "settings.cluster needs a PostgreSQL store (settings.store: postgresql://…)")
+    name = node or settings.node or f"{socket.gethostname()}:{board.rsplit(':', 1)[-1].strip('/') or os.getpid()}"
+    cluster = monitor.cluster = Cluster(monitor, store, settings, name, board)
+    store.guard = cluster.guard
+    alerter.owns = monitor.holds
+    monitor.hooks.on_adopt.append(alerter.arm)
+    monitor.hooks.on_reload.append(cluster.configure)
+    if monitor.hooks.checks is not None:
+        monitor.hooks.checks.allowed = cluster.owns_subject
+    log.info("cluster_joining", node=name, buckets=settings.buckets, heartbeat_s=cluster.heartbeat_s)
+    return ClusterOutbox(store, name, cluster.ttl_s + monitor.inventory.settings.alerts.send_timeout.seconds)
 
 
 def browser_for(inventory: Inventory) -> Renderer | str:
@@ -131,6 +169,7 @@ def attach_checks(monitor: Monitor, inventory: Inventory) -> CheckRunner:
 async def run_service(
     inventory: Inventory, store_path: str | None = None, listen: str | None = None,
     stop: asyncio.Event | None = None, checks_now: bool = False, ready: Callable[[str], None] | None = None,
+    node: str | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT (or ``stop``): probes, timers and the board; SIGHUP re-reads the inventory.
     ``checks_now`` runs every check once at start instead of spreading their first runs (the demo); ``ready``
@@ -141,7 +180,8 @@ async def run_service(
     sock = bind(host, port)  # a taken address stops the start here, before the store opens
     metrics = Metrics()
     try:
-        async with monitoring(inventory, store_path, metrics) as monitor:
+        board = f"http://{host}:{sock.getsockname()[1]}/"
+        async with monitoring(inventory, store_path, metrics, node, board) as monitor:
             runner = await serve(monitor, host, port, metrics, sock=sock)
             tally = count_for_journal(monitor)
             monitor.start()
@@ -186,9 +226,13 @@ def wait_for_signal() -> asyncio.Event:
 
 
 def status_text(monitor: Monitor) -> str:
-    """The systemd STATUS line, e.g. ``监测 120 项：红 3 黄 5 绿 110 未知 2``; a store that refuses writes first."""
+    """The systemd STATUS line, e.g. ``监测 120 项：红 3 黄 5 绿 110 未知 2``; a store that refuses writes first, and a
+    cluster's daemon that lost its store first; otherwise a cluster's daemon adds its share."""
     n = Counter(t.verdict.state.value for t in monitor.tracked.values())
     counts = f"监测 {len(monitor.tracked)} 项：红 {n['red']} 黄 {n['yellow']} 绿 {n['green']} 未知 {n['unknown']}"
+    if monitor.cluster is not None:
+        lost = monitor.cluster.problem()
+        counts = f"{lost} — {counts}" if lost else f"{counts}；{monitor.cluster.status_text()}"
     problem = monitor.writer.problem()
     return counts if problem is None else f"{problem} — {counts}"
 

@@ -84,8 +84,11 @@ needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
 
 
 @needs_analyze
-def test_unit_file_verifies(tmp_path: Path) -> None:
-    text = UNIT.read_text(encoding="utf-8")
+@pytest.mark.parametrize(("shipped", "name"), [("govwatch.service", "govwatch.service"),
+                                               ("govwatch@.service", "govwatch@8471.service")])
+def test_unit_file_verifies(tmp_path: Path, shipped: str, name: str) -> None:
+    """The unit, and the template of a cluster's daemons (verified as an instance: %i is the board's port)."""
+    text = (UNIT.parent / shipped).read_text(encoding="utf-8")
     for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=60", "ExecReload=/bin/kill -HUP $MAINPID",
                  "DynamicUser=yes", "StateDirectory=govwatch", "ProtectSystem=strict", "MemoryDenyWriteExecute=yes",
                  "SystemCallFilter=@system-service", "CapabilityBoundingSet=\n", "LimitNOFILE=16384\n",
@@ -94,7 +97,13 @@ def test_unit_file_verifies(tmp_path: Path) -> None:
     # verify checks that ExecStart exists: point it at this venv's govwatch, keep everything else as shipped.
     govwatch = Path(sys.executable).parent / "govwatch"
     assert govwatch.exists()
-    unit = tmp_path / "govwatch.service"
+    if "@" in name:  # the single daemon's unit but for the cluster's settings: the two stay in step
+        assert "--node %H-%i --listen ${GOVWATCH_LISTEN}" in text and "Environment=GOVWATCH_LISTEN=127.0.0.1:%i" in text
+        own = ("Description=", "ExecStart=", "Environment=", "EnvironmentFile=", "LoadCredential=pgpass")
+        directives = [{line for line in t.splitlines() if line and not line.startswith(("#", *own))}
+                      for t in (UNIT.read_text(encoding="utf-8"), text)]
+        assert directives[0] == directives[1]
+    unit = tmp_path / name
     unit.write_text(text.replace("/opt/govwatch/.venv/bin/govwatch", str(govwatch)), encoding="utf-8")
     verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, cwd=tmp_path)
     # Unknown keys and bad values are only warnings (exit 0): any output at all fails the test.

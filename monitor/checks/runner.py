@@ -43,6 +43,9 @@ class CheckRunner:
         self._rng = random.Random()
         self._due: Schedule[tuple[str, str], tuple[Check, Subject]] = Schedule()  # by (check, subject)
         self._running: set[asyncio.Task[None]] = set()
+        # Whether this daemon runs a subject's checks now (a cluster: the daemon holding the subject's host runs
+        # them; the others keep the subject's schedule and skip its runs).
+        self.allowed: Callable[[str], bool] = lambda _: True
         self.configure(inventory)
 
     def configure(self, inventory: Inventory) -> None:
@@ -99,6 +102,8 @@ class CheckRunner:
                 task.cancel()
 
     async def _one(self, check: Check, subject: Subject) -> None:
+        if not self.allowed(subject.id):
+            return
         async with self._limit:
             now = self.clock()
             try:

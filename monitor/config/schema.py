@@ -592,6 +592,26 @@ class RetentionSettings(_Strict):
         return self
 
 
+class ClusterSettings(_Strict):
+    """Several daemons on one PostgreSQL store (``monitor.daemon.cluster``): the hosts are split into ``buckets``
+    leased to the daemons; each renews its leases every ``heartbeat`` and a lease not renewed for three heartbeats
+    passes to the others. ``node`` names this daemon (``govwatch run --node`` overrides it; default: the
+    machine's name and the board's port)."""
+
+    node: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:@-]{1,64}$")
+    heartbeat: Duration = Duration(seconds=10)
+    buckets: int = Field(default=256, ge=1, le=4096)
+
+    _parse = field_validator("heartbeat", mode="before")(_duration)
+
+    @model_validator(mode="after")
+    def _range(self) -> ClusterSettings:
+        if not 1 <= self.heartbeat.approx_seconds <= 60:
+            raise ValueError(f"heartbeat {self.heartbeat} is outside 1s…60s: a daemon's hosts pass to the others "
+                             "three heartbeats after it stops")
+        return self
+
+
 class SettingsModel(_Strict):
     store: str = "govwatch.sqlite3"
     listen: str = Field(default="127.0.0.1:8470", pattern=r"^[^:\s]+:\d{1,5}$")
@@ -617,6 +637,7 @@ class SettingsModel(_Strict):
     retention: RetentionSettings = RetentionSettings()
     # The checks beyond column freshness to run (of CHECK_NAMES); None runs them all.
     checks: tuple[str, ...] | None = None
+    cluster: ClusterSettings | None = None  # several daemons sharing one PostgreSQL store; None: this one alone
 
     _checks = field_validator("checks")(_known("checks", CHECK_NAMES))
 
@@ -627,6 +648,13 @@ class SettingsModel(_Strict):
         if port > 65535:
             raise ValueError(f"port {port} is outside 0…65535; write host:port, e.g. 127.0.0.1:8470 (0: any free port)")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_store(self) -> SettingsModel:
+        if self.cluster is not None and not self.store.startswith(("postgresql://", "postgres://")):
+            raise ValueError("cluster needs a PostgreSQL store (settings.store: postgresql://…): the daemons share "
+                             "their work and state through it")
+        return self
 
 
 class InventoryModel(_Strict):

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from monitor.checks.base import ObservationCheck
     from monitor.checks.runner import CheckRunner
     from monitor.config import Inventory
+    from monitor.daemon.tracked import Tracked
 
 Listener = Callable[[Target, Verdict, Verdict | None], Awaitable[None] | None]
 Router = Callable[[Target, Verdict, Verdict | None, datetime], tuple[OutboxItem, ...]]
@@ -29,6 +30,21 @@ class Alerts(Protocol):
     async def refresh_silences(self) -> None: ...
 
 
+class Shard(Protocol):
+    """This daemon's part of a cluster (``monitor.daemon.cluster.Cluster``): what the monitor, the service, the
+    board and the metrics ask of it."""
+
+    stopping: bool
+
+    def owns_key(self, key: str) -> bool: ...  # works the host ``key`` now
+    def owns_subject(self, subject: str) -> bool: ...  # runs the checks of ``subject`` now
+    def problem(self) -> str | None: ...  # why it does no work now
+    def status_text(self) -> str: ...
+    def gauges(self) -> dict[str, float]: ...  # buckets_held, buckets, members, store_up (the metrics)
+    async def run(self) -> None: ...  # the heartbeat
+    async def leave(self) -> None: ...  # a clean stop
+
+
 @dataclass(slots=True)
 class Hooks:
     # A verdict change → the outbox items written in the same transaction (the alert engine).
@@ -36,6 +52,11 @@ class Hooks:
     # Findings that changed → their outbox items, same transaction (the alert engine).
     finding_router: FindingRouter | None = None
     listeners: list[Listener] = field(default_factory=list)  # verdict changes (the board's live events)
+    # Verdicts another daemon of the cluster changed, read back from the store (the board shows them too).
+    fleet_listeners: list[Listener] = field(default_factory=list)
+    # Targets this daemon took over from another of the cluster, with their state read back, and the earliest instant
+    # the other may have stopped at (the alert engine arms their timed alerts due since then).
+    on_adopt: list[Callable[[list[Tracked], datetime], None]] = field(default_factory=list)
     probe_listeners: list[Callable[[Target, Observation], None]] = field(default_factory=list)  # metrics
     finding_listeners: list[Callable[[Sequence[Change]], None]] = field(default_factory=list)  # metrics, board
     after_write: list[Callable[[], None]] = field(default_factory=list)  # after each committed batch

@@ -22,7 +22,7 @@ from monitor.checks.bridges import source_down
 from monitor.config import FetchModel, Inventory
 from monitor.config.bridges import bridge_subject
 from monitor.daemon.book import FindingsBook
-from monitor.daemon.hooks import Alerts, Hooks
+from monitor.daemon.hooks import Alerts, Hooks, Shard
 from monitor.daemon.probes import ProbeScheduler
 from monitor.daemon.timers import DeadlineTimers
 from monitor.daemon.tracked import Tracked
@@ -33,7 +33,7 @@ from monitor.fetch import Fetcher, FetchSettings
 from monitor.journal import first_verdict
 from monitor.model import Observation, State, Target
 from monitor.probe import probe_target
-from monitor.records import ProbeRecord, VerdictRecord
+from monitor.records import ProbeRecord, TargetState, VerdictRecord
 from monitor.render import RenderSettings
 from monitor.render.client import Renderer
 from monitor.store import Store
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 # Settings read once at start: a reload that changes them logs "needs restart" and keeps the old values.
-RESTART_SETTINGS = ("store", "listen", "fetch", "extract_workers", "extract_time_limit", "render")
+RESTART_SETTINGS = ("store", "listen", "fetch", "extract_workers", "extract_time_limit", "render", "cluster")
 
 
 def now_shanghai() -> datetime:
@@ -90,8 +90,10 @@ class Monitor:
         self.writer = StoreWriter(store, hooks.after_write)
         self.book = FindingsBook(store, self.writer.enqueue, hooks, lambda: self.clock(), self._findings_changed)
         self.findings = self.book.findings
-        self.timers = DeadlineTimers(self.tracked, lambda: self.clock(), self._on_deadline)
-        self.probes = ProbeScheduler(self.tracked, self._probe, lambda: self.clock(), lambda: self.inventory.settings)
+        self.cluster: Shard | None = None  # several daemons on one store: this one works the hosts it holds
+        self.timers = DeadlineTimers(self.tracked, lambda: self.clock(), self._on_deadline, self.holds)
+        self.probes = ProbeScheduler(self.tracked, self._probe, lambda: self.clock(), lambda: self.inventory.settings,
+                                     self.holds)
         self._tasks: list[asyncio.Task[None]] = []
         self._listening: set[asyncio.Future[None]] = set()  # listeners' coroutines still running
 
@@ -116,18 +118,57 @@ class Monitor:
         await self.book.load(now)
         states = await self.store.load_states()
         for target in self.inventory.targets:
-            state = states.get(target.id)
-            history = state.history if state else History()
-            verdict = self.judge(target, history, now)
-            tracked = Tracked(target, history, state.verdict if state and state.verdict else verdict)
-            if state:
-                tracked.etag, tracked.last_modified = state.etag, state.last_modified
-                tracked.content_hash = state.content_hash
-            self.tracked[target.id] = tracked
-            self.timers.arm(target.id, verdict)
-            if state and not verdict.same_as(state.verdict):
-                # The verdict moved by time alone while the daemon was down.
-                self._apply_verdict(tracked, verdict, now, state.verdict)
+            self.tracked[target.id] = self._resume(target, states.get(target.id), now)
+
+    def _resume(self, target: Target, state: TargetState | None, now: datetime,
+                tracked: Tracked | None = None) -> Tracked:
+        """A target as the store has it: its history, verdict, validators and timer; a verdict that moved by time
+        alone since it was written (the daemon was down, or another daemon wrote it) changes now."""
+        history = state.history if state else History()
+        verdict = self.judge(target, history, now)
+        if tracked is None:
+            tracked = Tracked(target, history, verdict)
+        tracked.history = history
+        tracked.verdict = state.verdict if state and state.verdict else verdict
+        if state:
+            tracked.etag, tracked.last_modified = state.etag, state.last_modified
+            tracked.content_hash = state.content_hash
+        self.timers.arm(target.id, verdict)
+        if state and not verdict.same_as(state.verdict) and self.holds(tracked):
+            self._apply_verdict(tracked, verdict, now, state.verdict)
+        return tracked
+
+    def holds(self, tracked: Tracked) -> bool:
+        """Whether this daemon probes the target, fires its timers and sends its alerts now: always alone, in a
+        cluster while it holds the target's host."""
+        return self.cluster is None or self.cluster.owns_key(tracked.target.host)
+
+    def adopt(self, target_ids: list[str], states: dict[str, TargetState], now: datetime, since: datetime) -> None:
+        """Targets this daemon took over from another (a cluster): their state as the store has it, their
+        timers, and their next probes one interval after their last. ``since``: the earliest instant the other
+        daemon may have stopped at (timed alerts due after it are armed again; their keys keep them once)."""
+        adopted = []
+        for tid in target_ids:
+            tracked = self.tracked.get(tid)
+            if tracked is None:
+                continue
+            self._resume(tracked.target, states.get(tid), now, tracked)
+            self.probes.schedule(tracked, self.probes.first_due(tracked, now))
+            adopted.append(tracked)
+        for hook in self.hooks.on_adopt:
+            hook(adopted, since)
+
+    def show(self, tracked: Tracked, verdict: Verdict) -> None:
+        """A verdict another daemon of the cluster wrote: shown (board, API), not acted on."""
+        if verdict.same_as(tracked.verdict):
+            tracked.verdict = verdict
+            return
+        previous, tracked.verdict = tracked.verdict, verdict
+        for listener in self.hooks.fleet_listeners:
+            try:
+                listener(tracked.target, verdict, previous)
+            except Exception:
+                log.exception("listener_failed", target=tracked.target.id)
 
     def start(self) -> None:
         """Start the writer, the deadline timers and the probe dispatcher."""

@@ -26,8 +26,10 @@ RETRY_FAILED_AFTER = timedelta(minutes=10)
 
 class ProbeScheduler:
     def __init__(self, tracked: Mapping[str, Tracked], probe: Callable[[Tracked], Awaitable[Observation | None]],
-                 clock: Callable[[], datetime], settings: Callable[[], SettingsModel]) -> None:
+                 clock: Callable[[], datetime], settings: Callable[[], SettingsModel],
+                 allowed: Callable[[Tracked], bool] = lambda _: True) -> None:
         self.tracked = tracked
+        self.allowed = allowed  # whether this daemon probes the target now (a cluster: its host's bucket is held)
         self.probe = probe  # one probe: its observation, or None when a reload removed or moved the target
         self.clock = clock
         self.settings = settings
@@ -72,7 +74,9 @@ class ProbeScheduler:
             await self._due.sleep(now)
 
     def enqueue(self, tracked: Tracked) -> None:
-        if self.stopping:
+        """Queue a probe on its host's lane; a target this daemon does not probe now is left out (its schedule
+        entry is gone: whoever takes its host over schedules it again)."""
+        if self.stopping or not self.allowed(tracked):
             return
         host = tracked.target.host
         lane = self._lanes.setdefault(host, deque())
@@ -85,6 +89,10 @@ class ProbeScheduler:
             worker = asyncio.create_task(self._lane(host))
             self.workers.add(worker)
             worker.add_done_callback(self.workers.discard)
+
+    def busy_hosts(self) -> set[str]:
+        """The hosts with probes queued or in flight."""
+        return {h for h, n in self._lane_workers.items() if n > 0} | {h for h, lane in self._lanes.items() if lane}
 
     async def idle(self) -> None:
         """Until no probe is queued or in flight."""

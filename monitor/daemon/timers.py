@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 
 class DeadlineTimers:
     def __init__(self, tracked: Mapping[str, Tracked], clock: Callable[[], datetime],
-                 fire: Callable[[Tracked, datetime], None]) -> None:
+                 fire: Callable[[Tracked, datetime], None],
+                 allowed: Callable[[Tracked], bool] = lambda _: True) -> None:
         self.tracked = tracked
+        self.allowed = allowed  # whether this daemon fires the target's timers now (a cluster: the one holding it)
         self.clock = clock
         self.fire = fire
         self._due: Schedule[str, float] = Schedule()  # by target id: the instant its verdict expects
@@ -36,7 +38,9 @@ class DeadlineTimers:
             now = self.clock()
             for tid, when in self._due.take_due(now.timestamp()):
                 tracked = self.tracked.get(tid)
-                # A timer the verdict moved on from since it was armed is skipped.
-                if tracked and tracked.verdict.next_change and tracked.verdict.next_change.timestamp() == when:
+                # A timer the verdict moved on from since it was armed is skipped, and so is one of a target another
+                # daemon holds now (it fires there; this one arms it again if it takes the target over).
+                if (tracked and self.allowed(tracked) and tracked.verdict.next_change
+                        and tracked.verdict.next_change.timestamp() == when):
                     self.fire(tracked, now)
             await self._due.sleep(now.timestamp())

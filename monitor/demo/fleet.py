@@ -29,6 +29,7 @@ import resource
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -877,6 +878,7 @@ class Fleet:
         self._renderers: list[_Renderer | None] = []
         self._runner: web.ServerRunner | None = None
         self._site_index: dict[int, int] = {}  # port → site index
+        self.request_log: Any = None  # a text file: one line per request, "<unix time> <port> <path>"
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -1025,6 +1027,8 @@ class Fleet:
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self.requests_served += 1
         port = request.transport.get_extra_info("sockname")[1] if request.transport else 0
+        if self.request_log is not None:
+            self.request_log.write(f"{time.time():.3f} {port} {request.raw_path}\n")
         route = self._routes.get((port, request.raw_path))
         if route is None:
             si = self._site_index.get(port)
@@ -1546,6 +1550,8 @@ async def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await fleet.start()
+    if args.request_log:
+        fleet.request_log = open(args.request_log, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 (line by line)
     try:
         if not args.no_prerender:
             fleet.prerender()
@@ -1557,6 +1563,8 @@ async def _serve(args: argparse.Namespace) -> int:
         await stop.wait()
     finally:
         await fleet.stop()
+        if fleet.request_log is not None:
+            fleet.request_log.close()
     return 0
 
 
@@ -1573,6 +1581,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--no-prerender", action="store_true", help="render pages on first request instead")
     ap.add_argument("--demo", action="store_true", help="serve demo_fleet() instead of bench_fleet()")
+    ap.add_argument("--request-log", help="append one line per request here: <unix time> <port> <path>")
     args = ap.parse_args(argv)
     return asyncio.run(_serve(args))
 

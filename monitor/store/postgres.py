@@ -50,7 +50,7 @@ from monitor.records import (
     VerdictRecord,
     VerdictRow,
 )
-from monitor.store import StoreUnavailable
+from monitor.store import StoreUnavailable, leases
 from monitor.store.location import masked
 
 MIGRATIONS: tuple[str, ...] = (
@@ -133,6 +133,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE silences ADD COLUMN discard boolean NOT NULL DEFAULT false;
     CREATE INDEX outbox_held ON outbox (id) WHERE status = 'held'
     """,
+    # 3: several daemons on this store: members, host-bucket and outbox-channel leases (monitor.store.leases)
+    leases.TABLES,
 )
 
 _RESULT_COLUMNS = ("http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count,"

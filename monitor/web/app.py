@@ -225,8 +225,12 @@ async def api_summary(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 ``ok`` while the daemon works; 503 naming the cause while its store refuses writes (or one hangs)."""
-    problem = request.app[MONITOR_KEY].writer.problem()
+    """200 ``ok`` while the daemon works; 503 naming the cause while a cluster's daemon has lost its store and
+    stopped probing, or while its store refuses writes (or one hangs)."""
+    monitor = request.app[MONITOR_KEY]
+    if monitor.cluster is not None and (problem := monitor.cluster.problem()) is not None:
+        return web.Response(status=503, text=f"cluster_store_lost\n{problem}\n")
+    problem = monitor.writer.problem()
     if problem is not None:
         return web.Response(status=503, text=f"store_write_failing\n{problem}\n")
     return web.Response(text="ok\n")
@@ -322,6 +326,7 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 async def _events_start(app: web.Application) -> None:
     app[MONITOR_KEY].hooks.listeners.append(app[EVENTS_KEY].listener)
+    app[MONITOR_KEY].hooks.fleet_listeners.append(app[EVENTS_KEY].listener)  # other daemons' verdicts (a cluster)
 
 
 async def _events_stop(app: web.Application) -> None:

@@ -1,0 +1,339 @@
+"""Several daemons on one PostgreSQL store, the hosts split between them (``settings.cluster``).
+
+Every host falls in one of ``buckets`` buckets (a hash of the host name); each bucket is leased to one daemon
+through the store's ``cluster_buckets`` table (``monitor.store.leases``). A daemon probes, fires deadline and
+alert timers, and runs checks only for the hosts of the buckets it holds, so a site's politeness (its
+concurrency and interval) holds cluster-wide and each column is probed by one daemon.
+
+- **Heartbeat.** Every ``heartbeat`` the daemon renews its leases for three heartbeats and claims free or
+  expired buckets up to its fair share (``ceil(buckets / live daemons)``); one holding more than its share
+  drains the excess (no new probes there) and gives it back once its probes in flight are written, so a daemon
+  that joins or returns gets work within a few heartbeats.
+- **Takeover.** A daemon killed stops renewing: three heartbeats later its buckets are expired and the others
+  claim them. A bucket taken is adopted: its targets' state is read back from the store (what the other daemon
+  last wrote), their timers armed and their next probes scheduled from their last probe, so nothing is probed
+  twice in an interval and nothing is skipped.
+- **Fencing.** A daemon works a bucket only while its own lease is surely valid: until the time its last
+  successful heartbeat started plus the lease less one heartbeat (PostgreSQL's clock sets the expiry at least
+  that late). A daemon that cannot reach the store stops probing then, and says so (log, /healthz, STATUS);
+  it resumes when the store answers again. Every write checks, in its transaction, that the daemon still holds
+  the buckets of what it writes (records of a bucket lost meanwhile are dropped: their new holder does them).
+- **Whole fleet.** The verdicts other daemons write are read back every heartbeat, so every daemon's board and
+  API show the whole fleet. Metrics export per-target state only for the targets a daemon holds.
+- **Outbox.** A channel (receiver, MQTT) is delivered by one daemon at a time under a channel lease
+  (``ClusterOutbox``), renewed before each send; a daemon killed in the middle of a send leaves at most that
+  one message to be sent again by the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import zlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import structlog
+
+from monitor.config import ClusterSettings, Inventory
+from monitor.model import TargetKind
+from monitor.records import (
+    FindingsRecord,
+    HealthProbeRecord,
+    OutboxRecord,
+    OutboxRow,
+    ProbeRecord,
+    Record,
+    VerdictRecord,
+)
+from monitor.store import leases
+
+if TYPE_CHECKING:
+    from monitor.daemon.monitor import Monitor
+    from monitor.store.postgres import PostgresStore
+
+log = structlog.get_logger()
+LEASE_HEARTBEATS = 3  # a lease lasts this many heartbeats
+FLEET_OVERLAP = timedelta(seconds=5)  # re-read this much before the newest row seen (transactions commit late)
+
+
+def bucket_of(key: str, total: int) -> int:
+    """The bucket of a host (or of a check subject without one): stable across daemons and restarts."""
+    return zlib.crc32(key.encode()) % total
+
+
+class Cluster:
+    def __init__(self, monitor: Monitor, store: PostgresStore, settings: ClusterSettings, node: str,
+                 board: str) -> None:
+        self.monitor = monitor
+        self.store = store
+        self.node = node
+        self.board = board
+        self.total = settings.buckets
+        self.heartbeat_s = float(settings.heartbeat.approx_seconds)
+        self.ttl_s = LEASE_HEARTBEATS * self.heartbeat_s
+        self.active: set[int] = set()  # buckets worked now
+        self.draining: set[int] = set()  # held, given back once their probes in flight are written
+        self.adopted_at: dict[int, datetime] = {}  # when each active bucket was taken (older records are stale)
+        self.valid_until = 0.0  # (monotonic) this daemon's leases are surely its own until then
+        self.state = "starting"  # "ok" | "store_lost" | "stopping"
+        self.lost_since: datetime | None = None
+        self.members = 0
+        self.started_at = monitor.clock()
+        self.stopping = False
+        self._seen: datetime | None = None  # the newest ``current.written_at`` read back
+        self._site_hosts: dict[str, str] = {}
+        self.configure(monitor.inventory)
+
+    # ------------------------------------------------------------ what this daemon holds
+
+    def configure(self, inventory: Inventory) -> None:
+        """The host of each site (its homepage's, else its first column's): a site's checks go with its columns."""
+        hosts: dict[str, str] = {}
+        for t in inventory.targets:
+            if t.kind == TargetKind.HOMEPAGE or t.site_id not in hosts:
+                hosts[t.site_id] = t.host
+        self._site_hosts = hosts
+
+    def bucket(self, key: str) -> int:
+        return bucket_of(key, self.total)
+
+    def owns_key(self, key: str) -> bool:
+        """Whether this daemon works the bucket of ``key`` (a host) now: held, not draining, lease surely valid."""
+        return bucket_of(key, self.total) in self.active and time.monotonic() < self.valid_until
+
+    def subject_key(self, subject: str) -> str:
+        """The host a check subject goes with: its target's, its site's, else the subject itself."""
+        tracked = self.monitor.tracked.get(subject)
+        if tracked is not None:
+            return tracked.target.host
+        return self._site_hosts.get(subject, subject)
+
+    def owns_subject(self, subject: str) -> bool:
+        return self.owns_key(self.subject_key(subject))
+
+    def problem(self) -> str | None:
+        """Why this daemon does no work now (for /healthz and STATUS), or None."""
+        if self.state == "store_lost":
+            return (f"无法连接 PostgreSQL，已停止巡检（自 {self.lost_since:%H:%M:%S}） — "
+                    f"store unreachable since {self.lost_since:%H:%M:%S}: probing stopped until it answers")
+        return None
+
+    def gauges(self) -> dict[str, float]:
+        return {"buckets_held": len(self.active), "buckets": self.total, "members": self.members,
+                "store_up": 0 if self.state == "store_lost" else 1}
+
+    def status_text(self) -> str:
+        return f"集群节点 {self.node}：{len(self.active)}/{self.total} 个主机分组，{self.members} 个节点在线"
+
+    # ------------------------------------------------------------ the write guard
+
+    def _record_key(self, record: Record) -> tuple[str, datetime] | None:
+        """The host and time of what a record writes; None for what any daemon may write (an operator's marks,
+        outbox items about no target)."""
+        tracked = self.monitor.tracked
+        if isinstance(record, ProbeRecord):
+            tid, at = record.observation.target_id, record.observation.at
+        elif isinstance(record, VerdictRecord):
+            tid, at = record.target_id, record.at
+        elif isinstance(record, HealthProbeRecord):
+            return self.subject_key(record.subject), record.at
+        elif isinstance(record, FindingsRecord):
+            ours = [c for c in record.changes if c.actor == "govwatch"]
+            if not ours:
+                return None
+            return self.subject_key(ours[0].known.finding.subject), ours[0].known.changed_at
+        elif isinstance(record, OutboxRecord):
+            targets = {i.target_id for i in record.items}
+            if len(targets) != 1 or None in targets:
+                return None
+            tid, at = next(iter(targets)), record.items[0].created_at
+        else:
+            return None
+        found = tracked.get(tid)
+        return (found.target.host if found else tid), at
+
+    async def guard(self, db: asyncpg.Connection, records: Sequence[Record]) -> Sequence[Record]:
+        """Inside a write transaction: keep the records of the buckets this daemon still holds (locked until the
+        write commits) and made since it took them."""
+        held = await leases.held(db, self.node)
+        kept = []
+        for record in records:
+            key = self._record_key(record)
+            if key is not None:
+                bucket = self.bucket(key[0])
+                since = self.adopted_at.get(bucket)
+                if bucket not in held or since is None or key[1] < since:
+                    continue
+            kept.append(record)
+        if len(kept) != len(records):
+            log.info("cluster_records_dropped", dropped=len(records) - len(kept), node=self.node)
+        return kept
+
+    # ------------------------------------------------------------ the heartbeat
+
+    async def run(self) -> None:
+        while True:
+            await self.beat()
+            await asyncio.sleep(self.heartbeat_s)
+
+    async def beat(self) -> None:
+        """One heartbeat: renew, give back drained buckets, claim up to the fair share, adopt what was taken, read
+        back the verdicts other daemons wrote. A heartbeat that fails leaves the leases as they are until they are
+        no longer surely valid; then everything stops until the store answers."""
+        started = time.monotonic()
+        release = sorted(b for b in self.draining if not self._busy(b))
+        if release and not await self._flushed():
+            release = []
+        try:
+            async with asyncio.timeout(self.heartbeat_s):
+                beat = await self.store.run(lambda db: leases.beat(
+                    db, self.node, self.board, os.getpid(), self.started_at, self.state, self.total, self.ttl_s,
+                    release, claim=not self.stopping))
+        except Exception as exc:
+            log.warning("cluster_heartbeat_failed", node=self.node, error=f"{type(exc).__name__}: {exc}")
+            if time.monotonic() >= self.valid_until:
+                self._lose()
+            return
+        self.valid_until = started + self.ttl_s - self.heartbeat_s
+        if self.state == "store_lost":
+            log.info("cluster_store_back", node=self.node, since=str(self.lost_since))
+        self.state, self.lost_since, self.members = "ok", None, beat.members
+        self.draining -= set(release)
+        gone = (self.active | self.draining) - beat.held  # expired while this daemon could not renew
+        self.active -= gone
+        self.draining -= gone
+        for b in set(release) | gone:
+            self.adopted_at.pop(b, None)
+        excess = len(beat.held) - beat.share - len(self.draining)
+        if excess > 0:
+            drain = sorted(self.active, reverse=True)[:excess]
+            self.active -= set(drain)
+            self.draining |= set(drain)
+            log.info("cluster_draining", node=self.node, buckets=len(drain), share=beat.share)
+        new = set(beat.held) - self.active - self.draining
+        if new:
+            await self._adopt(new)
+        if release or gone or new:
+            log.info("cluster_buckets", node=self.node, held=len(self.active), taken=len(new), released=len(release),
+                     lost=len(gone), members=beat.members)
+        # The other daemons commit outbox items too: wake the senders each heartbeat (the daemon holding a channel
+        # may have just given it back), so an alert waits a heartbeat for a sender, not the senders' idle poll.
+        for hook in self.monitor.hooks.after_write:
+            hook()
+        try:
+            await self._read_fleet()
+        except Exception as exc:
+            log.warning("cluster_fleet_read_failed", node=self.node, error=f"{type(exc).__name__}: {exc}")
+
+    def _lose(self) -> None:
+        if self.state != "store_lost":
+            self.lost_since = self.monitor.clock()
+            log.error("cluster_store_lost", node=self.node, buckets=len(self.active) + len(self.draining))
+        self.state = "store_lost"
+        self.active.clear()
+        self.draining.clear()
+        self.adopted_at.clear()
+
+    def _busy(self, bucket: int) -> bool:
+        """Whether probes of this bucket's hosts are queued or in flight."""
+        return any(self.bucket(host) == bucket for host in self.monitor.probes.busy_hosts())
+
+    async def _flushed(self) -> bool:
+        """Whether everything queued for the store so far was written (within half a heartbeat): a bucket is given
+        back only after its last results are in the store, where its next holder reads them."""
+        try:
+            async with asyncio.timeout(self.heartbeat_s / 2):
+                await self.monitor.writer.flushed()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _adopt(self, buckets: set[int]) -> None:
+        """Take buckets over: read their targets' state back from the store, then start working them."""
+        monitor = self.monitor
+        ids = [tid for tid, t in monitor.tracked.items() if self.bucket(t.target.host) in buckets]
+        states = await monitor.store.load_states(ids)
+        now = monitor.clock()
+        await monitor.book.load(now)  # findings the other daemon recorded
+        for b in buckets:
+            self.adopted_at[b] = now
+        self.active |= buckets
+        # The other daemon may have stopped up to a lease and a heartbeat ago (its timed alerts since then are due).
+        monitor.adopt(ids, states, now, now - timedelta(seconds=self.ttl_s + self.heartbeat_s))
+
+    async def _read_fleet(self) -> None:
+        """The verdicts other daemons wrote since the last look: the board shows the whole fleet."""
+        since = self._seen - FLEET_OVERLAP if self._seen else self.started_at - FLEET_OVERLAP
+        for tid, at, verdict in await self.store.verdicts_since(since):
+            self._seen = at if self._seen is None else max(self._seen, at)
+            tracked = self.monitor.tracked.get(tid)
+            if tracked is not None and not self.owns_key(tracked.target.host):
+                self.monitor.show(tracked, verdict)
+
+    async def leave(self) -> None:
+        """On a clean stop: give every bucket and channel back at once (the others take them at their next
+        heartbeat, without waiting for the leases to expire)."""
+        self.stopping = True
+        self.active.clear()
+        self.draining.clear()
+        try:
+            async with asyncio.timeout(self.heartbeat_s):
+                await self.store.run(lambda db: leases.leave(db, self.node))
+            log.info("cluster_left", node=self.node)
+        except Exception as exc:
+            log.warning("cluster_leave_failed", node=self.node, error=f"{type(exc).__name__}: {exc}")
+
+
+class ClusterOutbox:
+    """The outbox as one daemon of several delivers it: a channel is drained by the daemon holding its lease.
+
+    ``outbox_next`` leaves out the channels another daemon is delivering; ``outbox_due`` takes the channel's lease
+    (nothing while another holds it) and gives it back when nothing is due; ``outbox_pending``, asked right before
+    each send, renews it (nothing is pending for a daemon that lost it, so it does not send)."""
+
+    def __init__(self, store: PostgresStore, node: str, ttl_s: float) -> None:
+        self.store = store
+        self.node = node
+        self.ttl_s = ttl_s
+        self._channel_of: dict[int, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def outbox_next(self) -> dict[str, datetime]:
+        waits = await self.store.outbox_next()
+        elsewhere = await self.store.run(lambda db: leases.channels_elsewhere(db, self.node))
+        return {c: when for c, when in waits.items() if c not in elsewhere}
+
+    async def outbox_due(self, channel: str, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        if not await self._claim(channel):
+            return []
+        rows = await self.store.outbox_due(channel, now, limit)
+        if not rows and channel not in await self.store.outbox_next():
+            await self.store.run(lambda db: leases.release_channel(db, channel, self.node))
+        self._channel_of = {row.id: channel for row in rows} | {
+            i: c for i, c in self._channel_of.items() if c != channel}
+        return rows
+
+    async def outbox_pending(self, ids: Sequence[int]) -> set[int]:
+        channels = {self._channel_of[i] for i in ids if i in self._channel_of}
+        for channel in channels:
+            if not await self._claim(channel):
+                return set()
+        return await self.store.outbox_pending(ids)
+
+    async def _claim(self, channel: str) -> bool:
+        return await self.store.run(lambda db: leases.claim_channel(db, channel, self.node, self.ttl_s))
+
+
+async def cluster_status(store: PostgresStore) -> tuple[list[leases.Member], int]:
+    """Every daemon the store knows, with its buckets, and how many buckets no live daemon holds."""
+    async def read(db: asyncpg.Connection) -> tuple[list[leases.Member], int]:
+        return await leases.members(db), await leases.unheld(db)
+
+    return await store.run(read)
+

@@ -1,0 +1,298 @@
+"""Three daemons (processes) on one PostgreSQL store share a loopback fleet (settings.cluster).
+
+The fleet's own request log says how often each column was probed: no duplicate probe, no gap, across a rebalance
+at start, a ``kill -9`` and the killed daemon's return; every deadline crossing reaches the receiver once. A daemon
+whose store goes away (a TCP proxy cut) stops probing, says so, and resumes when the store is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+from ruamel.yaml import YAML
+
+from monitor.store import leases
+from tests.conftest import Endpoint, list_page
+from tests.pgproxy import Proxy
+from tests.test_alerts_delivery import crossings
+from tests.test_daemon import dated
+
+HOSTS, COLUMNS = 9, 3  # sites, each on a port of its own (a host), with three columns each
+INTERVAL, HEARTBEAT = 3.0, 1.0  # a column's probe interval; the cluster's heartbeat (leases last three)
+TAKEOVER = 3 * HEARTBEAT + HEARTBEAT + 1.0  # a lease runs out, the next heartbeat claims it, then probes start
+
+
+@dataclass
+class Fleet:
+    """HOSTS sites on their own loopback ports; ``log`` holds (host, path, monotonic time) of every request."""
+
+    ports: list[int] = field(default_factory=list)
+    log: list[tuple[str, str, float]] = field(default_factory=list)
+
+    def probes(self) -> dict[tuple[str, str], list[float]]:
+        out: dict[tuple[str, str], list[float]] = {}
+        for host, path, at in self.log:
+            out.setdefault((host, path), []).append(at)
+        return out
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[Fleet]:
+    fleet = Fleet()
+    page = list_page(dated(0)).encode()
+
+    async def handle(request: web.Request) -> web.Response:
+        fleet.log.append((request.host, request.path, time.monotonic()))
+        return web.Response(body=page, content_type="text/html", charset="utf-8")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    for _ in range(HOSTS):
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        fleet.ports.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    yield fleet
+    await runner.cleanup()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_inventory(path: Path, fleet: Fleet, store: str, endpoint: Endpoint) -> Path:
+    """Columns green at their first probe, yellow 10 s after it, red 4 s later (deadline timers, not probes)."""
+    data = {
+        "settings": {
+            "store": store, "checks": [], "jitter": 0, "extract_workers": 0,
+            "fetch": {"timeout": "5s", "per_host_interval": "0s"},
+            "alerts": {"group_window": "0s", "repeat_at": None, "escalate_after": None, "send_timeout": "5s",
+                       "max_backoff": "1s"},
+            "cluster": {"heartbeat": f"{HEARTBEAT:g}s", "buckets": 16},
+        },
+        "units": [{"id": "u1", "name": "青溪县人民政府办公室",
+                   "receivers": [{"id": "group", "url": endpoint.url("json", "group")}]}],
+        "sites": [{"id": f"s{h}", "name": f"青溪县第{h}网站", "unit": "u1",
+                   "homepage": f"http://127.0.0.1:{port}/", "check_homepage": False, "columns": [
+                       {"id": f"c{h}-{c}", "name": f"动态{h}-{c}", "url": f"http://127.0.0.1:{port}/c{c}/",
+                        "category": "动态要闻", "deadline": "14s", "lead": "4s", "interval": f"{INTERVAL:g}s"}
+                       for c in range(COLUMNS)]}
+                  for h, port in enumerate(fleet.ports)],
+    }
+    YAML().dump(data, path)
+    return path
+
+
+class Daemon:
+    def __init__(self, inventory: Path, node: str, logs: Path, store: str | None = None) -> None:
+        self.inventory, self.node, self.store = inventory, node, store
+        self.port = free_port()
+        self.log_path = logs / f"{node}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Daemon:
+        cmd = [sys.executable, "-m", "monitor.cli", "run", "--config", str(self.inventory), "--node", self.node,
+               "--listen", f"127.0.0.1:{self.port}"] + (["--store", self.store] if self.store else [])
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+        return self
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()  # at once: SIGKILL
+
+    async def stop(self) -> int:
+        """SIGTERM, then its exit code (waited for without blocking the loop: the fleet, the receiver and the
+        proxy the daemon talks to run on it)."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 30)
+
+    async def healthz(self) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{self.port}/healthz") as resp:
+            return resp.status, await resp.text()
+
+    async def api(self, path: str) -> Any:
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{self.port}{path}") as resp:
+            return await resp.json()
+
+
+async def status(inventory: Path) -> dict[str, Any]:
+    """``govwatch cluster status --json`` (asked once per test: the polls read the tables, see ``held``)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor.cli", "cluster", "status", "--config", str(inventory), "--json",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return json.loads(out)
+
+
+async def until(predicate: Callable[[], Any], timeout: float, what: str | Callable[[], str]) -> float:
+    """Wait until the (async) predicate holds; the seconds it took (``what`` says what failed, or tells it)."""
+    start = time.monotonic()
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout} s: {what if isinstance(what, str) else what()}")
+        await asyncio.sleep(0.2)
+
+
+def buckets(state: dict[str, Any]) -> dict[str, int]:
+    return {d["node"]: d["buckets"] for d in state["daemons"] if d["alive"]}
+
+
+def probe_gaps(fleet: Fleet, since: float, until_: float) -> tuple[int, int, dict[str, list[float]]]:
+    """Duplicates (two probes of a column less than half an interval apart) and gaps (more than an interval plus
+    a takeover), per column, over the probes between ``since`` and ``until_``."""
+    duplicates = gaps = 0
+    odd: dict[str, list[float]] = {}
+    for (host, path), times in fleet.probes().items():
+        times = [t for t in times if since <= t <= until_]
+        steps = [b - a for a, b in itertools.pairwise(times)]
+        dup = sum(1 for s in steps if s < INTERVAL / 2)
+        gap = sum(1 for s in steps if s > INTERVAL + TAKEOVER)
+        if dup or gap:
+            odd[f"{host}{path}"] = [round(s, 2) for s in steps]
+        duplicates, gaps = duplicates + dup, gaps + gap
+    return duplicates, gaps, odd
+
+
+async def test_three_daemons_share_the_fleet_and_survive_a_kill(
+        tmp_path: Path, fleet: Fleet, endpoint: Endpoint, postgres_url: str) -> None:
+    inventory = write_inventory(tmp_path / "inventory.yaml", fleet, postgres_url, endpoint)
+    daemons = [Daemon(inventory, f"d{i}", tmp_path).start() for i in range(3)]
+    try:
+        # every daemon gets work (the first to start took everything, then gave the others their share)
+        await until(lambda: _all_hold(postgres_url, {"d0", "d1", "d2"}), 30, "three daemons holding buckets")
+        await until(lambda: len(fleet.probes()) == HOSTS * COLUMNS, 20, "every column probed")
+        steady = time.monotonic()
+        await asyncio.sleep(2 * INTERVAL)
+        state = await status(inventory)
+        assert state["unheld_buckets"] == 0 and sum(buckets(state).values()) == 16
+        victim = max(daemons, key=lambda d: buckets(state)[d.node])
+        victim.kill()
+        killed = time.monotonic()
+        # within the lease (three heartbeats) and the next heartbeat, with room for a loaded machine
+        await until(lambda: _taken_over(postgres_url, victim.node), 3 * TAKEOVER,
+                    "the killed daemon's buckets held by the others")
+        # the whole fleet is on every board: each survivor counts every column as probed (none unknown)
+        for survivor in (d for d in daemons if d is not victim):
+            summary = await survivor.api("/api/summary")
+            assert summary["total"] == HOSTS * COLUMNS and not summary["counts"].get("unknown"), summary
+            assert (await survivor.healthz())[0] == 200
+        await asyncio.sleep(2 * INTERVAL)
+        victim.start()  # it comes back under its name and gets its share again
+        await until(lambda: _all_hold(postgres_url, {"d0", "d1", "d2"}), 8 * HEARTBEAT + 10, "the daemon rejoined")
+        # every column crosses to yellow and to red by its deadline timer: one message each, whoever fires it
+        await until(lambda: len(set(told(endpoint))) >= 2 * HOSTS * COLUMNS, 40,
+                    lambda: f"every crossing delivered (told: {sorted(told(endpoint))})")
+        await asyncio.sleep(2 * INTERVAL)
+        end = time.monotonic()
+    finally:
+        codes = await asyncio.gather(*(d.stop() for d in daemons))
+    assert codes == [0, 0, 0]
+    expected = {(f"动态{h}-{c}", tag) for h in range(HOSTS) for c in range(COLUMNS) for tag in ("预警", "超期")}
+    delivered = told(endpoint)
+    assert set(delivered) == expected  # no crossing lost
+    assert len(delivered) - len(expected) <= 1  # at most one sent twice, for the one crash
+    duplicates, gaps, odd = probe_gaps(fleet, steady, end)
+    assert gaps == 0, odd
+    # a probe the killed daemon made but could not write is made again by its successor: one per column in flight
+    assert duplicates <= COLUMNS * HOSTS // 3, odd
+    before_kill = probe_gaps(fleet, steady, killed - 0.1)
+    after_kill = probe_gaps(fleet, killed + TAKEOVER + INTERVAL, end)
+    assert before_kill[:2] == (0, 0) and after_kill[:2] == (0, 0), (before_kill[2], after_kill[2])
+
+
+def told(endpoint: Endpoint) -> list[tuple[str, str]]:
+    return [c for m in endpoint.messages("group") for c in crossings(m)]
+
+
+async def held(store: str) -> tuple[dict[str, int], int]:
+    """Buckets per live daemon and buckets no live daemon holds, read from the cluster's tables (polled often: a
+    ``govwatch cluster status`` process each time would starve the daemons of CPU)."""
+    db = await asyncpg.connect(store)
+    try:
+        members = await leases.members(db)
+        return {m.node: len(m.buckets) for m in members if m.alive}, await leases.unheld(db)
+    except asyncpg.UndefinedTableError:  # no daemon has migrated the store yet
+        return {}, -1
+    finally:
+        await db.close()
+
+
+async def _all_hold(store: str, nodes: set[str]) -> bool:
+    now, unheld = await held(store)
+    return set(now) == nodes and all(n > 0 for n in now.values()) and unheld == 0
+
+
+async def _taken_over(store: str, victim: str) -> bool:
+    now, unheld = await held(store)
+    return unheld == 0 and victim not in now
+
+
+async def test_a_daemon_that_loses_the_store_stops_probing_says_so_and_resumes(
+        tmp_path: Path, fleet: Fleet, endpoint: Endpoint, postgres_url: str) -> None:
+    proxy = await Proxy(postgres_url).start()
+    inventory = write_inventory(tmp_path / "inventory.yaml", fleet, postgres_url, endpoint)
+    direct = Daemon(inventory, "direct", tmp_path).start()
+    cut = Daemon(inventory, "proxied", tmp_path, store=proxy.url).start()
+    try:
+        await until(lambda: _all_hold(postgres_url, {"direct", "proxied"}), 30, "two daemons holding buckets")
+        await until(lambda: len(fleet.probes()) == HOSTS * COLUMNS, 20, "every column probed")
+        steady = time.monotonic()
+        await asyncio.sleep(INTERVAL)
+        proxy.cut()
+        await until(lambda: _says_lost(cut), TAKEOVER + 2, "the cut daemon says it lost its store")
+        await until(lambda: _taken_over(postgres_url, "proxied"), 3 * TAKEOVER, "the other daemon took everything")
+        await asyncio.sleep(2 * INTERVAL)
+        proxy.restore()
+        await until(lambda: _all_hold(postgres_url, {"direct", "proxied"}), 8 * HEARTBEAT + 10,
+                    "the cut daemon is back")
+        # healthy again once the writer's next retry (its backoff: at most 30 s) wrote what it held
+        await until(lambda: _healthy(cut), 40, "/healthz ok again")
+        await asyncio.sleep(2 * INTERVAL)
+        end = time.monotonic()
+    finally:
+        codes = await asyncio.gather(*(d.stop() for d in (direct, cut)))
+        await proxy.close()
+    assert codes == [0, 0]
+    duplicates, gaps, odd = probe_gaps(fleet, steady, end)
+    assert (duplicates, gaps) == (0, 0), odd  # the cut daemon stopped before its leases could pass on
+    logged = [json.loads(line) for line in cut.log_path.read_text().splitlines() if line.startswith("{")]
+    events = [e["event"] for e in logged]
+    assert "cluster_store_lost" in events and "cluster_store_back" in events
+
+
+async def _healthy(daemon: Daemon) -> bool:
+    return (await daemon.healthz())[0] == 200
+
+
+async def _says_lost(daemon: Daemon) -> bool:
+    status_code, text = await daemon.healthz()
+    return status_code == 503 and "cluster_store_lost" in text
+
