@@ -21,15 +21,16 @@ from tests.conftest import Endpoint, PageServer, list_page
 from tests.test_daemon import dated
 
 
-def inventory(tmp: Path, pages: PageServer, ep: Endpoint, columns: int = 1, step: int = 1,
+def inventory(tmp: Path, pages: PageServer, ep: Endpoint, columns: int = 1, step: int = 1, per_host: int = 2,
               **alerts: Any) -> config.Inventory:
-    """Columns with sub-day rules crossing ``step`` seconds apart: yellow at 2 s + i·step, red 1 s later."""
+    """Columns with sub-day rules crossing ``step`` seconds apart: yellow at 2 s + i·step, red 1 s later.
+    ``per_host`` pages of the one site are read at once (all of them: first seen at the same instant)."""
     data = {
         "settings": {
             # column alerts only: no other check (e.g. the calendar's, to the office from 1 December) may add messages
             "checks": [],
             "store": str(tmp / "govwatch.sqlite3"), "board_url": "http://127.0.0.1:8470/",
-            "fetch": {"timeout": "5s", "per_host_interval": "0s"},
+            "fetch": {"timeout": "5s", "per_host_interval": "0s", "per_host_concurrency": per_host},
             "alerts": {"group_window": "0s", "repeat_at": None, "send_timeout": "2s", "max_backoff": "1s",
                        "supervisor": "gkb", "escalate_after": "2s", **alerts},
         },
@@ -129,7 +130,8 @@ async def test_silence_and_site_down_suppress_but_keep_the_trail(
 
 async def test_simultaneous_crossings_of_a_unit_go_out_as_one_message(
         tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:
-    inv = inventory(tmp_path, page_server, endpoint, columns=5, step=0, group_window="2s", escalate_after=None)
+    inv = inventory(tmp_path, page_server, endpoint, columns=5, step=0, per_host=5, group_window="2s",
+                    escalate_after=None)
     async with monitoring(inv) as monitor:
         monitor.start()
         await wait_for(lambda: len(endpoint.messages("group")) >= 1, timeout=20)
