@@ -23,7 +23,7 @@ NEWER_AT_MOST = 0
 
 CMS = {
     "TRS WCM", "Hanweb", "NFCMS", "Epoint", "SiteServer", "VSB", "DedeCMS", "EmpireCMS", "PHPCMS", "Gpower",
-    "Kesion", "PowerEasy", "JEECMS", "PageAdmin", "MetInfo", "WordPress", "hand-made", "other",
+    "Kesion", "PowerEasy", "JEECMS", "PageAdmin", "MetInfo", "WordPress", "Discuz", "ZCMS", "hand-made", "other",
 }  # fmt: skip
 KINDS = {"gov", "edu", "institution", "association", "enterprise", "template"}  # template: a CMS demo site
 FEATURES = {
