@@ -5,6 +5,7 @@ taken while a writer runs is whole; an older file is migrated in place."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -15,6 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 from ruamel.yaml import YAML
 
 from monitor import config
@@ -22,7 +24,7 @@ from monitor.evaluate import TZ, History, advance, evaluate
 from monitor.model import FetchError, Item, Observation, TargetKind
 from monitor.records import HealthProbeRecord, OutboxItem, OutboxRecord, ProbeRecord
 from monitor.rules import DEFAULT_RULES
-from monitor.store.retention import cutoffs
+from monitor.store.retention import compact_periodically, cutoffs
 from monitor.store.sqlite import MIGRATIONS, SQLiteStore
 from tests.test_daemon import KILL_WRITER
 
@@ -71,11 +73,11 @@ async def test_a_failed_write_rolls_back_and_the_next_one_is_stored(tmp_path: Pa
 
 
 @contextlib.contextmanager
-def small_disk(folder: Path) -> Iterator[tuple[Path, bool]]:
-    """A 2 MB tmpfs at ``folder`` (True), or the plain folder when this process may not mount (False)."""
+def small_disk(folder: Path, size: str = "2m") -> Iterator[tuple[Path, bool]]:
+    """A small tmpfs (2 MB) at ``folder`` (True), or the plain folder when this process may not mount (False)."""
     folder.mkdir()
     mounted = os.geteuid() == 0 and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True).returncode == 0
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True).returncode == 0
     try:
         yield folder, mounted
     finally:
@@ -154,6 +156,51 @@ async def test_a_store_opened_read_only_says_so_and_reopens_when_it_is_writable_
     finally:
         await store.close()
     assert stored(path) == 10
+
+
+async def test_compaction_and_the_vacuum_of_an_older_file_wait_for_room_on_the_disk(tmp_path: Path) -> None:
+    """On a disk without room for them, the one-time VACUUM of a file from before incremental vacuum and the
+    periodic compaction are put off, logged, and tried again later (the daemon's store opens and writes all the
+    same); once space returns, both run."""
+    with small_disk(tmp_path / "disk", size="48m") as (folder, mounted):
+        if not mounted:
+            pytest.skip("mounting a tmpfs needs root")
+        path = folder / "s.sqlite3"
+        store = SQLiteStore(path)
+        await store.open()
+        await store.write(probes(0, 100))
+        await store.close()
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:  # as a file made before
+            db.execute("PRAGMA auto_vacuum=NONE")
+            db.execute("VACUUM")
+        size = path.stat().st_size
+        ballast = fill(folder)
+        os.truncate(ballast, ballast.stat().st_size - 2 * size)  # room for the file's WAL, not for its VACUUM
+        store = SQLiteStore(path)
+        try:
+            with structlog.testing.capture_logs() as logs:
+                await store.open()
+                await store.write(probes(100, 1))
+                task = asyncio.create_task(compact_periodically(
+                    store, lambda: START + timedelta(days=400), lambda: config.SettingsModel(), every_s=3600,
+                    first_after_s=0, deferred_s=0.05))
+                try:
+                    while sum(e["event"] == "compaction_deferred" for e in logs) < 3:
+                        await asyncio.sleep(0.05)
+                    assert store.db.execute("PRAGMA auto_vacuum").fetchone() == (0,)
+                    ballast.unlink()
+                    while not any(e["event"] == "compacted" for e in logs):
+                        await asyncio.sleep(0.05)
+                finally:
+                    task.cancel()
+            assert store.db.execute("PRAGMA auto_vacuum").fetchone() == (2,)
+        finally:
+            await store.close()
+        assert stored(path) == 101
+    deferred = [e for e in logs if e["event"].endswith("_deferred")]
+    assert deferred[0]["event"] == "vacuum_deferred" and deferred[0]["need_bytes"] > deferred[0]["free_bytes"]
+    assert {e.get("work") for e in deferred[1:]} == {"compaction"} and deferred[1]["retry_in"] == 0.05
+    assert [e["event"] for e in logs if e["event"] in ("vacuumed", "compacted")] == ["vacuumed", "compacted"]
 
 
 PAGES = {"A": date(2026, 1, 1), "B": date(2026, 3, 1)}

@@ -129,6 +129,15 @@ class StoreUnavailable(Exception):
         self.zh, self.en = zh, en
 
 
+class NoRoom(Exception):
+    """The store's disk lacks the room some upkeep needs (compaction, the one-time VACUUM that converts an older
+    file): it is put off and tried again later, and nothing else is affected."""
+
+    def __init__(self, work: str, need: int, free: int) -> None:
+        super().__init__(f"{work} needs {need} bytes free beside the store, {free} are")
+        self.work, self.need, self.free = work, need, free
+
+
 def store_at(location: str | Path) -> Store:
     """The store ``settings.store`` names: a ``postgresql://`` URI (PostgreSQL; the ``postgres`` extra) or the path
     of a SQLite file (the default; needs nothing)."""

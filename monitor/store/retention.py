@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from monitor.config import SettingsModel
-from monitor.store import RetentionStore
+from monitor.store import NoRoom, RetentionStore
 
 log = structlog.get_logger()
 
@@ -22,6 +22,7 @@ log = structlog.get_logger()
 AVAILABILITY_MARGIN = timedelta(days=1)
 EVERY_S = 6 * 3600.0
 FIRST_AFTER_S = 600.0  # not during the first sweep
+DEFERRED_RETRY_S = 3600.0  # a compaction put off for want of disk room is tried again this much later
 
 
 def cutoffs(settings: SettingsModel, now: datetime) -> tuple[datetime, datetime]:
@@ -32,16 +33,20 @@ def cutoffs(settings: SettingsModel, now: datetime) -> tuple[datetime, datetime]
 
 async def compact_periodically(store: RetentionStore, clock: Callable[[], datetime],
                                settings: Callable[[], SettingsModel], every_s: float = EVERY_S,
-                               first_after_s: float = FIRST_AFTER_S) -> None:
+                               first_after_s: float = FIRST_AFTER_S, deferred_s: float = DEFERRED_RETRY_S) -> None:
     """Compact the store every ``every_s`` seconds, the first time ``first_after_s`` after start; a failed run
-    is logged (its real cause) and tried again at the next turn."""
+    is logged (its real cause) and tried again at the next turn, one put off for want of disk room after
+    ``deferred_s``."""
     await asyncio.sleep(first_after_s)
     while True:
-        started = time.monotonic()
+        started, wait = time.monotonic(), every_s
         try:
             removed = await store.compact(*cutoffs(settings(), clock()))
+        except NoRoom as exc:
+            wait = min(every_s, deferred_s)
+            log.warning("compaction_deferred", work=exc.work, need_bytes=exc.need, free_bytes=exc.free, retry_in=wait)
         except Exception:
             log.exception("compaction_failed")
         else:
             log.info("compacted", probes_removed=removed, seconds=round(time.monotonic() - started, 1))
-        await asyncio.sleep(every_s)
+        await asyncio.sleep(wait)

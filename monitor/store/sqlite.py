@@ -18,12 +18,15 @@ import asyncio
 import contextlib
 import json
 import math
+import shutil
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+
+import structlog
 
 from monitor.evaluate import History, Verdict
 from monitor.findings import Change, Finding, Known, Status, mark
@@ -45,6 +48,9 @@ from monitor.records import (
     VerdictRecord,
     VerdictRow,
 )
+from monitor.store import NoRoom
+
+log = structlog.get_logger()
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: targets, observations, items with first-seen times, verdict history, current state
@@ -221,6 +227,9 @@ COMPACT_SPAN_S = 7 * 86400  # and at most a week of their probes: each transacti
 # The newest retained MQTT message sent to each topic: what a broker that lost its retained messages is given again
 _NEWEST_RETAINED = ("SELECT MAX(id) FROM outbox WHERE channel = 'mqtt' AND status = 'sent'"
                     " AND json_extract(payload, '$.retain') GROUP BY json_extract(payload, '$.topic')")
+# Free bytes beside the store that compaction wants before it starts: its transactions and the pages incremental
+# vacuum moves grow the WAL. Less, and it is put off (NoRoom) rather than filling the disk the daemon writes to.
+COMPACT_ROOM = 16 << 20
 # What makes two probes "the same" for compaction: a run of them is reduced to its first and last
 _RUN_IDENTITY = {"probes": ("result",), "health_probes": ("ok", "status", "error")}
 
@@ -251,6 +260,7 @@ class SQLiteStore:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
         self._reopen = False
+        self._unconverted = False  # a file from before incremental vacuum whose one-time VACUUM waits for room
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         # What this connection last wrote, to spare the hot path a statement or two per probe: subjects' keys,
         # texts' numbers, each target's last two distinct results (content, id), the results without items shared
@@ -306,10 +316,34 @@ class SQLiteStore:
                 self.db.execute(f"PRAGMA user_version = {number}")
 
             self._transaction(migrate)
-        if self.db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
-            # Once, for a file made before incremental vacuum: rebuild it so compaction can give space back.
+        self._unconverted = self.db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2
+        if self._unconverted:
+            try:
+                self._convert()
+            except NoRoom as exc:  # the daemon starts all the same; compaction tries again
+                log.warning("vacuum_deferred", store=str(self.path), need_bytes=exc.need, free_bytes=exc.free)
+
+    def _free(self) -> int:
+        return shutil.disk_usage(self.path.parent).free
+
+    def _convert(self) -> None:
+        """Once, for a file made before incremental vacuum: rebuild it by VACUUM so compaction can give space back.
+        VACUUM writes a copy of the database and then the WAL it goes back through: about twice the file's size
+        must be free, or it is put off (NoRoom) rather than filling the disk; a full disk meanwhile puts it off
+        the same way."""
+        page_size, pages = (self.db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_size", "page_count"))
+        need = 2 * page_size * pages
+        if (free := self._free()) < need:
+            raise NoRoom("vacuum", need, free)
+        try:
             self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             self.db.execute("VACUUM")
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_FULL":
+                raise
+            raise NoRoom("vacuum", need, self._free()) from exc
+        self._unconverted = False
+        log.info("vacuumed", store=str(self.path), bytes=self.path.stat().st_size)
 
     async def close(self) -> None:
         if self._db is not None:
@@ -938,7 +972,16 @@ class SQLiteStore:
         Kept as they are: verdict changes, items with their first sighting, findings with their trail and the
         notifications' trail. The work goes in short transactions (``COMPACT_SUBJECTS`` subjects, at most
         ``COMPACT_SPAN_S`` of their probes), each its own turn on the store's thread, so writes go between them.
+        With less than ``COMPACT_ROOM`` free beside the store it is put off (NoRoom); so is the one-time VACUUM of
+        a file from before incremental vacuum, which goes first once there is room for it.
         """
+        if (free := await self._run(self._free)) < COMPACT_ROOM:
+            raise NoRoom("compaction", COMPACT_ROOM, free)
+        if self._unconverted:
+            try:
+                await self._run(self._convert)
+            except NoRoom as exc:
+                log.warning("vacuum_deferred", store=str(self.path), need_bytes=exc.need, free_bytes=exc.free)
         subjects = await self._run(lambda: [key for (key,) in self.db.execute("SELECT key FROM subjects ORDER BY key")])
         removed = 0
         for table, until in (("probes", before), ("health_probes", availability_before or before)):
