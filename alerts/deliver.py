@@ -92,26 +92,39 @@ class Sender:
         try:
             while True:
                 self.routes.wake.clear()
-                await self._mark_unmarked()
-                pending = await self.store.outbox_next()
-                for channel in pending:
-                    if channel in self.routes.receivers and not self._running(channel):
-                        self._workers[channel] = asyncio.create_task(self._drain(channel), name=f"send:{channel}")
-                counts = {channel: s["pending"] for channel, s in (await self.store.outbox_stats()).items()}
-                for channel, count in counts.items():
-                    if count > self._pending.get(channel, 0) and channel in self._retry_wake:
-                        self._retry_wake[channel].set()  # a new item for a receiver waiting to try again
-                self._pending = counts
-                if self.on_pending:
-                    self.on_pending(sum(counts.values()))
+                try:
+                    await self._turn()
+                except Exception as exc:  # the store cannot be read (a database gone away): the next turn tries
+                    log.error("sender_store_failed", cause=str(exc) or type(exc).__name__, error=type(exc).__name__)
                 await sleep_or_wake(self.routes.wake, IDLE_POLL_S)
         finally:
             for task in self._workers.values():
                 task.cancel()
             await asyncio.gather(*self._workers.values(), return_exceptions=True)
 
+    async def _turn(self) -> None:
+        """Mark what went out unmarked, start the workers of receivers with pending items, count them."""
+        await self._mark_unmarked()
+        pending = await self.store.outbox_next()
+        for channel in pending:
+            if channel in self.routes.receivers and not self._running(channel):
+                self._workers[channel] = asyncio.create_task(self._drain(channel), name=f"send:{channel}")
+        counts = {channel: s["pending"] for channel, s in (await self.store.outbox_stats()).items()}
+        for channel, count in counts.items():
+            if count > self._pending.get(channel, 0) and channel in self._retry_wake:
+                self._retry_wake[channel].set()  # a new item for a receiver waiting to try again
+        self._pending = counts
+        if self.on_pending:
+            self.on_pending(sum(counts.values()))
+
     def _running(self, channel: str) -> bool:
+        """Whether ``channel``'s worker runs; one that ended on an error (the store could not be read) is logged
+        and then replaced."""
         task = self._workers.get(channel)
+        if task is not None and task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("sender_worker_failed", channel=channel, cause=str(exc) or type(exc).__name__,
+                      error=type(exc).__name__)
+            del self._workers[channel]
         return task is not None and not task.done()
 
     async def drain(self, grace_s: float) -> None:

@@ -306,3 +306,37 @@ async def test_the_writer_holds_in_order_within_its_bound_and_writes_all_it_held
     with contextlib.closing(sqlite3.connect(tmp_path / "s.sqlite3")) as db:
         written = [at for (at,) in db.execute("SELECT p.at FROM probes AS p ORDER BY p.at")]
     assert [round(at - written[0]) // 60 for at in written] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+
+
+async def test_a_postgresql_store_gone_away_holds_records_and_the_sender_lives_on(
+        tmp_path: Path, page_server: PageServer, postgres_url: str) -> None:
+    """The database goes away (a proxy cut) after c0's red went out and before c1 turns red: the writer holds c1's
+    records and the sender's turns fail without ending it; once the database is back both are written by
+    themselves and c1's red goes out, each red once."""
+    from tests.pgproxy import Proxy
+
+    proxy = await Proxy(postgres_url).start()
+    try:
+        async with Receiver() as receiver:
+            inventory(tmp_path / "inventory.yaml", proxy.url, page_server, receiver.url)  # type: ignore[arg-type]
+            with structlog.testing.capture_logs() as logs:
+                async with monitoring(config.load(tmp_path / "inventory.yaml")) as monitor:
+                    monitor.start()
+                    await until(lambda: receiver.count("乡镇动态0") == 1)
+                    proxy.cut()
+                    await until(lambda: monitor.tracked["c1"].verdict.state == "red")
+                    await until(lambda: monitor.writer.failures >= 1)
+                    for _ in range(10):  # the sender's turns meet the database gone
+                        monitor.hooks.alerts.wake.set()  # type: ignore[union-attr]
+                        await asyncio.sleep(0.1)
+                    [sender] = [t for t in asyncio.all_tasks() if t.get_name() == "sender"]
+                    assert not sender.done()
+                    proxy.restore()
+                    await until(lambda: receiver.count("乡镇动态1") == 1, timeout=45)
+                    assert monitor.writer.queued == 0 and not sender.done()
+                    await asyncio.sleep(1.0)
+            assert receiver.count("乡镇动态0") == 1 and receiver.count("乡镇动态1") == 1
+    finally:
+        await proxy.close()
+    assert any(e["event"] == "sender_store_failed" for e in logs)
+    assert any(e["event"] == "store_write_recovered" for e in logs)
