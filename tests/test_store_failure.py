@@ -340,3 +340,26 @@ async def test_a_postgresql_store_gone_away_holds_records_and_the_sender_lives_o
         await proxy.close()
     assert any(e["event"] == "sender_store_failed" for e in logs)
     assert any(e["event"] == "store_write_recovered" for e in logs)
+
+
+async def test_a_write_that_hangs_is_told_apart_from_one_that_fails(tmp_path: Path) -> None:
+    """Another process holds the store's file locked: the write waits (SQLite's busy timeout) rather than fails.
+    A write in flight for too long is what stops the watchdog (``Monitor.alive``); once the lock goes it is
+    written and nothing hangs."""
+    path = tmp_path / "s.sqlite3"
+    store = SQLiteStore(path)
+    await store.open()
+    writer = StoreWriter(store, [])
+    task = asyncio.create_task(writer.run())
+    try:
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN EXCLUSIVE")
+            writer.enqueue(probe(0, changed=True))
+            await until(lambda: writer.stuck(after_s=1.0))
+            assert writer.failing_since is None and writer.failures == 0
+            other.execute("ROLLBACK")
+        await writer.flushed()
+        assert not writer.stuck(after_s=0.0) and writer.queued == 0
+    finally:
+        task.cancel()
+        await store.close()
