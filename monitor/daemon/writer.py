@@ -26,7 +26,7 @@ from monitor.store import Store
 log = structlog.get_logger()
 WRITE_BATCH = 1000
 WRITE_GATHER_S = 0.05
-HOLD = 20_000  # records held while the store refuses them (a province's probes of several hours)
+HOLD = 20_000  # records held while the store refuses them (about three hours of a province's 30,000 columns)
 FIRST_RETRY_S = 0.5
 MAX_RETRY_S = 30.0  # the writer notices the cause has gone within this long
 STUCK_AFTER_S = 300.0  # one write that has not returned in this long: the store hangs (the watchdog stops)
