@@ -357,6 +357,7 @@ async def test_a_write_that_hangs_is_told_apart_from_one_that_fails(tmp_path: Pa
             writer.enqueue(probe(0, changed=True))
             await until(lambda: writer.stuck(after_s=1.0))
             assert writer.failing_since is None and writer.failures == 0
+            assert writer.problem() is None and "存储写入无响应" in writer.problem(stuck_after_s=1.0)
             other.execute("ROLLBACK")
         await writer.flushed()
         assert not writer.stuck(after_s=0.0) and writer.queued == 0

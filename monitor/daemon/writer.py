@@ -88,16 +88,17 @@ class StoreWriter:
         """A write has been in flight for more than ``after_s``: the store hangs rather than fails."""
         return self._attempt_started is not None and time.monotonic() - self._attempt_started > after_s
 
-    def problem(self) -> str | None:
+    def problem(self, stuck_after_s: float = STUCK_AFTER_S) -> str | None:
         """What is wrong with the store's writes, in one line (Chinese, then the cause as the store said it);
         None while they go in."""
-        if self.failing_since is None and not self.stuck():
-            return None
-        seconds = (datetime.now(UTC) - self.failing_since).total_seconds() if self.failing_since else 0.0
-        dropped = f"，已丢弃 {self.dropped} 条" if self.dropped else ""
-        cause = self.cause if self.failing_since else f"一次写入超过 {STUCK_AFTER_S:.0f} 秒未返回 a write hangs"
-        return (f"存储写入失败 store writes failing {seconds:.0f} s（{self.failures} 次），"
-                f"待写入 {len(self._held)} 条{dropped}：{cause}")
+        held = f"待写入 {len(self._held)} 条" + (f"，已丢弃 {self.dropped} 条" if self.dropped else "")
+        if self.failing_since is not None:
+            seconds = (datetime.now(UTC) - self.failing_since).total_seconds()
+            return f"存储写入失败 store writes failing {seconds:.0f} s（{self.failures} 次），{held}：{self.cause}"
+        if self._attempt_started is not None and self.stuck(stuck_after_s):
+            seconds = time.monotonic() - self._attempt_started
+            return f"存储写入无响应 a store write hangs {seconds:.0f} s，{held}"
+        return None
 
     async def flushed(self) -> None:
         """Until every record queued so far is written."""
