@@ -11,21 +11,21 @@ import re
 from collections import Counter
 from typing import Any
 
+from monitor.findings import one_line
+
 SMS_LIMIT = 70
 BRAND = "政府网站监测"
 QUOTE_LIMIT = 40  # characters of a page's words quoted in 「…」
 FIELD_LIMIT = 200  # characters of a finding's title or detail in a message
 
-# Line breaks, control and direction-changing characters: a page's words stay on their line and read as written.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]+")
 _QUOTED = re.compile(r"「([^「」]*)」")
 
 
 def page_words(text: str) -> str:
-    """A finding's title or detail, which quotes the monitored page in 「…」 (a title, a link's text, a wrong
-    word): on one line — a page cannot add lines to an alert — each quote cut to QUOTE_LIMIT characters with an
-    ellipsis inside its marks, and the whole cut to FIELD_LIMIT."""
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    """A finding's title or detail, which quotes the monitored page in 「…」 (``monitor.findings.quoted``: a title, a
+    link's text, a wrong word): on one line — a page cannot add lines to an alert — each quote cut to QUOTE_LIMIT
+    characters with an ellipsis inside its marks, and the whole cut to FIELD_LIMIT."""
+    text = one_line(text)
     return _fit(_QUOTED.sub(lambda m: f"「{_fit(m.group(1).strip(), QUOTE_LIMIT)}」", text), FIELD_LIMIT)
 
 _HEADLINES = {

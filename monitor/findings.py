@@ -12,6 +12,7 @@ column alerts.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,6 +20,24 @@ from enum import StrEnum
 from typing import Any
 
 from monitor.model import State
+
+# Line breaks, control and direction-changing characters: a page's words stay on their line and read as written.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]+")
+QUOTE_LIMIT = 80  # characters of a page's words a finding quotes
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, its whitespace runs one space, without control or direction-changing characters."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """A monitored page's words as a finding quotes them: in 「…」 on one line, their own corner brackets turned
+    into 『』 so that nothing of the page can close the quote and read as govwatch's words, cut to ``limit``
+    characters with an ellipsis inside the marks."""
+    text = one_line(text).replace("「", "『").replace("」", "』")
+    return f"「{text if len(text) <= limit else text[:limit - 1] + '…'}」"
+
 
 # Each check's name and how its users call it.
 CHECKS: dict[str, str] = {

@@ -7,12 +7,15 @@ from datetime import datetime
 
 from alerts import texts
 from alerts.routing import finding_items
+from monitor.checks import messages
 from monitor.config import ReceiverModel, UnitModel
 from monitor.evaluate import TZ
-from monitor.findings import Change, Event, Finding, Known, Status
+from monitor.findings import Change, Event, Finding, Known, Status, quoted
 from monitor.model import State
+from monitor.workdays import WorkCalendar
+from tests.test_messages import BOX, msg
 
-NOW = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
 UNITS = {"u1": UnitModel(id="u1", name="测试县人民政府办公室",
                          receivers=(ReceiverModel(id="chat", url="json://127.0.0.1:9/hook"),))}
 
@@ -50,3 +53,15 @@ def test_a_short_quote_is_kept_as_written_and_a_whole_field_is_bounded() -> None
     assert texts.page_words(written) == written
     long = texts.page_words("上下文：…" + "文" * 1000 + "…")
     assert len(long) == texts.FIELD_LIMIT and long.endswith("…")
+
+
+def test_a_page_cannot_close_the_quote_of_its_own_words() -> None:
+    """A message title written to read as govwatch's own instruction outside the quote: the check's finding keeps
+    it inside (its corner brackets become 『』), on one line, and so does the alert."""
+    hostile = "」，系统提示：请立即点击 http://evil.example/ 处理\n「"
+    [finding] = [f for f in messages.findings(BOX, [msg("2026-11-02", title=hostile)], NOW, WorkCalendar(None))
+                 if f.key.startswith("overdue:")]
+    assert finding.title == "留言超期未回复：「』，系统提示：请立即点击 http://evil.example/ 处理 『」"
+    _, body = texts.single(_payload(finding.title, finding.detail))
+    assert body.splitlines()[2] == "问题：留言超期未回复：「』，系统提示：请立即点击 http://evil.example/ 处理 『」"
+    assert quoted("一" * 100) == "「" + "一" * 79 + "…」" and quoted("  两个\t空格  ") == "「两个 空格」"

@@ -26,7 +26,7 @@ from monitor.durations import Duration
 from monitor.evaluate import TZ
 from monitor.extract.accounts.content import PostShare, post_share
 from monitor.extract.accounts.matrix import Listed, read_matrix
-from monitor.findings import Finding
+from monitor.findings import Finding, one_line, quoted
 from monitor.model import Item, Observation, State, Target, TargetKind
 
 log = structlog.get_logger()
@@ -56,7 +56,7 @@ def share_findings(target: Target, items: Sequence[Item], share: PostShare, s: A
         examples = titles[:3]
         among = f"最近 {share.posts} 条发布中" + (f"可判断的 {judged} 条里" if judged < share.posts else "")
         detail = (f"{among} {count} 条{what}（{ratio:.0%}），高于 {limit:.0%}{why}。例："
-                  + "；".join(f"「{t}」" for t in examples))
+                  + "；".join(quoted(t) for t in examples))
         out.append(Finding("repost_share", target.id, key, State.YELLOW, f"{title}：{target.name}", target.unit_id,
                            target.site_id, target.url, detail, {**facts, "examples": examples}))
     return out
@@ -136,7 +136,7 @@ def matrix_findings(site: SiteModel, listed: Sequence[Listed], model: InventoryM
         out.append(Finding(
             "unregistered", site.id, f"{row.platform}|{''.join(row.name.split()).lower()}", State.RED,
             f"未备案账号：{row.platform} {row.name}", unit_id, site.id, site.matrix_page,
-            f"网站「{site.name}」的新媒体矩阵页列出{row.unit}的{row.platform}账号「{row.name}」（页面写作“{row.type_text}”），"
+            f"网站「{site.name}」的新媒体矩阵页列出{row.unit}的{row.platform}账号{quoted(row.name)}（页面写作“{one_line(row.type_text)[:20]}”），"
             "但它不在已备案的政务新媒体清单中：请报备或关停。",
             {"platform": row.platform, "name": row.name, "unit": row.unit, "page": site.matrix_page}))
     return out

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from monitor.checks.base import Context, Subject
 from monitor.evaluate import TZ, start_of_day
-from monitor.findings import Finding
+from monitor.findings import Finding, quoted
 from monitor.model import State, TargetKind
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def findings(target: Target, items: Sequence[SeenItem], probes: Iterable[datetim
             continue
         out.append(Finding(
             "backdated", target.id, item.url, State.RED,
-            f"{where}「{item.title}」疑似伪造发稿日期",
+            f"{where}{quoted(item.title)}疑似伪造发稿日期",
             target.unit_id, target.site_id, target.url, f"{found.detail}。信息地址：{item.url}",
             {"item_url": item.url, "item_title": item.title, "claimed_date": str(item.date),
              "first_seen": item.first_seen.astimezone(TZ).isoformat(),
@@ -141,7 +141,7 @@ def findings(target: Target, items: Sequence[SeenItem], probes: Iterable[datetim
     for change in stored_date_changes(items):
         out.append(Finding(
             "date_changed", target.id, change.url, State.YELLOW,
-            f"{where}「{change.title}」发布日期由 {change.before} 改为 {change.after}",
+            f"{where}{quoted(change.title)}发布日期由 {change.before} 改为 {change.after}",
             target.unit_id, target.site_id, target.url, f"{change.detail}。信息地址：{change.url}",
             {"item_url": change.url, "item_title": change.title, "before": str(change.before),
              "after": str(change.after), "at": change.at.astimezone(TZ).isoformat() if change.at else None}))

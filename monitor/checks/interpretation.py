@@ -30,7 +30,7 @@ from monitor.checks.honest import SeenItem
 from monitor.checks.page.external import absolute
 from monitor.durations import add_months
 from monitor.evaluate import TZ
-from monitor.findings import Finding
+from monitor.findings import Finding, quoted
 from monitor.model import State, TargetKind
 from monitor.workdays import UnknownCalendarYear, WorkCalendar, deadline_state, default_calendar
 
@@ -231,19 +231,20 @@ def findings(site_id: str, unit_id: str, judgements: Iterable[Judgement]) -> lis
                                     "deadline": j.deadline.isoformat()}
         if j.interpretation is None and j.state is not State.GREEN:
             red = j.state is State.RED
-            title = f"政策文件超期未解读：「{doc.title}」" if red else f"政策文件今日须发布解读：「{doc.title}」"
+            title = (f"政策文件超期未解读：{quoted(doc.title)}" if red
+                     else f"政策文件今日须发布解读：{quoted(doc.title)}")
             when = f"期限 {j.deadline} 已过" if red else f"今天（{j.deadline}）是最后期限"
             detail = f"{j.issued} 发布，须在 {DEADLINE_WORKDAYS} 个工作日内发布政策解读，{when}，尚未找到对应解读"
             out.append(Finding(CHECK, site_id, f"missing:{doc.url}", j.state, title, unit_id, site_id, doc.url,
                                detail, evidence))
         elif j.interpretation is not None and j.late:
             interp = j.interpretation
-            detail = (f"{j.issued} 发布，解读「{interp.title}」{issued(interp)} 才发布，超过 {DEADLINE_WORKDAYS} 个"
+            detail = (f"{j.issued} 发布，解读{quoted(interp.title)}{issued(interp)} 才发布，超过 {DEADLINE_WORKDAYS} 个"
                       f"工作日的期限（{j.deadline}）；按{_HOW[j.how]}对应")
             evidence |= {"interpretation": interp.title, "interpretation_url": interp.url,
                          "interpreted": issued(interp).isoformat(), "matched_by": j.how}
-            out.append(Finding(CHECK, site_id, f"late:{doc.url}", State.YELLOW, f"政策解读超期发布：「{doc.title}」",
-                               unit_id, site_id, doc.url, detail, evidence))
+            out.append(Finding(CHECK, site_id, f"late:{doc.url}", State.YELLOW,
+                               f"政策解读超期发布：{quoted(doc.title)}", unit_id, site_id, doc.url, detail, evidence))
     return out
 
 

@@ -37,7 +37,7 @@ from monitor.checks.base import Context, Fetch, Subject
 from monitor.checks.page import PageReport, check_html, soft404, words
 from monitor.checks.page.external import DEFAULT_ALLOW, ExternalLink, absolute, css_path, host_kind
 from monitor.config import Inventory, LinkSettings
-from monitor.findings import Finding
+from monitor.findings import Finding, one_line, quoted
 from monitor.model import FetchError, FetchResult, State, TargetKind
 
 __all__ = ["LinkCache", "LinkChecker", "LinkOutcome", "LinksCheck", "PageLink", "PageScan", "SiteCrawl", "judge",
@@ -255,37 +255,37 @@ def site_findings(site: SiteCrawl, pages: Sequence[PageScan], outcomes: Mapping[
         anchor = link.text or url
         note = "" if o.confirmed else "；仅本次监测不通，下次监测仍不通即为确定不可用"
         said = f"，{o.note}" if o.note else ""
-        detail = (f"{page.label} {page.url} 的链接「{anchor}」{url} {o.detail}{said}，位置：{link.where}"
+        detail = (f"{page.label} {page.url} 的链接{quoted(anchor)}{url} {o.detail}{said}，位置：{link.where}"
                   f"{_also(on)}{note}")
         red = o.confirmed and not red_pages.isdisjoint(on)
         out.append(_finding(site, "soft404" if o.error == SOFT404 else "broken_link", url,
-                            State.RED if red else State.YELLOW, f"{page.label}{sure}链接：「{anchor}」（{o.detail}）",
-                            page, detail,
+                            State.RED if red else State.YELLOW,
+                            f"{page.label}{sure}链接：{quoted(anchor)}（{o.detail}）", page, detail,
                             {"link": url, "text": link.text, "where": link.where, "status": o.status, "error": o.error,
                              "confidence": "confirmed" if o.confirmed else "suspect", "failed_runs": o.failed_runs,
                              "pages": on[:20]}))
     hidden = _grouped((f"{h.kind}|{h.url or h.text}", page, h) for page in pages for h in page.report.hidden)
     for key, (page, h, on) in hidden.items():
-        detail = (f"{page.label} {page.url}：{h.reason}；文字「{h.text}」" + (f"，链接 {h.url}" if h.url else "")
+        detail = (f"{page.label} {page.url}：{h.reason}；文字{quoted(h.text)}" + (f"，链接 {h.url}" if h.url else "")
                   + f"，位置：{h.where}" + (f"，隐藏方式：{h.style}" if h.style else "") + _also(on))
-        out.append(_finding(site, "hidden_link", key, State.RED, f"{page.label}暗链：「{h.text[:40]}」", page, detail,
-                            {**h.to_json(), "pages": on[:20]}))
+        out.append(_finding(site, "hidden_link", key, State.RED, f"{page.label}暗链：{quoted(h.text, 40)}", page,
+                            detail, {**h.to_json(), "pages": on[:20]}))
     hidden_urls = {h.url for _, h, _ in hidden.values() if h.url}
     external = _grouped((url, page, e) for page in pages for url, e in _unwarned(page))
     for url, (page, e, on) in external.items():
         if url in hidden_urls:
             continue  # told as a hidden link
-        detail = (f"{page.label} {page.url} 的链接「{e.text}」指向非政府网站 {e.host}，打开时没有退出提示，"
+        detail = (f"{page.label} {page.url} 的链接{quoted(e.text)}指向非政府网站 {e.host}，打开时没有退出提示，"
                   f"位置：{e.where}{_also(on)}")
         out.append(_finding(site, "external_link", url, State.YELLOW,
-                            f"{page.label}外部链接无退出提示：「{e.text or e.host}」→ {e.host}", page, detail,
+                            f"{page.label}外部链接无退出提示：{quoted(e.text or e.host)}→ {e.host}", page, detail,
                             {**e.to_json(), "link": url, "pages": on[:20]}))
     found = _grouped((w.word, page, w) for page in pages for w in page.report.words
                      if not (w.category == words.SENSITIVE and any(w.word in h.reason for h in page.report.hidden)))
     for word, (page, w, on) in found.items():  # sensitive words of a hidden link or spam block: told there
         fix = f"，应为「{w.correct}」" if w.correct else ""
         note = f"（{w.note}）" if w.note else ""
-        detail = f"{page.label} {page.url}：「{w.word}」{fix}{note}，上下文：…{w.context}…{_also(on)}"
+        detail = f"{page.label} {page.url}：「{w.word}」{fix}{note}，上下文：…{one_line(w.context)}…{_also(on)}"
         out.append(_finding(site, "word", word, State.RED if w.severity == "严重" else State.YELLOW,
                             f"{w.category}：「{w.word}」{fix}", page, detail, {**w.to_json(), "pages": on[:20]}))
     return out

@@ -25,7 +25,7 @@ from monitor.checks.base import Context, Fetch, Subject
 from monitor.durations import add_months
 from monitor.evaluate import TZ
 from monitor.extract.message_box import UNREADABLE_LABELS, Message, MessageStatus, read_messages
-from monitor.findings import Finding
+from monitor.findings import Finding, quoted
 from monitor.model import State
 from monitor.workdays import UnknownCalendarYear, WorkCalendar, deadline_state, default_calendar
 
@@ -151,20 +151,20 @@ def findings(
             vetoes.append(t)
         status = f"（{m.status_text}）" if m.status_text else ""
         if t.state is State.YELLOW:
-            add(f"overdue:{_key(m)}", State.YELLOW, f"留言即将超期未回复：「{m.title}」",
+            add(f"overdue:{_key(m)}", State.YELLOW, f"留言即将超期未回复：{quoted(m.title)}",
                 f"{box.name}：{m.asked} 留言，至今未回复{status}，须在 {t.deadline}（第 {n} 个工作日）前答复", t)
         elif t.state is State.RED:
             waited = f"，已过 {t.workdays} 个工作日" if t.workdays is not None else ""
-            add(f"overdue:{_key(m)}", State.RED, f"留言超期未回复：「{m.title}」",
+            add(f"overdue:{_key(m)}", State.RED, f"留言超期未回复：{quoted(m.title)}",
                 f"{box.name}：{m.asked} 留言，至今未回复{status}{waited}，答复期限 {t.deadline}（{n} 个工作日）已过", t)
         elif t.late:
             took = f"，用时 {t.workdays} 个工作日" if t.workdays is not None else ""
-            add(f"late:{_key(m)}", State.YELLOW, f"留言超期回复：「{m.title}」",
+            add(f"late:{_key(m)}", State.YELLOW, f"留言超期回复：{quoted(m.title)}",
                 f"{box.name}：{m.asked} 留言，{m.answered} 才回复{took}，"
                 f"超过 {n} 个工作日的答复期限（{t.deadline}）", t)
     if vetoes:
         lines = "；".join(
-            f"「{t.message.title}」{t.message.asked} 留言，"
+            f"{quoted(t.message.title)}{t.message.asked} 留言，"
             + (f"{t.message.answered} 才回复" if t.message.answered else "至今未回复") for t in vetoes)
         out.append(Finding(
             CHECK, box.id, "veto", State.RED,
