@@ -53,6 +53,13 @@ def test_a_zero_interval_or_timeout_is_refused_with_its_line_and_range(
     assert len(found) == 1 and found[0].startswith(f"{path}:{line}: {field}: ") and allowed in found[0], found
 
 
+def test_a_page_size_limit_beyond_100_mb_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "inv.yaml"
+    path.write_text("settings:\n  fetch: {max_bytes: 10000000000}\n", encoding="utf-8")
+    assert problems_of(path) == [f"{path}:2: settings.fetch.max_bytes: Input should be less than or equal to "
+                                 "104857600 (got 10000000000)"]
+
+
 def test_a_listen_port_beyond_65535_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "inv.yaml"
     path.write_text("settings:\n  listen: 0.0.0.0:99999\n" + SITE, encoding="utf-8")

@@ -387,7 +387,7 @@ class CategoryModel(Overrides):
 
 class FetchModel(_Strict):
     timeout: Timeout = Duration(seconds=15)
-    max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    max_bytes: int = Field(default=5 * 1024 * 1024, gt=0, le=100 * 1024 * 1024)  # a larger page is not read
     max_redirects: int = Field(default=5, ge=0, le=20)
     user_agent: str = "govwatch/0.1 (+government website monitoring)"
     per_host_concurrency: int = Field(default=2, ge=1, le=32)
