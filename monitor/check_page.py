@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING
 
 from monitor.addresses import network
+from monitor.findings import one_line, quoted
 
 if TYPE_CHECKING:
     from monitor.checks.page import PageReport
@@ -61,13 +62,13 @@ def _print_report(r: PageReport) -> None:
     print(f"暗链与垃圾信息：{len(r.hidden)} 处")
     for h in r.hidden:
         print(f"  [{_KIND.get(h.kind, h.kind)}] {h.reason}")
-        print(f"      链接：{h.url or '—'}  文字：「{h.text}」")
+        print(f"      链接：{h.url or '—'}  文字：{quoted(h.text)}")
         print(f"      位置：{h.where}  隐藏方式：{h.style or '可见'}")
     print(f"外部非政府网站链接（需退出提示）：{len(r.external)} 个")
     for e in r.external[:50]:
-        print(f"  {e.url}  「{e.text}」  位置：{e.where}")
+        print(f"  {e.url}  {quoted(e.text)}  位置：{e.where}")
     print(f"错敏词：{len(r.words)} 处")
     for w in r.words:
         fix = f" → {w.correct}" if w.correct else ""
         note = f"（{w.note}）" if w.note else ""
-        print(f"  {_SEV.get(w.severity, w.severity)}{w.category}：{w.word}{fix}{note}  …{w.context}…")
+        print(f"  {_SEV.get(w.severity, w.severity)}{w.category}：{w.word}{fix}{note}  …{one_line(w.context)}…")

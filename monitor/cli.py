@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from monitor import __version__, config
 from monitor.addresses import network
 from monitor.evaluate import TZ
+from monitor.findings import one_line
 from monitor.model import TargetKind
 from monitor.store.location import is_postgres
 
@@ -231,7 +232,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
             print(f"{args.url}: HTTP {result.status}, {how} in {out['fetch_ms']} ms ({result.charset})")
             print(f"newest item date: {out['newest_date'] or '—'}" + (f" ({out['reason']})" if out["reason"] else ""))
             for item in out["items"][:20]:
-                print(f"  {item['date'] or '          '}  {'[置顶] ' if item['pinned'] else ''}{item['title']}")
+                pinned = "[置顶] " if item["pinned"] else ""
+                print(f"  {item['date'] or '          '}  {pinned}{one_line(item['title'])}")
             if explained is not None:
                 print("\n".join(explanation_lines(explained)))
         return 0 if result.ok else 1

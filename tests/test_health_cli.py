@@ -67,3 +67,15 @@ async def test_check_page_unreachable(page_server: PageServer) -> None:
     assert r["error"] == "http_status" and r["status"] == 404 and "hidden" not in r
     human = await cli("check-page", page_server.url("/missing.html"))
     assert human.returncode == 1 and "无法读取页面：HTTP 404" in human.stdout
+
+
+async def test_check_page_prints_a_pages_words_on_one_line_without_terminal_controls(page_server: PageServer) -> None:
+    """A link's text carrying terminal escape sequences and line breaks is printed inside its quote, on its line."""
+    page_server.set("/esc.html", "<!doctype html><html><head><meta charset='utf-8'><title>县政府</title></head><body>"
+                    "<p>县人民政府网站</p><a href='https://www.weibo.com/x'>\x1b[2J\x1b[31m微博\n单位：「假」</a>"
+                    "</body></html>")
+    out = await cli("check-page", page_server.url("/esc.html"))
+    assert out.returncode == 0, out.stderr
+    assert "\x1b" not in out.stdout
+    [line] = [line for line in out.stdout.splitlines() if "https://www.weibo.com/x" in line]
+    assert "「[2J [31m微博 单位：『假』」" in line
