@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from alerts.held import Candidate, release, settle, still_due
+from alerts.held import Candidate, release, settle, still_due, veto_still_due
 from alerts.mutes import About, CutOff, Mute, Muted, Silences, SiteDown, first_muted
 from alerts.policy import Alert, change_alerts, scheduled_alerts
 from alerts.routing import finding_items, quiet_until, route, veto_items
@@ -101,7 +101,7 @@ class Alerter:
         for alert in change_alerts(target, previous, verdict, at):
             items += _held(route(alert, self.units, self.settings, self.board_url, at, suppressed), muted)
         if target.kind == TargetKind.COLUMN:
-            items += self._vetoes(target, verdict, at, suppressed)
+            items += self._vetoes(target, verdict, at, self.muted(About.of_site(target.unit_id, target.site_id), at))
         if self.mqtt_prefix:
             items += self._mqtt(target, verdict, previous, at)
         self._schedule(target, verdict, at)
@@ -164,16 +164,18 @@ class Alerter:
                               else tracked.verdict))
         return site_vetoes(pairs)
 
-    def _vetoes(self, target: Target, verdict: Verdict, at: datetime, suppressed: str | None) -> list[OutboxItem]:
-        """Outbox items for the site's vetoes that this column's change moved to yellow or red."""
+    def _vetoes(self, target: Target, verdict: Verdict, at: datetime, muted: Muted | None) -> list[OutboxItem]:
+        """Outbox items for the site's vetoes that this column's change moved to yellow or red (held, like the
+        column's own alerts, while a mute holds the column back)."""
         site, unit = self.sites.get(target.site_id), self.units.get(target.unit_id)
         items: list[OutboxItem] = []
         for veto in self.site_vetoes(target.site_id, target, verdict):
             key = (target.site_id, veto.rule.kind)
             was = self.veto_states.get(key, State.GREEN)
             self.veto_states[key] = veto.state
-            if veto.state is not was and veto.state in (State.YELLOW, State.RED) and site and unit and not suppressed:
-                items += veto_items(site, unit, veto, self.units, self.settings, self.board_url, at)
+            if veto.state is not was and veto.state in (State.YELLOW, State.RED) and site and unit:
+                found = veto_items(site, unit, veto, self.units, self.settings, self.board_url, at)
+                items += _held([replace(i, suppressed=muted.reason) for i in found] if muted else found, muted)
         return items
 
     def _mqtt(self, target: Target, verdict: Verdict, previous: Verdict | None, at: datetime) -> list[OutboxItem]:
@@ -272,6 +274,11 @@ class Alerter:
 
     def _candidate(self, row: HeldRow, now: datetime) -> Candidate:
         payload = row.payload
+        if str(payload["kind"]).startswith("veto_"):
+            site_id = str(payload.get("site_id"))
+            states = {v.rule.kind: v.state for v in self.site_vetoes(site_id)}
+            muted = self.muted(About.of_site(str(payload["unit_id"]), site_id), now) is not None
+            return Candidate(row, muted, veto_still_due(payload, states.get(str(payload["reasons"][0]))))
         if str(payload["kind"]).startswith("finding_"):
             known = self.finding(str(payload.get("uid")))
             muted = known is not None and self.muted(About.of_finding(known.finding), now) is not None

@@ -1,7 +1,7 @@
 """Held, not dropped: alerts a mute held back, sent when it ends if they are still due (pure).
 
 An alert that an inhibition (its site's homepage down, govwatch cut off) or a silence holds back is stored as
-held. Once nothing holds it back, each receiver hears of each column (or finding) at most once: the newest held
+held. Once nothing holds it back, each receiver hears of each column (finding, site veto) at most once: the newest held
 alert whose condition still holds is sent, saying that it was held and why; the older ones, and all of them when
 the column recovered meanwhile, lapse (kept in the trail, not sent). A "recovered" is sent only when the yellow
 or red it ends was not itself held (the receiver heard of it). While the condition cannot be told yet (the column
@@ -52,6 +52,11 @@ def _same_instant(text: object, when: datetime | None) -> bool:
     return abs((datetime.fromisoformat(str(text)) - when).total_seconds()) < 1
 
 
+def veto_still_due(payload: dict[str, object], state: State | None) -> bool:
+    """Whether a held site veto (否决预警 or 单项否决) still stands: the site's veto is in the same state now."""
+    return state is not None and str(state) == payload["state"]
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A held item as it stands now."""
@@ -66,7 +71,8 @@ def settle(candidates: Sequence[Candidate]) -> tuple[list[HeldRow], list[int]]:
     items is still muted or not yet decidable waits whole."""
     groups: dict[tuple[str, object], list[Candidate]] = {}
     for c in candidates:
-        subject = c.row.payload.get("uid") or c.row.payload.get("target_id")
+        p = c.row.payload
+        subject = p.get("uid") or p.get("target_id") or f"veto|{p.get('site_id')}|{p.get('reasons')}"
         groups.setdefault((c.row.channel, subject), []).append(c)
     send: list[HeldRow] = []
     lapse: list[int] = []

@@ -40,6 +40,11 @@ class About:
         return cls(target.unit_id, target.site_id, target.id, homepage=target.kind == TargetKind.HOMEPAGE)
 
     @classmethod
+    def of_site(cls, unit_id: str, site_id: str) -> About:
+        """A site as a whole (its vetoes): a silence of one of its columns does not hold it back."""
+        return cls(unit_id, site_id, "")
+
+    @classmethod
     def of_finding(cls, finding: Finding) -> About:
         return cls(finding.unit_id, finding.site_id, finding.subject, finding=finding.check)
 

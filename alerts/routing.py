@@ -109,7 +109,8 @@ def veto_items(
     kind = f"veto_{veto.state}"
     payload = {
         "kind": kind, "state": str(veto.state), "reasons": [veto.rule.kind], "target_id": None,
-        "target_kind": "site", "unit_id": unit.id, "unit": unit.name, "site": site.name, "column": veto.rule.label,
+        "target_kind": "site", "unit_id": unit.id, "site_id": site.id, "unit": unit.name, "site": site.name,
+        "column": veto.rule.label,
         "category": "单项否决",
         "rule": f"{veto.rule.label}达到 {veto.rule.red_at} 个，网站单项否决（国办秘函〔2019〕19号）",
         "detail": veto.detail, "columns": list(veto.columns), "url": site.homepage,

@@ -12,7 +12,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from alerts import texts
-from alerts.held import Candidate, release, settle, still_due
+from alerts.held import Candidate, release, settle, still_due, veto_still_due
 from monitor import config
 from monitor.evaluate import Verdict
 from monitor.model import State
@@ -44,6 +44,13 @@ def test_the_newest_held_alert_still_due_is_sent_once_the_rest_lapse() -> None:
     # still muted (another mute now, or the same) or not yet decidable (unknown): the group waits whole
     assert settle([Candidate(rows[0], False, False), Candidate(rows[1], True, True)]) == ([], [])
     assert settle([Candidate(rows[0], False, False), Candidate(rows[1], False, None)]) == ([], [])
+    # a site's vetoes: one group per site and veto kind, the one that stands now is sent
+    vetoes = [HeldRow(rid, "u1/group", T0, {"kind": f"veto_{state}", "state": state, "site_id": site,
+                                             "reasons": ["stale_news"]}, "site_down")
+              for rid, state, site in ((7, "yellow", "s1"), (8, "red", "s1"), (9, "yellow", "s2"))]
+    now = {"s1": State.RED, "s2": State.YELLOW}
+    assert settle([Candidate(v, False, veto_still_due(v.payload, now[v.payload["site_id"]])) for v in vetoes]) == (
+        [vetoes[1], vetoes[2]], [7])
 
 
 def test_recovered_meanwhile_lapses_and_an_unheard_red_is_not_recovered() -> None:
@@ -76,12 +83,12 @@ def test_the_sent_message_says_it_was_held_and_why() -> None:
 
 
 def inventory(tmp: Path, pages: PageServer, ep: Endpoint, failing: int = 0, homepage: bool = False,
-              **alerts: str) -> config.Inventory:
-    """Column c0 turns yellow 2 s after its first probe and red 1 s later; ``failing`` more columns on the same
+              columns: int = 1, **alerts: str) -> config.Inventory:
+    """Columns c0… turn yellow 2 s after their first probe and red 1 s later; ``failing`` more columns on the same
     site whose pages answer 500 until the test serves them (more than half of all: govwatch is cut off)."""
-    columns = [{"id": "c0", "name": "乡镇动态", "url": pages.url("/c0/"), "category": "动态要闻", "deadline": "3s",
-                "lead": "1s", "interval": "1h"}]
-    columns += [{"id": f"f{i}", "name": f"通知公告{i}", "url": pages.url(f"/f{i}/"), "category": "通知公告",
+    listed = [{"id": f"c{i}", "name": "乡镇动态" + (str(i) if i else ""), "url": pages.url(f"/c{i}/"),
+               "category": "动态要闻", "deadline": "3s", "lead": "1s", "interval": "1h"} for i in range(columns)]
+    listed += [{"id": f"f{i}", "name": f"通知公告{i}", "url": pages.url(f"/f{i}/"), "category": "通知公告",
                  "interval": "1h"} for i in range(failing)]
     data = {
         "settings": {
@@ -93,9 +100,10 @@ def inventory(tmp: Path, pages: PageServer, ep: Endpoint, failing: int = 0, home
             {"id": "group", "url": ep.url("json", "group")},
             {"id": "sms", "url": ep.url("form", "sms"), "kind": "sms"}]}],
         "sites": [{"id": "s1", "name": "青溪县人民政府网站", "unit": "u1", "homepage": pages.url("/"),
-                   "check_homepage": homepage, "columns": columns}],
+                   "check_homepage": homepage, "columns": listed}],
     }
-    pages.set("/c0/", list_page(dated(0)))
+    for i in range(columns):
+        pages.set(f"/c{i}/", list_page(dated(0)))
     pages.set("/", "<html><body>首页</body></html>", status=500 if homepage else 200)
     for i in range(failing):
         pages.set(f"/f{i}/", "upstream error", status=500)
@@ -215,3 +223,20 @@ async def test_a_recovery_during_a_silence_lapses_quietly(
     assert endpoint.received == []
     assert outbox(tmp_path) == [("yellow", "lapsed", "silenced#1"), ("red", "lapsed", "silenced#1"),
                                 ("recovered", "lapsed", "silenced#1")]
+
+
+async def test_a_site_veto_held_while_the_site_is_down_is_sent_when_it_is_back(
+        tmp_path: Path, page_server: PageServer, endpoint: Endpoint) -> None:
+    inv = inventory(tmp_path, page_server, endpoint, homepage=True, columns=5)
+    async with monitoring(inv) as monitor:
+        monitor.start()
+        await wait_for(lambda: ("veto_red", "held", "site_down") in outbox(tmp_path))  # five stale 动态要闻
+        assert endpoint.received == []
+        page_server.set("/", "<html><body>首页</body></html>")
+        await monitor.sweep_once()
+        await wait_for(lambda: held_count(tmp_path) == 0)
+        await wait_for(lambda: not any(s == "pending" for _, s, _ in outbox(tmp_path)))
+    vetoes = [(kind, status) for kind, status, _ in outbox(tmp_path) if kind.startswith("veto_")]
+    assert vetoes == [("veto_yellow", "lapsed"), ("veto_red", "sent")]  # the veto as it stands, once
+    told = [m["body"] for m in endpoint.messages("group") if "单项否决" in m["body"]["message"]]
+    assert len(told) == 1 and "此前因网站首页无法访问暂缓发送" in told[0]["message"]
