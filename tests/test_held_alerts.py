@@ -122,6 +122,19 @@ def outbox(tmp: Path, channel: str = "u1/group") -> list[tuple[str, str, str | N
         db.close()
 
 
+def red_held(tmp: Path, status: str = "held") -> bool:
+    """The red is in the outbox of both receivers with this status (a yellow before it only when a probe saw the
+    column before its yellow ended: on a loaded machine the first probe may come late and see it red)."""
+    return all(any(kind == "red" and s == status for kind, s, _ in outbox(tmp, channel))
+               for channel in ("u1/group", "u1/sms"))
+
+
+def told_only_the_red(tmp: Path, reason: str) -> bool:
+    """The group's red went out after being held for ``reason``; the yellow before it, if any, lapsed."""
+    rows = outbox(tmp)
+    return rows[-1] == ("red", "sent", reason) and all(r == ("yellow", "lapsed", reason) for r in rows[:-1])
+
+
 def held_count(tmp: Path) -> int:
     return sum(status == "held" for channel in ("u1/group", "u1/sms") for _, status, _ in outbox(tmp, channel))
 
@@ -132,7 +145,7 @@ async def test_a_cut_off_and_its_end_the_held_red_is_sent_once_saying_why(
     async with monitoring(inv) as monitor:
         monitor.start()
         await wait_for(lambda: monitor.tracked["c0"].verdict.state is State.RED)
-        await wait_for(lambda: held_count(tmp_path) == 3)  # yellow and red to the group, red to the SMS
+        await wait_for(lambda: red_held(tmp_path))
         assert endpoint.received == []  # nothing while cut off
         for i in range(11):
             page_server.set(f"/f{i}/", list_page(dated(1)))
@@ -144,7 +157,7 @@ async def test_a_cut_off_and_its_end_the_held_red_is_sent_once_saying_why(
     assert "说明：此前因监测系统自身网络中断暂缓发送" in group["body"]["message"]
     [sms] = endpoint.messages("sms")
     assert sms["body"]["message"].startswith("【监测预警·监测断网暂缓补发】") and len(sms["body"]["message"]) <= 70
-    assert outbox(tmp_path) == [("yellow", "lapsed", "govwatch_cut_off"), ("red", "sent", "govwatch_cut_off")]
+    assert told_only_the_red(tmp_path, "govwatch_cut_off")
 
 
 async def test_site_down_held_red_survives_a_restart_and_is_sent_when_the_homepage_is_back(
@@ -153,9 +166,9 @@ async def test_site_down_held_red_survives_a_restart_and_is_sent_when_the_homepa
     async with monitoring(inv) as monitor:
         monitor.start()
         await wait_for(lambda: monitor.tracked["c0"].verdict.state is State.RED)
-        await wait_for(lambda: held_count(tmp_path) == 3)
+        await wait_for(lambda: red_held(tmp_path))
     assert endpoint.received == []
-    assert outbox(tmp_path) == [("yellow", "held", "site_down"), ("red", "held", "site_down")]
+    assert {status for _, status, reason in outbox(tmp_path)} == {"held"}
     page_server.set("/", "<html><body>首页</body></html>")
     async with monitoring(inv) as monitor:  # a restart; the homepage is back
         assert monitor.tracked["c0"].verdict.state is State.RED
@@ -164,7 +177,7 @@ async def test_site_down_held_red_survives_a_restart_and_is_sent_when_the_homepa
         await wait_for(lambda: held_count(tmp_path) == 0)
     [group] = endpoint.messages("group")
     assert "说明：此前因网站首页无法访问暂缓发送" in group["body"]["message"]
-    assert outbox(tmp_path) == [("yellow", "lapsed", "site_down"), ("red", "sent", "site_down")]
+    assert told_only_the_red(tmp_path, "site_down")
 
 
 async def test_a_silence_that_ends_with_the_column_red_sends_the_red_then(
@@ -182,7 +195,7 @@ async def test_a_silence_that_ends_with_the_column_red_sends_the_red_then(
     [group] = endpoint.messages("group")
     assert group["body"]["title"] == "【政府网站监测】红色预警：栏目超期未更新"
     assert "说明：此前因静默（维护期）暂缓发送" in group["body"]["message"]
-    assert [s for _, s, _ in outbox(tmp_path)] == ["lapsed", "sent"]
+    assert told_only_the_red(tmp_path, "silenced#1")
 
 
 async def test_a_silence_that_discards_sends_nothing_when_it_ends(
@@ -194,13 +207,13 @@ async def test_a_silence_that_discards_sends_nothing_when_it_ends(
                                                   discard=True)
         await monitor.alerts.refresh_silences()
         monitor.start()
-        await wait_for(lambda: len(outbox(tmp_path)) == 2)
+        await wait_for(lambda: red_held(tmp_path, "suppressed"))
         await monitor.store.silence_remove(silence)
         await monitor.alerts.refresh_silences()
         await monitor.alerts.settle_held()
         assert monitor.tracked["c0"].verdict.state is State.RED
     assert endpoint.received == []
-    assert outbox(tmp_path) == [("yellow", "suppressed", "silenced#1"), ("red", "suppressed", "silenced#1")]
+    assert {(status, reason) for _, status, reason in outbox(tmp_path)} == {("suppressed", "silenced#1")}
 
 
 async def test_a_recovery_during_a_silence_lapses_quietly(
@@ -212,17 +225,17 @@ async def test_a_recovery_during_a_silence_lapses_quietly(
         silence = await monitor.store.silence_add("target", "c0", now + timedelta(hours=1), "", "test", now)
         await monitor.alerts.refresh_silences()
         monitor.start()
-        await wait_for(lambda: len(outbox(tmp_path)) == 2)  # yellow and red, held
+        await wait_for(lambda: red_held(tmp_path))
         page_server.set("/c0/", list_page(dated(0)))  # a new item
         await monitor.sweep_once()
         assert monitor.tracked["c0"].verdict.state is State.GREEN
-        await wait_for(lambda: len(outbox(tmp_path)) == 3)  # recovered, held
+        await wait_for(lambda: outbox(tmp_path)[-1] == ("recovered", "held", "silenced#1"))
         await monitor.store.silence_remove(silence)
         await monitor.alerts.refresh_silences()
         await monitor.alerts.settle_held()  # at once, before the column's new deadline comes
     assert endpoint.received == []
-    assert outbox(tmp_path) == [("yellow", "lapsed", "silenced#1"), ("red", "lapsed", "silenced#1"),
-                                ("recovered", "lapsed", "silenced#1")]
+    assert {(status, reason) for _, status, reason in outbox(tmp_path)} == {("lapsed", "silenced#1")}
+    assert [kind for kind, _, _ in outbox(tmp_path)][-2:] == ["red", "recovered"]
 
 
 async def test_a_site_veto_held_while_the_site_is_down_is_sent_when_it_is_back(
@@ -237,6 +250,6 @@ async def test_a_site_veto_held_while_the_site_is_down_is_sent_when_it_is_back(
         await wait_for(lambda: held_count(tmp_path) == 0)
         await wait_for(lambda: not any(s == "pending" for _, s, _ in outbox(tmp_path)))
     vetoes = [(kind, status) for kind, status, _ in outbox(tmp_path) if kind.startswith("veto_")]
-    assert vetoes == [("veto_yellow", "lapsed"), ("veto_red", "sent")]  # the veto as it stands, once
+    assert vetoes[-1] == ("veto_red", "sent") and all(v == ("veto_yellow", "lapsed") for v in vetoes[:-1])
     told = [m["body"] for m in endpoint.messages("group") if "单项否决" in m["body"]["message"]]
     assert len(told) == 1 and "此前因网站首页无法访问暂缓发送" in told[0]["message"]
