@@ -6,7 +6,8 @@ Builds a real inventory (600 sites of 60 units, 50 columns each, a homepage per 
 daemon's own monitor, SQLite store and alert engine, gives every target a realistic verdict (mostly green;
 yellow, red, blank and unreachable ones, as ``bench/scrape.py`` does), adds open findings, serves the board on
 127.0.0.1 and times ``GET /`` over HTTP (the page is built per request; the first request, which also compiles
-the templates, is reported apart). Prints a human summary, then the
+the templates, is reported apart), in wall time and in this process's CPU time (what the page costs whatever
+else keeps the machine busy; the load average is printed with it). Prints a human summary, then the
 figures as one JSON object on the last line.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -90,15 +92,17 @@ async def run(args: argparse.Namespace) -> dict[str, float | int]:
             runner = await serve(monitor, "127.0.0.1", 0)
             base = f"http://127.0.0.1:{runner.addresses[0][1]}"
             times: list[float] = []
+            cpu: list[float] = []  # this process's CPU per request: the board's work and the client's, not the wait
             body = b""
             try:
                 async with ClientSession() as http:
                     for _ in range(args.requests + 1):  # the first compiles the templates: reported apart
-                        t0 = time.perf_counter()
+                        t0, c0 = time.perf_counter(), time.process_time()
                         async with http.get(base + "/") as resp:
                             assert resp.status == 200, resp.status
                             body = await resp.read()
                         times.append((time.perf_counter() - t0) * 1000)
+                        cpu.append((time.process_time() - c0) * 1000)
             finally:
                 await runner.cleanup()
             states = {s.value: 0 for s in State}
@@ -106,7 +110,9 @@ async def run(args: argparse.Namespace) -> dict[str, float | int]:
                 states[tracked.verdict.state.value] += 1
     first, times = times[0], times[1:]
     return {"targets": sum(states.values()), **states, "requests": args.requests, "first_ms": round(first, 1),
-            "ms_p50": round(statistics.median(times), 1), "ms_max": round(max(times), 1), "bytes": len(body)}
+            "ms_p50": round(statistics.median(times), 1), "ms_max": round(max(times), 1),
+            "cpu_ms_p50": round(statistics.median(cpu[1:]), 1), "cpu_ms_max": round(max(cpu[1:]), 1),
+            "load_average": round(os.getloadavg()[0], 1), "bytes": len(body)}
 
 
 def main() -> None:
@@ -119,7 +125,9 @@ def main() -> None:
     result = asyncio.run(run(args))
     print(f"{result['targets']} targets (red {result['red']}, yellow {result['yellow']}, unknown "
           f"{result['unknown']}): GET / p50 {result['ms_p50']} ms, max {result['ms_max']} ms "
-          f"(first {result['first_ms']} ms), {result['bytes'] / 1e3:.0f} kB at {datetime.now(TZ):%Y-%m-%d %H:%M}")
+          f"(first {result['first_ms']} ms; CPU p50 {result['cpu_ms_p50']} ms, max {result['cpu_ms_max']} ms), "
+          f"{result['bytes'] / 1e3:.0f} kB, load average {result['load_average']} "
+          f"at {datetime.now(TZ):%Y-%m-%d %H:%M}")
     print(json.dumps(result))
 
 
