@@ -74,11 +74,14 @@ class Page:
         return value
 
     async def open(self, url: str, width: int = WIDTH, height: int = HEIGHT) -> None:
-        """Load ``url`` in a ``width``×``height`` viewport, fonts ready."""
+        """Load ``url`` in a ``width``×``height`` viewport, fonts ready. The page it replaces is marked first: until
+        the new document has replaced it, the old one (its readyState 'complete' too) must not be read."""
         await self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
                         mobile=False)
+        await self.js("window.__replaced = true")
         await self.send("Page.navigate", url=url)
-        await self.wait_for("document.readyState === 'complete' && document.fonts.status === 'loaded'")
+        await self.wait_for("!window.__replaced && document.readyState === 'complete' "
+                            "&& document.fonts.status === 'loaded'")
 
     async def screenshot(self, name: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -115,7 +118,7 @@ LAYOUT = r"""(() => {
     }
   }
   return {overflow: doc.scrollWidth - doc.clientWidth, broken, wraps,
-          leftovers: document.body.innerText.match(/(None|null|undefined|NaN)/g) || []};
+          leftovers: document.body.innerText.match(/\b(None|null|undefined|NaN)\b/g) || []};
 })()"""
 
 
@@ -246,13 +249,19 @@ async def test_demo_wall_reads_from_across_the_room(tmp_path: Path, demo_base: t
 
         pages = ["/findings", "/accounts", f"/target/{blank}", f"/target/{refused}", "/list/red", "/list/unknown",
                  f"/unit/{monitor.tracked[blank].target.unit_id}", "/messages", "/silences", "/ranking/units",
-                 "/report", "/no/such/page", "/findings?status=nonsense", "/list/purple"]
+                 "/report", "/no/such/page", "/findings?status=nonsense", "/list/purple", "/list/yellow",
+                 "/ranking/sites", "/unreadable", "/events/x"]
+        # every finding's page (their evidence: a message not answered, a link's record, a share, …)
+        pages += sorted(f"/finding/{uid}" for by_uid in monitor.findings.values() for uid in by_uid)
+        assert len(pages) > 30
         for path in pages:
             await page.open(base + path)
             layout = await page.layout()
             assert layout["overflow"] <= 0 and not layout["leftovers"] and not layout["broken"], (path, layout)
             assert await page.js("document.querySelectorAll('header nav a').length") >= 6, path  # the navigation
-        assert await page.js("document.querySelector('#error').textContent") == "页面不存在（404）"
+        for path in ("/list/purple", "/events/x"):
+            await page.open(base + path)
+            assert await page.js("document.querySelector('#error').textContent") == "页面不存在（404）", path
         await page.open(base + f"/target/{refused}")
         facts = await page.js("document.querySelector('dl.facts').innerText")
         assert "连接被拒绝" in facts and "connection refused" in facts  # plain words, and the technical detail
