@@ -75,8 +75,8 @@ def tune(path: Path, args: argparse.Namespace, receiver: str) -> tuple[int, set[
             if n % args.alert_every == 0:
                 col["name"] = f"{ALERTING}{n}"
                 alerting.add(col["name"])
-                # red 1.5 to 2.5 intervals after the first probe, yellow a third of an interval before
-                col["deadline"] = f"{int(interval * (1.5 + (n // args.alert_every % 10) / 10))}s"
+                # red 0.8 to 1.7 intervals after the first probe (around the kill), yellow a third of an interval before
+                col["deadline"] = f"{int(interval * (0.8 + (n // args.alert_every % 10) / 10))}s"
                 col["lead"] = f"{interval // 3}s"
                 col["category"] = "动态要闻"
             n += 1
@@ -213,17 +213,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await cpu.sample(db)
             return time.time() - t0
 
-        seen = [0, time.time()]  # requests logged, when that count last grew
+        seen: set[str] = set()
+        grew = [time.time()]  # when a column was last logged for the first time
 
         async def swept() -> bool:
-            """Every column probed once: most of them logged (a down site logs none) and a quiet moment since."""
-            n = sum(1 for _ in request_log.open(encoding="utf-8")) if request_log.exists() else 0
-            if n > seen[0]:
-                seen[:] = [n, time.time()]
-            return n >= 0.9 * columns and time.time() - seen[1] > 3
+            """Every column probed once: most of them logged (a down site logs none) and none new for a moment."""
+            if request_log.exists():
+                with request_log.open(encoding="utf-8") as lines:
+                    new = {line.split(" ", 1)[1] for line in lines} - seen
+                if new:
+                    seen.update(new)
+                    grew[0] = time.time()
+            return len(seen) >= 0.9 * columns and time.time() - grew[0] > 3
 
         await wait(swept, 20 * args.interval, "the first sweep")
-        sweep_s = seen[1] - started
+        sweep_s = grew[0] - started
         print(f"first sweep of {columns} columns by three daemons: {sweep_s:.1f} s", flush=True)
         steady = time.time()
         await asyncio.sleep(args.interval / 2)
@@ -248,9 +252,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         rejoin_s = await wait(rejoined, 20 * args.heartbeat + 60, "the rejoin")
         print(f"{victim} back, holding {(await held(db))[0][victim]} buckets after {rejoin_s:.1f} s", flush=True)
 
-        # the last crossings fall 2.5 intervals after a column's first probe; an interval more to hear of them
-        settle = started + sweep_s + 3.5 * args.interval - time.time()
-        await wait(lambda: asyncio.sleep(max(settle, args.interval), result=True), 5 * args.interval, "the rest")
+        # the last crossings fall 1.7 intervals after a column's first probe; a minute more to hear of them
+        settle = started + sweep_s + 1.7 * args.interval + 60 - time.time()
+        await wait(lambda: asyncio.sleep(max(settle, 60), result=True), 5 * args.interval, "the rest")
         end = time.time()
         await cpu.sample(db)
         codes = await daemons.stop()
