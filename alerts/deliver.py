@@ -33,6 +33,7 @@ log = structlog.get_logger()
 IDLE_POLL_S = 30.0
 RETRY_CAP_S = 60.0  # the longest wait between two tries of one receiver, whatever max_backoff says
 WAKE_AFTER_S = 5.0  # a wake (a new item, a success elsewhere) ends a wait once it lasted this long
+REPLACE_AFTER_S = 1.0  # a worker that ended on an error is replaced this soon (not at the next idle poll)
 
 
 class DeliveryFailed(Exception):
@@ -108,7 +109,9 @@ class Sender:
         pending = await self.store.outbox_next()
         for channel in pending:
             if channel in self.routes.receivers and not self._running(channel):
-                self._workers[channel] = asyncio.create_task(self._drain(channel), name=f"send:{channel}")
+                task = asyncio.create_task(self._drain(channel), name=f"send:{channel}")
+                task.add_done_callback(self._worker_ended)
+                self._workers[channel] = task
         counts = {channel: s["pending"] for channel, s in (await self.store.outbox_stats()).items()}
         for channel, count in counts.items():
             if count > self._pending.get(channel, 0) and channel in self._retry_wake:
@@ -116,6 +119,12 @@ class Sender:
         self._pending = counts
         if self.on_pending:
             self.on_pending(sum(counts.values()))
+
+    def _worker_ended(self, task: asyncio.Task[None]) -> None:
+        """A worker that ended on an error (a store call failed) is replaced within ``REPLACE_AFTER_S``: its
+        receiver's items must not wait for the next idle poll; the pause keeps a failing store from a hot loop."""
+        if not task.cancelled() and task.exception() is not None:
+            asyncio.get_running_loop().call_later(REPLACE_AFTER_S, self.routes.wake.set)
 
     def _running(self, channel: str) -> bool:
         """Whether ``channel``'s worker runs; one that ended on an error (the store could not be read) is logged

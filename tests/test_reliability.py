@@ -80,3 +80,34 @@ async def test_a_receiver_down_for_minutes_gets_everything_in_order_within_a_min
     assert len(sms) == 1 and "已超期" in sms[0]["body"]["message"]
     # served within the (scaled) minute of coming back; a second of slack for a loaded machine
     assert max(m["at"] for m in receiver.received) - back < timedelta(seconds=RETRY_CAP_S + 1)
+
+
+async def test_a_sender_worker_ended_by_a_store_error_is_replaced_at_once(
+        tmp_path: Path, page_server: PageServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store call that fails inside a receiver's worker (SQLite's spurious "bad parameter or other API misuse"
+    was seen once in CI) ends that worker; the next one starts within a second, not at the next idle poll (30 s)."""
+    monkeypatch.setattr(deliver, "RETRY_CAP_S", RETRY_CAP_S)
+    monkeypatch.setattr(deliver, "WAKE_AFTER_S", 0.1)
+    receiver = Receiver()
+    inv = inventory(tmp_path, page_server, Endpoint(base=f"127.0.0.1:{receiver.port}"), max_backoff="60s")
+    try:
+        async with monitoring(inv) as monitor:
+            failed = monitor.store.outbox_failed
+            refused: list[int] = []
+
+            async def fails_once(ids: Any, error: str, retry_at: datetime) -> None:
+                # once every alert is in the outbox: no new item wakes the sender afterwards
+                if not refused and monitor.tracked["c0"].verdict.state is State.RED:
+                    refused.extend(ids)
+                    raise sqlite3.InterfaceError("bad parameter or other API misuse")
+                await failed(ids, error, retry_at)
+
+            monkeypatch.setattr(monitor.store, "outbox_failed", fails_once)
+            monitor.start()
+            await wait_for(lambda: bool(refused))
+            await asyncio.sleep(4 * RETRY_CAP_S)  # the other receivers' workers go on trying meanwhile
+            back = await receiver.up()
+            await wait_for(lambda: len(receiver.received) == 3, timeout=10)
+    finally:
+        await receiver.close()
+    assert max(m["at"] for m in receiver.received) - back < timedelta(seconds=deliver.REPLACE_AFTER_S + 2)
