@@ -451,10 +451,8 @@ def _candidates(links: list[LexborNode], column_names: str) -> tuple[list[_Candi
         counts.update(ids)
     groups: dict[int, _Candidate] = {}
     for (anchor, raw, title, href, from_attr), (ids, nodes) in zip(anchors, chains, strict=True):
-        level, top = 0, len(ids) - 1
-        while level < top and counts[ids[level + 1]] == 1:
-            level += 1
-        if level >= top:
+        level = _climb(ids, counts, 1)
+        if level is None:
             continue
         row_id, row, container_id, container = ids[level], nodes[level], ids[level + 1], nodes[level + 1]
         cand = groups.get(container_id)
@@ -471,6 +469,15 @@ def _candidates(links: list[LexborNode], column_names: str) -> tuple[list[_Candi
         cand.rows.append(_Row(title, href, anchor, raw, row, from_attr))
     _fold_pairs(groups, counts, memo, {anchor[0].mem_id: i for i, anchor in enumerate(anchors)})
     return _join_split(list(groups.values()), column_names), counts
+
+
+def _climb(ids: tuple[int, ...], counts: Counter[int], links: int) -> int | None:
+    """How far up its chain of ancestors a link's row reaches: the highest level whose parent still holds only
+    ``links`` links (the row's own); None when that is the top of the chain (no container above the row)."""
+    level, top = 0, len(ids) - 1
+    while level < top and counts[ids[level + 1]] == links:
+        level += 1
+    return None if level >= top else level
 
 
 def _fold_pairs(
@@ -490,10 +497,8 @@ def _fold_pairs(
         if kinds[_kind(cand.container)] < 3:
             continue
         ids, nodes = _chain(cand.container, memo)
-        level, top = 0, len(ids) - 1
-        while level < top and counts[ids[level + 1]] == 2:
-            level += 1
-        if level >= top:
+        level = _climb(ids, counts, 2)
+        if level is None:
             continue
         row_id, row, parent_id, parent = ids[level], nodes[level], ids[level + 1], nodes[level + 1]
         target = groups.get(parent_id)
