@@ -161,7 +161,7 @@ class DatabaseCpu:
 async def held(db: asyncpg.Connection) -> tuple[dict[str, int], int]:
     """Buckets per live daemon, and buckets no live daemon holds."""
     members = await leases.members(db)
-    return {m.node: len(m.buckets) for m in members if m.alive}, await leases.unheld(db)
+    return {m.node: len(m.buckets) for m in members if m.alive}, await leases.unheld(db, 256)
 
 
 def read_log(path: Path) -> dict[tuple[str, str], list[float]]:

@@ -439,7 +439,7 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
 
         total = inventory.settings.cluster.buckets
         hosts = Counter(bucket_of(h, total) for h in {t.host for t in inventory.targets})
-        members, unheld = await cluster_status(store)  # type: ignore[arg-type]
+        members, unheld = await cluster_status(store, total)  # type: ignore[arg-type]
         now = datetime.now(TZ)
         rows = [{"node": m.node, "alive": m.alive, "state": m.state, "heartbeat_at": m.heartbeat_at.isoformat(),
                  "heartbeat_age_s": round((now - m.heartbeat_at).total_seconds(), 1), "pid": m.pid,

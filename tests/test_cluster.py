@@ -238,7 +238,7 @@ async def held(store: str) -> tuple[dict[str, int], int]:
     db = await asyncpg.connect(store)
     try:
         members = await leases.members(db)
-        return {m.node: len(m.buckets) for m in members if m.alive}, await leases.unheld(db)
+        return {m.node: len(m.buckets) for m in members if m.alive}, await leases.unheld(db, 16)
     except asyncpg.UndefinedTableError:  # no daemon has migrated the store yet
         return {}, -1
     finally:

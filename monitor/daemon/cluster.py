@@ -1,18 +1,19 @@
 """Several daemons on one PostgreSQL store, the hosts split between them (``settings.cluster``).
 
-Every host falls in one of ``buckets`` buckets (a hash of the host name); each bucket is leased to one daemon
-through the store's ``cluster_buckets`` table (``monitor.store.leases``). A daemon probes, fires deadline and
-alert timers, and runs checks only for the hosts of the buckets it holds, so a site's politeness (its
-concurrency and interval) holds cluster-wide and each column is probed by one daemon.
+Every host falls in one of ``buckets`` buckets (a hash of the host name); each bucket is one pgqueuer job on the
+store, held by the daemon that picked it while its heartbeat is fresh (``monitor.store.leases``). A daemon probes,
+fires deadline and alert timers, and runs checks only for the hosts of the buckets it holds, so a site's politeness
+(its concurrency and interval) holds cluster-wide and each column is probed by one daemon.
 
-- **Heartbeat.** Every ``heartbeat`` the daemon renews its leases for three heartbeats and claims free or
-  expired buckets up to its fair share (``ceil(buckets / live daemons)``); one holding more than its share
-  drains the excess (no new probes there) and gives it back once its probes in flight are written, so a daemon
-  that joins or returns gets work within a few heartbeats.
-- **Takeover.** A daemon killed stops renewing: three heartbeats later its buckets are expired and the others
-  claim them. A bucket taken is adopted: its targets' state is read back from the store (what the other daemon
-  last wrote), their timers armed and their next probes scheduled from their last probe, so nothing is probed
-  twice in an interval and nothing is skipped.
+- **Heartbeat.** Every ``heartbeat`` the daemon renews its buckets' jobs (pgqueuer's heartbeat; a job whose
+  heartbeat is three heartbeats old is stale) and claims queued or stale ones (pgqueuer's dequeue) up to its fair
+  share (``ceil(buckets / live daemons)``); one holding more than its share drains the excess (no new probes
+  there) and re-queues it once its probes in flight are written, so a daemon that joins or returns gets work
+  within a few heartbeats.
+- **Takeover.** A daemon killed stops renewing: three heartbeats later its buckets' jobs are stale and pgqueuer's
+  dequeue hands them to the others. A bucket taken is adopted: its targets' state is read back from the store
+  (what the other daemon last wrote), their timers armed and their next probes scheduled from their last probe,
+  so nothing is probed twice in an interval and nothing is skipped.
 - **Fencing.** A daemon works a bucket only while its own lease is surely valid: until the time its last
   successful heartbeat started plus the lease less one heartbeat (PostgreSQL's clock sets the expiry at least
   that late). A daemon that cannot reach the store stops probing then, and says so (log, /healthz, STATUS);
@@ -159,7 +160,7 @@ class Cluster:
     async def guard(self, db: asyncpg.Connection, records: Sequence[Record]) -> Sequence[Record]:
         """Inside a write transaction: keep the records of the buckets this daemon still holds (locked until the
         write commits) and made since it took them."""
-        held = await leases.held(db, self.node)
+        held = await leases.held(db, self.node, self.ttl_s)
         kept = []
         for record in records:
             key = self._record_key(record)
@@ -330,10 +331,10 @@ class ClusterOutbox:
         return await self.store.run(lambda db: leases.claim_channel(db, channel, self.node, self.ttl_s))
 
 
-async def cluster_status(store: PostgresStore) -> tuple[list[leases.Member], int]:
-    """Every daemon the store knows, with its buckets, and how many buckets no live daemon holds."""
+async def cluster_status(store: PostgresStore, total: int) -> tuple[list[leases.Member], int]:
+    """Every daemon the store knows, with its buckets, and how many of the ``total`` buckets no live daemon holds."""
     async def read(db: asyncpg.Connection) -> tuple[list[leases.Member], int]:
-        return await leases.members(db), await leases.unheld(db)
+        return await leases.members(db), await leases.unheld(db, total)
 
     return await store.run(read)
 

@@ -1,12 +1,20 @@
-"""The cluster's tables on the shared PostgreSQL store: members, host-bucket leases and outbox-channel leases.
+"""The cluster's share of the shared PostgreSQL store: members, host buckets held through pgqueuer, channel leases.
 
-Several daemons share one fleet by leasing host buckets (``monitor.daemon.cluster``). Each heartbeat is one
-transaction: the member row's ``heartbeat_at`` is renewed, buckets the daemon gives back are released, the ones
-it holds are renewed for ``ttl``, and free or expired ones are claimed up to its fair share (``FOR UPDATE SKIP
-LOCKED``: two daemons claiming at once never take the same bucket). PostgreSQL's own clock (``now()``) decides
-what has expired, so the daemons' clocks need not agree. ``held`` runs inside every write transaction of a
-daemon: it returns the buckets the daemon still holds and locks them (``FOR SHARE``) until the write commits, so
-no other daemon can claim one while results of it are being written.
+Several daemons share one fleet by host bucket (``monitor.daemon.cluster``). Each bucket is one pgqueuer job
+(entrypoint ``govwatch.bucket``, ``dedupe_key`` ``bucket:N``, so the queue holds exactly one per bucket): a daemon
+*holds* a bucket while that job is ``picked`` under its queue-manager id and its heartbeat is fresh. pgqueuer does
+the distributed part — its dequeue claims queued jobs, and picked jobs whose heartbeat is older than the timeout
+(a daemon that died), with ``FOR UPDATE SKIP LOCKED``, so two daemons never claim the same bucket; its heartbeat
+update renews; its retry re-queues a bucket a daemon gives back. PostgreSQL's clock (``now()``) decides what is
+stale, so the daemons' clocks need not agree.
+
+Why pgqueuer's queries and not its worker loop (``QueueManager.run``): a bucket is held for hours, not run as a
+short job, and the loop's completion, retry and heartbeat writes address a job by id alone. A daemon that lost the
+store and came back after its buckets were re-picked elsewhere would renew, end or re-queue the new holder's job.
+Here every heartbeat is one transaction that first locks the jobs still picked under this daemon's id and only
+then renews or releases them, and every write of results checks, in its own transaction, that the daemon still
+holds the buckets it writes for (``held``, ``FOR SHARE``: the bucket cannot be re-picked until the write
+commits).
 
 An outbox channel (one receiver, or MQTT) is delivered by one daemon at a time: ``claim_channel`` takes or
 renews its lease, the sender gives it back when the channel has nothing due.
@@ -15,24 +23,43 @@ renews its lease, the sender gives it back when the channel has nothing due.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
+from pgqueuer.adapters.persistence.qb import QueryBuilderEnvironment
+from pgqueuer.adapters.persistence.queries import Queries
+from pgqueuer.models import Job
+from pgqueuer.ports.repository import EntrypointExecutionParameter
+from pgqueuer.types import QueueEntrypoint, QueueManagerId
 
-TABLES = """
+ENTRYPOINT = "govwatch.bucket"
+_NODES = uuid.UUID("6b1f3a52-7d0c-4f4e-9a55-3c2f7a0e9b11")  # namespace of the daemons' queue-manager ids
+
+# pgqueuer's tables (its install DDL for the version pinned in pyproject), the cluster's member and channel tables
+TABLES = QueryBuilderEnvironment().build_install_query() + """;
     CREATE TABLE cluster_members (
-        node text PRIMARY KEY, board text NOT NULL, pid integer NOT NULL, started_at timestamptz NOT NULL,
-        heartbeat_at timestamptz NOT NULL, ttl_s double precision NOT NULL, state text NOT NULL
+        node text PRIMARY KEY, worker uuid NOT NULL, board text NOT NULL, pid integer NOT NULL,
+        started_at timestamptz NOT NULL, heartbeat_at timestamptz NOT NULL, ttl_s double precision NOT NULL,
+        state text NOT NULL
     );
-    CREATE TABLE cluster_buckets (
-        bucket integer PRIMARY KEY, owner text, expires_at timestamptz NOT NULL DEFAULT '-infinity',
-        taken_at timestamptz
-    );
-    CREATE INDEX cluster_buckets_owner ON cluster_buckets (owner);
     CREATE TABLE outbox_channels (channel text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL)
 """
+
+# The jobs picked under one daemon's id (locked by the caller's clause)
+_MINE = f"SELECT * FROM pgqueuer WHERE entrypoint = '{ENTRYPOINT}' AND status = 'picked' AND queue_manager_id = $1"
+
+
+def worker_id(node: str) -> QueueManagerId:
+    """The pgqueuer queue-manager id of a daemon: the same for the same node name, so a daemon that restarts finds
+    the buckets it held (if nobody took them meanwhile)."""
+    return QueueManagerId(uuid.uuid5(_NODES, node))
+
+
+def _bucket(job: Job | asyncpg.Record) -> int:
+    return int(bytes(job["payload"] if isinstance(job, asyncpg.Record) else job.payload or b"-1"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,47 +87,50 @@ async def beat(db: asyncpg.Connection, node: str, board: str, pid: int, started_
                total: int, ttl_s: float, release: Sequence[int], claim: bool) -> Beat:
     """One heartbeat (in the caller's transaction): renew, give back ``release``, claim up to the fair share
     (``claim`` False: a daemon that is stopping claims nothing)."""
-    ttl = float(ttl_s)
-    await db.execute("INSERT INTO cluster_buckets (bucket) SELECT generate_series(0, $1 - 1) ON CONFLICT DO NOTHING",
-                     total)
+    queries = Queries.from_asyncpg_connection(db)
+    worker = worker_id(node)
+    if await db.fetchval("SELECT count(*) FROM pgqueuer WHERE entrypoint = $1", ENTRYPOINT) < total:
+        await queries.enqueue([ENTRYPOINT] * total, [str(b).encode() for b in range(total)], [0] * total,
+                              dedupe_key=[f"bucket:{b}" for b in range(total)], on_conflict="skip")
     await db.execute(
-        """INSERT INTO cluster_members (node, board, pid, started_at, heartbeat_at, ttl_s, state)
-           VALUES ($1, $2, $3, $4, now(), $5, $6)
-           ON CONFLICT (node) DO UPDATE SET board = excluded.board, pid = excluded.pid,
+        """INSERT INTO cluster_members (node, worker, board, pid, started_at, heartbeat_at, ttl_s, state)
+           VALUES ($1, $2, $3, $4, $5, now(), $6, $7)
+           ON CONFLICT (node) DO UPDATE SET worker = excluded.worker, board = excluded.board, pid = excluded.pid,
              started_at = excluded.started_at, heartbeat_at = now(), ttl_s = excluded.ttl_s, state = excluded.state""",
-        node, board, pid, started_at, ttl_s, state)
-    if release:
-        await db.execute("UPDATE cluster_buckets SET owner = NULL, expires_at = '-infinity', taken_at = NULL"
-                         " WHERE owner = $1 AND bucket = ANY($2::integer[])", node, list(release))
-    held = {r[0] for r in await db.fetch(
-        "UPDATE cluster_buckets SET expires_at = now() + make_interval(secs => $2) WHERE owner = $1 AND bucket < $3"
-        " RETURNING bucket", node, ttl, total)}
+        node, worker, board, pid, started_at, float(ttl_s), state)
+    mine = [Job.model_validate(dict(r)) for r in await db.fetch(_MINE + " FOR UPDATE", worker)]
+    given = set(release)
+    for job in mine:
+        if _bucket(job) in given or _bucket(job) >= total:
+            await queries.retry_job(job, timedelta(0), None)  # queued again: the others claim it
+    kept = [job for job in mine if _bucket(job) not in given and _bucket(job) < total]
+    await queries.update_heartbeat([job.id for job in kept])
+    held = {_bucket(job) for job in kept}
     members = await db.fetchval("SELECT count(*) FROM cluster_members WHERE heartbeat_at > now() - ttl_s * interval"
                                 " '1 second'")
     share = math.ceil(total / max(members, 1))
     if claim and len(held) < share:
-        held |= {r[0] for r in await db.fetch(
-            """UPDATE cluster_buckets SET owner = $1, expires_at = now() + make_interval(secs => $2), taken_at = now()
-               WHERE bucket IN (SELECT bucket FROM cluster_buckets WHERE bucket < $4
-                                  AND (owner IS NULL OR expires_at <= now())
-                                ORDER BY bucket LIMIT $3 FOR UPDATE SKIP LOCKED)
-               RETURNING bucket""", node, ttl, share - len(held), total)}
+        taken = await queries.dequeue(share - len(held), {QueueEntrypoint(ENTRYPOINT): EntrypointExecutionParameter(0)},
+                                      worker, None, timedelta(seconds=ttl_s))
+        held |= {_bucket(job) for job in taken}
     return Beat(frozenset(held), share, members)
 
 
 async def leave(db: asyncpg.Connection, node: str) -> None:
-    """A daemon stopping cleanly: its buckets and channels are free at once, its member row goes."""
-    await db.execute("UPDATE cluster_buckets SET owner = NULL, expires_at = '-infinity', taken_at = NULL"
-                     " WHERE owner = $1", node)
+    """A daemon stopping cleanly: its buckets are queued again at once, its channels free, its member row gone."""
+    queries = Queries.from_asyncpg_connection(db)
+    for row in await db.fetch(_MINE + " FOR UPDATE", worker_id(node)):
+        await queries.retry_job(Job.model_validate(dict(row)), timedelta(0), None)
     await db.execute("DELETE FROM outbox_channels WHERE owner = $1", node)
     await db.execute("DELETE FROM cluster_members WHERE node = $1", node)
 
 
-async def held(db: asyncpg.Connection, node: str) -> set[int]:
+async def held(db: asyncpg.Connection, node: str, ttl_s: float) -> set[int]:
     """The buckets ``node`` holds now, locked against other daemons' claims until the transaction ends."""
-    rows = await db.fetch("SELECT bucket FROM cluster_buckets WHERE owner = $1 AND expires_at > now() FOR SHARE",
-                          node)
-    return {r[0] for r in rows}
+    rows = await db.fetch("SELECT payload FROM pgqueuer WHERE entrypoint = $1 AND status = 'picked'"
+                          " AND queue_manager_id = $2 AND heartbeat > now() - make_interval(secs => $3) FOR SHARE",
+                          ENTRYPOINT, worker_id(node), float(ttl_s))
+    return {_bucket(r) for r in rows}
 
 
 async def claim_channel(db: asyncpg.Connection, channel: str, node: str, ttl_s: float) -> bool:
@@ -124,17 +154,23 @@ async def channels_elsewhere(db: asyncpg.Connection, node: str) -> set[str]:
 
 
 async def members(db: asyncpg.Connection) -> list[Member]:
-    """Every daemon known to the cluster, with its buckets (``govwatch cluster status``)."""
+    """Every daemon known to the cluster, with the buckets it holds (``govwatch cluster status``)."""
     rows = await db.fetch(
-        """SELECT m.node, m.board, m.pid, m.started_at, m.heartbeat_at,
+        f"""SELECT m.node, m.board, m.pid, m.started_at, m.heartbeat_at,
                   m.heartbeat_at > now() - m.ttl_s * interval '1 second', m.state,
-                  coalesce(array_agg(b.bucket ORDER BY b.bucket) FILTER (WHERE b.bucket IS NOT NULL), '{}')
+                  coalesce(array_agg(convert_from(j.payload, 'UTF8')::integer ORDER BY j.id)
+                           FILTER (WHERE j.id IS NOT NULL), '{{}}')
            FROM cluster_members AS m
-           LEFT JOIN cluster_buckets AS b ON b.owner = m.node AND b.expires_at > now()
+           LEFT JOIN pgqueuer AS j ON j.entrypoint = '{ENTRYPOINT}' AND j.status = 'picked'
+             AND j.queue_manager_id = m.worker AND j.heartbeat > now() - m.ttl_s * interval '1 second'
            GROUP BY m.node ORDER BY m.node""")
-    return [Member(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7])) for r in rows]
+    return [Member(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(sorted(r[7]))) for r in rows]
 
 
-async def unheld(db: asyncpg.Connection) -> int:
-    """Buckets no live daemon holds now."""
-    return await db.fetchval("SELECT count(*) FROM cluster_buckets WHERE owner IS NULL OR expires_at <= now()")
+async def unheld(db: asyncpg.Connection, total: int) -> int:
+    """Buckets no live daemon holds now (queued, or picked by a daemon whose heartbeat stopped)."""
+    held_now = await db.fetchval(
+        f"""SELECT count(*) FROM pgqueuer AS j JOIN cluster_members AS m ON m.worker = j.queue_manager_id
+            WHERE j.entrypoint = '{ENTRYPOINT}' AND j.status = 'picked'
+              AND j.heartbeat > now() - m.ttl_s * interval '1 second'""")
+    return total - held_now

@@ -133,8 +133,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE silences ADD COLUMN discard boolean NOT NULL DEFAULT false;
     CREATE INDEX outbox_held ON outbox (id) WHERE status = 'held'
     """,
-    # 3: several daemons on this store: members, host-bucket and outbox-channel leases (monitor.store.leases)
-    leases.TABLES,
+    # 3: several daemons on this store: members, host-bucket and outbox-channel leases in tables of its own
+    """
+    CREATE TABLE cluster_members (
+        node text PRIMARY KEY, board text NOT NULL, pid integer NOT NULL, started_at timestamptz NOT NULL,
+        heartbeat_at timestamptz NOT NULL, ttl_s double precision NOT NULL, state text NOT NULL
+    );
+    CREATE TABLE cluster_buckets (
+        bucket integer PRIMARY KEY, owner text, expires_at timestamptz NOT NULL DEFAULT '-infinity',
+        taken_at timestamptz
+    );
+    CREATE INDEX cluster_buckets_owner ON cluster_buckets (owner);
+    CREATE TABLE outbox_channels (channel text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL)
+    """,
+    # 4: the host buckets held as pgqueuer jobs (monitor.store.leases); leases are transient, nothing is carried over
+    "DROP TABLE cluster_buckets; DROP TABLE cluster_members; DROP TABLE outbox_channels;\n" + leases.TABLES,
 )
 
 _RESULT_COLUMNS = ("http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count,"
