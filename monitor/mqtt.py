@@ -57,13 +57,15 @@ def _encode(message: Any) -> bytes:
 
 class MqttPublisher:
     def __init__(self, store: OutboxStore, settings: MqttModel, wake: asyncio.Event,
-                 on_connected: Callable[[bool], None] | None = None) -> None:
+                 on_connected: Callable[[bool], None] | None = None, node: str | None = None) -> None:
         self.store = store
         self.settings = settings
         self.wake = wake
         self.on_connected = on_connected
         self.connected: bool | None = None  # None until the first attempt
-        self.status_topic = f"{settings.prefix}/status"
+        # one daemon of a cluster (``node``): a client and a status of its own
+        self.client_id = settings.client_id if node is None else f"{settings.client_id}-{node}"
+        self.status_topic = f"{settings.prefix}/status" if node is None else f"{settings.prefix}/status/{node}"
 
     def _set_connected(self, up: bool) -> None:
         if up != self.connected:
@@ -95,7 +97,7 @@ class MqttPublisher:
     async def _session(self) -> None:
         s = self.settings
         client = aiomqtt.Client(
-            s.host, s.port, identifier=s.client_id, username=s.username, password=s.password,
+            s.host, s.port, identifier=self.client_id, username=s.username, password=s.password,
             keepalive=s.keepalive, protocol=aiomqtt.ProtocolVersion.V5, timeout=TIMEOUT,
             will=aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True),
         )
@@ -103,8 +105,7 @@ class MqttPublisher:
             try:
                 await self._guard(client, client.publish(self.status_topic, b"online", qos=1, retain=True))
                 self._set_connected(True)
-                log.info("mqtt_connected", host=s.host, port=s.port, client_id=s.client_id)
-                await self._republish(client)
+                log.info("mqtt_connected", host=s.host, port=s.port, client_id=self.client_id)
                 await self._drain(client)
             except asyncio.CancelledError:
                 # clean stop: nothing more from the outbox; say offline ourselves (the will is for unclean loss)
@@ -135,19 +136,26 @@ class MqttPublisher:
         exc = lost.exception() if lost.done() else None
         raise aiomqtt.MqttError(f"connection lost: {exc or 'disconnected'}")
 
-    async def _republish(self, client: aiomqtt.Client) -> None:
-        """The retained states as last sent, again (a broker that kept them just keeps the same message)."""
+    async def _republish(self, client: aiomqtt.Client) -> bool:
+        """The retained states as last sent, again (a broker that kept them just keeps the same message); False when
+        another daemon of the cluster publishes MQTT now (it republished them)."""
         retained = await self.store.mqtt_retained()
+        if retained is None:
+            return False
         for first in range(0, len(retained), BATCH):
             await self._guard(client, asyncio.gather(*(
                 client.publish(p["topic"], _encode(p.get("message", "")), qos=1, retain=True)
                 for p in retained[first:first + BATCH])))
         if retained:
             log.info("mqtt_retained_republished", topics=len(retained))
+        return True
 
     async def _drain(self, client: aiomqtt.Client) -> None:
+        republish = True  # first of all, once per connection (a cluster: once this daemon holds the channel)
         while True:
             self.wake.clear()  # before reading, so an item committed meanwhile wakes the wait below
+            if republish:
+                republish = not await self._republish(client)
             now = _now()
             rows = await self.store.outbox_due(CHANNEL, now, limit=BATCH)
             if rows:

@@ -91,7 +91,8 @@ async def monitoring(
                 mqtt_wake = asyncio.Event()
                 hooks.after_write.append(mqtt_wake.set)
                 publisher = MqttPublisher(outbox, settings.mqtt, mqtt_wake,
-                                          metrics.set_mqtt_connected if metrics else None)
+                                          metrics.set_mqtt_connected if metrics else None,
+                                          monitor.cluster.node if monitor.cluster else None)
                 delivery.append(asyncio.create_task(publisher.run(), name="mqtt"))
             if monitor.cluster is not None:
                 delivery.append(asyncio.create_task(monitor.cluster.run(), name="cluster"))

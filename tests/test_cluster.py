@@ -8,8 +8,10 @@ whose store goes away (a TCP proxy cut) stops probing, says so, and resumes when
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -17,6 +19,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +29,19 @@ import pytest
 from aiohttp import web
 from ruamel.yaml import YAML
 
+from monitor.config import MqttModel
+from monitor.daemon.cluster import ClusterOutbox
+from monitor.evaluate import Verdict
+from monitor.model import State
+from monitor.mqtt import MqttPublisher
+from monitor.records import VerdictRecord
 from monitor.store import leases
+from monitor.store.postgres import PostgresStore
 from tests.conftest import Endpoint, list_page
 from tests.pgproxy import Proxy
 from tests.test_alerts_delivery import crossings
 from tests.test_daemon import dated
+from tests.test_mqtt import MOSQUITTO, Broker, Subscriber, enqueue, event, numbers, state
 
 HOSTS, COLUMNS = 9, 3  # sites, each on a port of its own (a host), with three columns each
 INTERVAL, HEARTBEAT = 3.0, 1.0  # a column's probe interval; the cluster's heartbeat (leases last three)
@@ -296,3 +307,106 @@ async def _says_lost(daemon: Daemon) -> bool:
     status_code, text = await daemon.healthz()
     return status_code == 503 and "cluster_store_lost" in text
 
+
+
+async def test_the_fleet_read_back_shows_a_write_that_commits_late(postgres_url: str) -> None:
+    """A daemon's write that commits long after its transaction began (more than the 5 s the read-back once looked
+    back by ``written_at``) is read by the others at their next look after the commit; the quick writes committed
+    meanwhile are read at once."""
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(db: asyncpg.Connection, records: Any) -> Any:
+        await db.fetchval("SELECT pg_current_xact_id()")  # its id taken now, as a long write's is at its first row
+        holding.set()
+        await release.wait()
+        return records
+
+    stores = [PostgresStore(postgres_url), PostgresStore(postgres_url, guard=slow), PostgresStore(postgres_url)]
+    for store in stores:
+        await store.open()
+    reader, late, quick = stores
+
+    def record(target: str) -> VerdictRecord:
+        return VerdictRecord(target, datetime.now(UTC), Verdict(State.RED, ("stale",), detail=target))
+
+    try:
+        horizon, _ = await reader.fleet_changes(0)
+        writing = asyncio.create_task(late.write([record("late")]))
+        await asyncio.wait_for(holding.wait(), 10)
+        written = 0
+        started = time.monotonic()
+        while time.monotonic() - started < 6:  # another daemon writes, this one looks, every half second
+            await quick.write([record(f"quick{written}")])
+            written += 1
+            horizon, changed = await reader.fleet_changes(horizon)
+            # every quick write so far, read again while the late one runs (the horizon stays below it)
+            assert sorted(tid for tid, _ in changed) == sorted(f"quick{i}" for i in range(written))
+            await asyncio.sleep(0.5)
+        release.set()
+        await writing
+        horizon, changed = await reader.fleet_changes(horizon)
+        assert dict(changed)["late"] == Verdict(State.RED, ("stale",), detail="late")
+        # the case the 5 s look-back missed: the late row's time is more than 5 s before the newest seen before it
+        times = dict(await reader.run(lambda db: db.fetch("SELECT target_id, written_at FROM current")))
+        assert max(times[f"quick{i}"] for i in range(written)) - times["late"] > timedelta(seconds=5)
+    finally:
+        release.set()
+        for store in stores:
+            await store.close()
+
+
+@pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="no mosquitto (.ci/run installs it)")
+async def test_two_daemons_on_one_broker_stay_connected_and_one_publishes_at_a_time(
+        tmp_path: Path, postgres_url: str) -> None:
+    """Two daemons' MQTT publishers, built as a cluster builds them (``client_id`` and node, the outbox under the
+    channel lease), on one real broker: each stays connected under a client id of its own (sharing one, the broker
+    would throw the older off at every connect), each says its own status; the outbox goes out once, in order, and
+    the retained states are republished by one daemon, then once more by the other when it takes over."""
+    broker = Broker(tmp_path)
+    await broker.start()
+    store = PostgresStore(postgres_url)
+    await store.open()
+    await enqueue(store, [state(f"c{i}", "green") for i in range(3)], prefix="before")  # sent by an earlier run
+    now = datetime.now(UTC)
+    await store.outbox_sent([row.id for row in await store.outbox_due("mqtt", now)], now)
+    sub = Subscriber(broker.port)
+    daemons: dict[str, tuple[asyncio.Task[None], asyncio.Event, list[bool]]] = {}
+    try:
+        await asyncio.wait_for(sub.subscribed.wait(), 5)
+        for node in ("a", "b"):
+            wake, calls = asyncio.Event(), []
+            publisher = MqttPublisher(ClusterOutbox(store, node, 3.0), MqttModel(port=broker.port), wake,
+                                      calls.append, node)
+            assert publisher.client_id == f"govwatch-{node}"
+            daemons[node] = asyncio.create_task(publisher.run()), wake, calls
+        await until(lambda: sub.on("govwatch/status/a") == ["online"] == sub.on("govwatch/status/b"), 10, "both online")
+        await enqueue(store, [event(n) for n in range(20)], prefix="first")
+        for _, wake, _ in daemons.values():
+            wake.set()
+        await until(lambda: numbers(sub) == list(range(20)), 10, lambda: f"the first events (got {numbers(sub)})")
+        await asyncio.sleep(3)  # time for a broker to throw a client off, and for it to come back and throw the other
+        assert [calls for _, _, calls in daemons.values()] == [[True], [True]]
+        assert not sub.on("govwatch/status")  # no status shared by the daemons (one's will would say all are off)
+        states = [f"govwatch/u1/column/c{i}/state" for i in range(3)]
+        assert [len(sub.on(topic)) for topic in states] == [1, 1, 1]  # republished by one daemon, not by each
+        holder = await store.run(lambda db: db.fetchval("SELECT owner FROM outbox_channels WHERE channel = 'mqtt'"))
+        other = "b" if holder == "a" else "a"
+        # the holder stops as a daemon does (its publisher, then it leaves the cluster): the other takes over
+        task, _, calls = daemons.pop(holder)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.run(lambda db: leases.leave(db, holder))
+        await enqueue(store, [event(n) for n in range(20, 40)], prefix="second")
+        daemons[other][1].set()
+        await until(lambda: numbers(sub) == list(range(40)), 10, lambda: f"the second events (got {numbers(sub)})")
+        assert [len(sub.on(topic)) for topic in states] == [2, 2, 2]  # once more, by the daemon taking over
+        assert sub.on(f"govwatch/status/{holder}") == ["online", "offline"] and calls == [True, False]
+        assert sub.on(f"govwatch/status/{other}") == ["online"] and daemons[other][2] == [True]
+    finally:
+        for task, _, _ in daemons.values():
+            task.cancel()
+        await asyncio.gather(*(task for task, _, _ in daemons.values()), return_exceptions=True)
+        await sub.close()
+        await store.close()
+        broker.stop()

@@ -452,7 +452,7 @@ class MqttModel(_Strict):
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password: str | None = None
-    client_id: str = "govwatch"
+    client_id: str = "govwatch"  # in a cluster each daemon connects as <client_id>-<node> (one session per id)
     prefix: str = Field(default="govwatch", pattern=r"^[A-Za-z0-9_/-]+$")
     keepalive: int = Field(default=30, ge=5, le=3600)
 

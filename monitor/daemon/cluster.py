@@ -20,10 +20,14 @@ fires deadline and alert timers, and runs checks only for the hosts of the bucke
   it resumes when the store answers again. Every write checks, in its transaction, that the daemon still holds
   the buckets of what it writes (records of a bucket lost meanwhile are dropped: their new holder does them).
 - **Whole fleet.** The verdicts other daemons write are read back every heartbeat, so every daemon's board and
-  API show the whole fleet. Metrics export per-target state only for the targets a daemon holds.
+  API show the whole fleet. They are read by the id of the transaction that wrote them, from the oldest one still
+  running at the last look (``PostgresStore.fleet_changes``): a write is shown however late it commits. Metrics
+  export per-target state only for the targets a daemon holds.
 - **Outbox.** A channel (receiver, MQTT) is delivered by one daemon at a time under a channel lease
   (``ClusterOutbox``), renewed before each send; a daemon killed in the middle of a send leaves at most that
-  one message to be sent again by the next.
+  one message to be sent again by the next. A receiver's lease is given back when nothing is pending; MQTT's is
+  kept while its holder is connected to the broker, and only the holder republishes the retained states (when it
+  connects, or takes the channel over), so they are not sent by every daemon, nor an old state after a newer one.
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 LEASE_HEARTBEATS = 3  # a lease lasts this many heartbeats
-FLEET_OVERLAP = timedelta(seconds=5)  # re-read this much before the newest row seen (transactions commit late)
+MQTT = "mqtt"  # the MQTT publisher's outbox channel (``monitor.mqtt.CHANNEL``)
+MQTT_LEASE_S = 15.0  # at least: connected, the publisher renews its lease every 5 s or sooner (``monitor.mqtt.POLL``)
 
 
 def bucket_of(key: str, total: int) -> int:
@@ -85,7 +90,7 @@ class Cluster:
         self.members = 0
         self.started_at = monitor.clock()
         self.stopping = False
-        self._seen: datetime | None = None  # the newest ``current.written_at`` read back
+        self._horizon = 0  # the fleet read-back's: the transactions below it were read (0: every row, at first)
         self._site_hosts: dict[str, str] = {}
         self.configure(monitor.inventory)
 
@@ -268,9 +273,8 @@ class Cluster:
 
     async def _read_fleet(self) -> None:
         """The verdicts other daemons wrote since the last look: the board shows the whole fleet."""
-        since = self._seen - FLEET_OVERLAP if self._seen else self.started_at - FLEET_OVERLAP
-        for tid, at, verdict in await self.store.verdicts_since(since):
-            self._seen = at if self._seen is None else max(self._seen, at)
+        self._horizon, changed = await self.store.fleet_changes(self._horizon)
+        for tid, verdict in changed:
             tracked = self.monitor.tracked.get(tid)
             if tracked is not None and not self.owns_key(tracked.target.host):
                 self.monitor.show(tracked, verdict)
@@ -293,8 +297,10 @@ class ClusterOutbox:
     """The outbox as one daemon of several delivers it: a channel is drained by the daemon holding its lease.
 
     ``outbox_next`` leaves out the channels another daemon is delivering; ``outbox_due`` takes the channel's lease
-    (nothing while another holds it) and gives it back when nothing is due; ``outbox_pending``, asked right before
-    each send, renews it (nothing is pending for a daemon that lost it, so it does not send)."""
+    (nothing while another holds it) and gives a receiver's back when nothing is due; ``outbox_pending``, asked right
+    before each send, renews it (nothing is pending for a daemon that lost it, so it does not send). The MQTT
+    publisher renews its lease with ``outbox_due`` at least every few seconds while connected, and keeps it when idle:
+    ``mqtt_retained`` (the states to republish) answers only the daemon taking or holding it."""
 
     def __init__(self, store: PostgresStore, node: str, ttl_s: float) -> None:
         self.store = store
@@ -314,7 +320,7 @@ class ClusterOutbox:
         if not await self._claim(channel):
             return []
         rows = await self.store.outbox_due(channel, now, limit)
-        if not rows and channel not in await self.store.outbox_next():
+        if not rows and channel != MQTT and channel not in await self.store.outbox_next():
             await self.store.run(lambda db: leases.release_channel(db, channel, self.node))
         self._channel_of = {row.id: channel for row in rows} | {
             i: c for i, c in self._channel_of.items() if c != channel}
@@ -327,8 +333,16 @@ class ClusterOutbox:
                 return set()
         return await self.store.outbox_pending(ids)
 
+    async def mqtt_retained(self) -> list[dict[str, Any]] | None:
+        """The retained MQTT states to publish again, for the daemon that takes or holds the MQTT channel; None to
+        the others (one daemon republishes, and no other sends a state while it does)."""
+        if not await self._claim(MQTT):
+            return None
+        return await self.store.mqtt_retained()
+
     async def _claim(self, channel: str) -> bool:
-        return await self.store.run(lambda db: leases.claim_channel(db, channel, self.node, self.ttl_s))
+        ttl = max(self.ttl_s, MQTT_LEASE_S) if channel == MQTT else self.ttl_s
+        return await self.store.run(lambda db: leases.claim_channel(db, channel, self.node, ttl))
 
 
 async def cluster_status(store: PostgresStore, total: int) -> tuple[list[leases.Member], int]:

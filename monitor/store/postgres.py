@@ -11,7 +11,8 @@ new one when the database is back. A batch goes in a few statements whatever its
 not one round trip per record. ``guard`` — given by the cluster — runs first inside each write transaction and
 keeps only the records this daemon may still write (those of the host buckets it holds), holding the lock that
 stops another daemon from taking those buckets until the transaction ends. Each ``current`` row keeps when it was last
-written (``written_at``, the transaction's time): a daemon showing the whole fleet reads what others changed by it.
+written (``written_at``, the transaction's time) and by which transaction (``written_xid``): a daemon showing the whole
+fleet reads what others changed by the latter (``fleet_changes``), as a transaction may commit long after its time.
 """
 
 from __future__ import annotations
@@ -148,6 +149,11 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: the host buckets held as pgqueuer jobs (monitor.store.leases); leases are transient, nothing is carried over
     "DROP TABLE cluster_buckets; DROP TABLE cluster_members; DROP TABLE outbox_channels;\n" + leases.TABLES,
+    # 5: the transaction that last wrote each ``current`` row, what the fleet read-back goes by (``fleet_changes``)
+    """
+    ALTER TABLE current ADD COLUMN written_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+    CREATE INDEX current_written_xid ON current (written_xid)
+    """,
 )
 
 _RESULT_COLUMNS = ("http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count,"
@@ -457,7 +463,7 @@ class PostgresStore:
 
     async def _currents(self, db: asyncpg.Connection, currents: Sequence[_Current]) -> None:
         """Each target's ``current`` row, in rounds when a batch holds several writes of one target (one statement
-        may touch a row once). ``written_at`` is the transaction's time: what other daemons read changes by."""
+        may touch a row once). ``written_xid`` is the transaction's id: what other daemons read changes by."""
         rounds: list[list[_Current]] = []
         seen: dict[str, int] = {}
         for current in currents:
@@ -484,14 +490,14 @@ class PostgresStore:
                       newest_first_seen = COALESCE(x.first_seen, c.newest_first_seen),
                       etag = CASE WHEN x.probe THEN x.etag ELSE c.etag END,
                       last_modified = CASE WHEN x.probe THEN x.lm ELSE c.last_modified END,
-                      written_at = now()
+                      written_at = now(), written_xid = pg_current_xact_id()
                     FROM {rows} WHERE c.target_id = x.id""", *columns)
             await db.execute(
                 f"""INSERT INTO current (target_id, state, reasons, newest_date, yellow_at, deadline, next_change,
                         detail, since, last_result, last_good_result, newest_first_seen, etag, last_modified,
-                        written_at)
+                        written_at, written_xid)
                     SELECT id, state, reasons, newest, yellow, deadline, nxt, detail, at, result,
-                           CASE WHEN good THEN result END, first_seen, etag, lm, now()
+                           CASE WHEN good THEN result END, first_seen, etag, lm, now(), pg_current_xact_id()
                     FROM {rows} WHERE NOT EXISTS (SELECT FROM current WHERE target_id = x.id)
                     ON CONFLICT (target_id) DO NOTHING""", *columns)
 
@@ -583,15 +589,19 @@ class PostgresStore:
                  "fetch_ms": o.fetch_ms, "item_count": row[-2], "final_url": o.final_url}
                 for row in rows for o in (_observation(target_id, row),)]
 
-    async def verdicts_since(self, since: datetime) -> list[tuple[str, datetime, Verdict]]:
-        """The ``current`` rows written after ``since`` (target id, when, verdict), oldest first: what other daemons
-        changed, for a daemon that shows the whole fleet."""
+    async def fleet_changes(self, horizon: int) -> tuple[int, list[tuple[str, Verdict]]]:
+        """The ``current`` rows last written by a transaction numbered ``horizon`` or above (target id, verdict), and
+        the horizon to ask from next time: the oldest transaction still running when they were read (all below it
+        had ended: committed and read here, or rolled back). So a write is read at the first call after it commits,
+        however long after its start; rows of a transaction running across calls (and of the ones after it) are
+        read again until it ends. One statement: the rows and the horizon come from one snapshot."""
         async with self._reading() as db:
             rows = await db.fetch(
-                "SELECT target_id, written_at, state, reasons, newest_date, yellow_at, deadline, next_change, detail"
-                " FROM current WHERE written_at > $1 ORDER BY written_at", since)
-        return [(r[0], r[1], Verdict(State(r[2]), tuple(json.loads(r[3])), r[4], r[5], r[6], r[7], r[8]))
-                for r in rows]
+                "SELECT h.xmin, c.target_id, c.state, c.reasons, c.newest_date, c.yellow_at, c.deadline, c.next_change,"
+                " c.detail FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin) AS h"
+                " LEFT JOIN current AS c ON c.written_xid >= $1::text::xid8", str(horizon))
+        return int(rows[0][0]), [(r[1], Verdict(State(r[2]), tuple(json.loads(r[3])), r[4], r[5], r[6], r[7], r[8]))
+                                 for r in rows if r[1] is not None]
 
     # ------------------------------------------------------------------ findings
 
