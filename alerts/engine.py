@@ -63,10 +63,12 @@ class Alerter:
         self._cut_off = CutOff(tracked)
         self.mutes: tuple[Mute, ...] = (self._silences, SiteDown(tracked), self._cut_off)  # asked in this order
         self._timers: Schedule[str, Alert] = Schedule()  # put without keys: no alert timer replaces another
-        self.veto_states: dict[tuple[str, str], State] = {}  # (site id, veto kind) → state
         # Whether this daemon sends a target's timed alerts (a cluster: the daemon holding the target; another
         # that takes it over arms its timers again through ``arm``, and the alerts' keys keep them once).
         self.owns: Callable[[Tracked], bool] = lambda _: True
+        # Whether this daemon speaks for a site or a finding's subject: its vetoes and the held alerts about it (a
+        # cluster: the daemon holding the site's host; its columns on other hosts reach it through ``fleet_change``)
+        self.owns_subject: Callable[[str], bool] = lambda _: True
         self.configure(inventory)
 
     @property
@@ -101,7 +103,7 @@ class Alerter:
         for alert in change_alerts(target, previous, verdict, at):
             items += _held(route(alert, self.units, self.settings, self.board_url, at, suppressed), muted)
         if target.kind == TargetKind.COLUMN:
-            items += self._vetoes(target, verdict, at, self.muted(About.of_site(target.unit_id, target.site_id), at))
+            items += self._vetoes(target, verdict, previous, at)
         if self.mqtt_prefix:
             items += self._mqtt(target, verdict, previous, at)
         self._schedule(target, verdict, at)
@@ -155,28 +157,41 @@ class Alerter:
     def site_vetoes(
         self, site_id: str, changed: Target | None = None, verdict: Verdict | None = None,
     ) -> list[SiteVeto]:
-        """A site's column vetoes from its columns' current verdicts (``changed`` taking ``verdict``)."""
+        """A site's column vetoes from its columns' current verdicts (``changed`` taking ``verdict``; a column
+        with no verdict yet counts for none)."""
         pairs = []
         for tid in self.site_columns.get(site_id, ()):
             tracked = self.tracked.get(tid)
             if tracked is not None:
-                pairs.append((tracked.target, verdict if changed is not None and tid == changed.id
-                              else tracked.verdict))
+                now = verdict if changed is not None and tid == changed.id else tracked.verdict
+                if now is not None:
+                    pairs.append((tracked.target, now))
         return site_vetoes(pairs)
 
-    def _vetoes(self, target: Target, verdict: Verdict, at: datetime, muted: Muted | None) -> list[OutboxItem]:
-        """Outbox items for the site's vetoes that this column's change moved to yellow or red (held, like the
-        column's own alerts, while a mute holds the column back)."""
+    def _vetoes(self, target: Target, verdict: Verdict, previous: Verdict | None, at: datetime) -> list[OutboxItem]:
+        """Outbox items for the site's vetoes that this column's change (``previous`` → ``verdict``) moved to
+        yellow or red, from the daemon speaking for the site only (held, like the column's own alerts, while a
+        mute holds the site back). Before and after are both read from the columns' verdicts as this daemon
+        knows them, so no state of its own can go stale when a site's columns move between daemons."""
         site, unit = self.sites.get(target.site_id), self.units.get(target.unit_id)
+        if site is None or unit is None or not self.owns_subject(target.site_id):
+            return []
+        muted = self.muted(About.of_site(target.unit_id, target.site_id), at)
+        before = {v.rule.kind: v.state for v in self.site_vetoes(target.site_id, target, previous)}
         items: list[OutboxItem] = []
         for veto in self.site_vetoes(target.site_id, target, verdict):
-            key = (target.site_id, veto.rule.kind)
-            was = self.veto_states.get(key, State.GREEN)
-            self.veto_states[key] = veto.state
-            if veto.state is not was and veto.state in (State.YELLOW, State.RED) and site and unit:
+            if veto.state is not before[veto.rule.kind] and veto.state in (State.YELLOW, State.RED):
                 found = veto_items(site, unit, veto, self.units, self.settings, self.board_url, at)
                 items += _held([replace(i, suppressed=muted.reason) for i in found] if muted else found, muted)
         return items
+
+    def fleet_change(self, target: Target, verdict: Verdict, previous: Verdict | None) -> None:
+        """A verdict another daemon of the cluster wrote: the site's vetoes it moves are sent from here if this
+        daemon speaks for the site (the other one does not)."""
+        if target.kind == TargetKind.COLUMN:
+            items = self._vetoes(target, verdict, previous, self.clock())
+            if items:
+                self.enqueue(OutboxRecord(tuple(items)))
 
     def _mqtt(self, target: Target, verdict: Verdict, previous: Verdict | None, at: datetime) -> list[OutboxItem]:
         message = {
@@ -205,14 +220,10 @@ class Alerter:
             self._schedule(t.target, t.verdict, since)
 
     def schedule_all(self) -> None:
-        """Arm the timers of every tracked target and note each site's vetoes as they stand (at start, after
-        the monitor loaded its state: what was already yellow or red is not announced again)."""
+        """Arm the timers of every tracked target (at start, after the monitor loaded its state)."""
         now = self.clock()
         for tracked in self.tracked.values():
             self._schedule(tracked.target, tracked.verdict, now)
-        for site_id in self.site_columns:
-            for veto in self.site_vetoes(site_id):
-                self.veto_states[(site_id, veto.rule.kind)] = veto.state
 
     def _still_applies(self, alert: Alert) -> bool:
         tracked = self.tracked.get(alert.target.id)
@@ -259,7 +270,7 @@ class Alerter:
         try:
             if self._cut_off.cut_off():
                 return
-            held = await self.store.outbox_held()
+            held = [row for row in await self.store.outbox_held() if self._speaks_for(row.payload)]
             if not held:
                 return
             now = self.clock()
@@ -271,6 +282,17 @@ class Alerter:
                 self.wake.set()
         except Exception:
             log.exception("held_alerts_failed")
+
+    def _speaks_for(self, payload: Mapping[str, Any]) -> bool:
+        """Whether this daemon settles a held item: the one holding its column, site or finding's subject (a
+        cluster: each item is settled once, by the daemon whose view of it is current)."""
+        if str(payload["kind"]).startswith("veto_"):
+            return self.owns_subject(str(payload.get("site_id")))
+        if str(payload["kind"]).startswith("finding_"):
+            known = self.finding(str(payload.get("uid")))
+            return known is None or self.owns_subject(known.finding.subject)
+        tracked = self.tracked.get(str(payload.get("target_id")))
+        return tracked is None or self.owns(tracked)
 
     def _candidate(self, row: HeldRow, now: datetime) -> Candidate:
         payload = row.payload

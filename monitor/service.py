@@ -131,6 +131,8 @@ def join_cluster(monitor: Monitor, alerter: Alerter, node: str | None, board: st
     cluster = monitor.cluster = Cluster(monitor, store, settings, name, board)
     store.guard = cluster.guard
     alerter.owns = monitor.holds
+    alerter.owns_subject = cluster.owns_subject
+    monitor.hooks.fleet_listeners.append(alerter.fleet_change)
     monitor.hooks.on_adopt.append(alerter.arm)
     monitor.hooks.on_reload.append(cluster.configure)
     if monitor.hooks.checks is not None:

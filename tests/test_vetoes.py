@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 
+from ruamel.yaml import YAML
+
 from alerts import texts
-from monitor.evaluate import TZ, Reason, Verdict
+from alerts.engine import Alerter
+from monitor import config
+from monitor.daemon import Tracked
+from monitor.evaluate import TZ, History, Reason, Verdict
 from monitor.model import State, Target
+from monitor.records import OutboxItem, OutboxRecord
 from monitor.rules import DEFAULT_RULES
 from monitor.service import monitoring
+from monitor.store.sqlite import SQLiteStore
 from monitor.vetoes import site_vetoes
 from tests.conftest import Endpoint, PageServer
 from tests.test_alerts_delivery import inventory, wait_for
@@ -81,3 +89,49 @@ async def test_the_unit_hears_before_the_site_fails_and_the_office_when_it_does(
     office = told("office")
     assert "单项否决" in office and "否决预警" not in office  # the office hears only that the site fails
     assert sum(1 for m in endpoint.messages("office") if "单项否决" in m["body"]["title"]) == 1
+
+
+async def test_in_a_cluster_only_the_daemon_speaking_for_the_site_announces_its_vetoes(tmp_path: Path) -> None:
+    """A site's columns on two hosts, held by two daemons: the columns of the other host reach the daemon holding
+    the site's host as read-back verdicts (``fleet_change``), and the veto they complete is announced from there
+    once; the other daemon, whose own change completes nothing in its view, announces nothing."""
+    data = {"settings": {"checks": [], "store": str(tmp_path / "govwatch.sqlite3")},
+            "units": [{"id": "u1", "name": "县政府办", "receivers": [{"id": "group", "url": "json://127.0.0.1:9/g"}]}],
+            "sites": [{"id": "s1", "name": "青溪县人民政府网站", "unit": "u1", "homepage": "http://127.0.0.1:9/",
+                       "check_homepage": False, "columns": [
+                           {"id": f"c{i}", "name": f"乡镇动态{i}", "category": "动态要闻",
+                            "url": f"http://127.0.0.1:{9 if i < 3 else 10}/c{i}/"} for i in range(5)]}]}
+    path = tmp_path / "inventory.yaml"
+    YAML().dump(data, path)
+    inv = config.load(path)
+    at = datetime(2026, 12, 5, 10, tzinfo=TZ)
+
+    def daemon(speaks_for_site: bool) -> tuple[Alerter, list[OutboxRecord]]:
+        tracked = {t.id: Tracked(t, History(), FRESH) for t in inv.targets}
+        written: list[OutboxRecord] = []
+        alerter = Alerter(inv, tracked, lambda: at, SQLiteStore(tmp_path / "govwatch.sqlite3"), written.append)
+        alerter.owns_subject = lambda subject: speaks_for_site
+        return alerter, written
+
+    def vetoes(items: Iterable[OutboxItem]) -> set[str]:
+        return {str(i.payload["kind"]) for i in items if str(i.payload["kind"]).startswith("veto_")}
+
+    site, site_written = daemon(True)  # holds 127.0.0.1:9, the site's host: columns c0-c2
+    other, other_written = daemon(False)  # holds 127.0.0.1:10: columns c3 and c4
+    for tid in ("c0", "c1", "c2"):  # three stale columns: nothing to announce yet
+        target = site.tracked[tid].target
+        assert vetoes(site.outbox_for(target, STALE, FRESH, at)) == set()
+        site.tracked[tid].verdict = STALE
+        other.fleet_change(target, STALE, FRESH)
+        other.tracked[tid].verdict = STALE
+    target = other.tracked["c3"].target  # the fourth: yellow for the site, but not said by the other daemon
+    assert vetoes(other.outbox_for(target, STALE, FRESH, at)) == set()
+    other.tracked["c3"].verdict = STALE
+    site.fleet_change(target, STALE, FRESH)
+    site.tracked["c3"].verdict = STALE
+    assert [vetoes(r.items) for r in site_written] == [{"veto_yellow"}]
+    target = other.tracked["c4"].target  # the fifth: the site fails
+    assert vetoes(other.outbox_for(target, STALE, FRESH, at)) == set()
+    site.fleet_change(target, STALE, FRESH)
+    assert [vetoes(r.items) for r in site_written] == [{"veto_yellow"}, {"veto_red"}]
+    assert other_written == []
