@@ -128,7 +128,16 @@ class HealthProbeRecord:
     ms: float | None = None
 
 
-Record = ProbeRecord | VerdictRecord | OutboxRecord | FindingsRecord | HealthProbeRecord
+@dataclass(frozen=True, slots=True)
+class CheckRunRecord:
+    """A check ran on a subject (started ``at``): its next run, by whichever daemon, falls one interval later."""
+
+    check: str
+    subject: str
+    at: datetime
+
+
+Record = ProbeRecord | VerdictRecord | OutboxRecord | FindingsRecord | HealthProbeRecord | CheckRunRecord
 
 
 @dataclass(frozen=True, slots=True)

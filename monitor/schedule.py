@@ -64,6 +64,10 @@ class Schedule(Generic[Key, Item]):
         """When each live key is due."""
         return {key: entry[0] for key, entry in self._live.items()}
 
+    def items(self) -> dict[Key, Item]:
+        """Each live key's item (in no order: cheaper than ``pending`` for many keys)."""
+        return {key: entry[3] for key, entry in self._live.items()}
+
     def due_at(self, key: Key) -> float | None:
         """When a key's live entry is due, or None."""
         entry = self._live.get(key)

@@ -80,7 +80,9 @@ async def monitoring(
             if settings.cluster is not None:
                 outbox = join_cluster(monitor, alerter, node, board)
             await monitor.load()
-            await runner.run_first()  # the bridges' state before any account is probed
+            # each check one interval after its last run (a restart runs none early); the bridges' state before any
+            # account is probed (a cluster's daemon: as it takes them over)
+            await runner.resume()
             await alerter.refresh_silences()
             alerter.schedule_all()
             sender = Sender(outbox, alerter, monitor.clock, metrics.notified if metrics else None,

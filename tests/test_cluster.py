@@ -29,14 +29,20 @@ import pytest
 from aiohttp import web
 from ruamel.yaml import YAML
 
+from monitor import config
+from monitor.checks.base import Subject
 from monitor.config import MqttModel
+from monitor.daemon import Monitor
 from monitor.daemon.cluster import ClusterOutbox
-from monitor.evaluate import Verdict
+from monitor.evaluate import TZ, Reason, Verdict
+from monitor.findings import Finding
 from monitor.model import State
 from monitor.mqtt import MqttPublisher
 from monitor.records import VerdictRecord
+from monitor.service import monitoring
 from monitor.store import leases
 from monitor.store.postgres import PostgresStore
+from tests.bridges import MpFeed, WeweRss, running
 from tests.conftest import Endpoint, list_page
 from tests.pgproxy import Proxy
 from tests.test_alerts_delivery import crossings
@@ -410,3 +416,126 @@ async def test_two_daemons_on_one_broker_stay_connected_and_one_publishes_at_a_t
         await sub.close()
         await store.close()
         broker.stop()
+
+
+# ------------------------------------------------------------ the checks' schedule at a handover (in-process daemons)
+
+CHECK_INTERVAL = 600.0
+
+
+class Ticks:
+    """A check for the tests: records when it ran on each subject, finds nothing."""
+
+    name = "ticks"
+    produces = ("word",)
+
+    def __init__(self, subjects: list[str]) -> None:
+        self.ids = subjects
+        self.calls: dict[str, float] = {}
+
+    def subjects(self, inventory: config.Inventory) -> list[Subject]:
+        return [Subject(s, CHECK_INTERVAL, "u1", "", None) for s in self.ids]
+
+    async def run(self, subject: Subject, ctx: Any, now: datetime) -> list[Finding]:
+        self.calls.setdefault(subject.id, now.timestamp())
+        return []
+
+
+def cluster_inventory(path: Path, store: str, **extra: Any) -> config.Inventory:
+    data = {"settings": {"store": store, "checks": [], "extract_workers": 0,
+                         "fetch": {"timeout": "5s", "per_host_interval": "0s"},
+                         "cluster": {"heartbeat": f"{HEARTBEAT:g}s", "buckets": 16}},
+            "units": [{"id": "u1", "name": "青溪县人民政府办公室"}]}
+    for key, value in extra.items():
+        data[key] = {**data[key], **value} if isinstance(value, dict) else value
+    YAML().dump(data, path)
+    return config.load(path)
+
+
+def with_check(monitor: Monitor, inventory: config.Inventory, check: Ticks | None) -> None:
+    """Give a daemon's runner ``check`` (None: no check). Called right after ``monitoring`` yields, before the
+    daemon's first heartbeat can adopt anything."""
+    runner = monitor.check_runner
+    assert runner is not None
+    runner._build = lambda _: [check] if check else []
+    runner.configure(inventory)
+
+
+async def test_a_daemon_taking_subjects_over_runs_their_checks_one_interval_after_their_last_run(
+        tmp_path: Path, postgres_url: str) -> None:
+    """Daemon a runs the check on every subject; b joins and takes half the buckets: each subject b took runs there
+    one interval after a's run (not at b's random first-run time, not at once); one whose last run the store says is
+    overdue runs within the time it is overdue."""
+    inventory = cluster_inventory(tmp_path / "inventory.yaml", postgres_url)
+    ran, overdue = [f"ran-{k}" for k in range(8)], [f"late-{k}" for k in range(8)]
+    async with monitoring(inventory, node="a") as a:
+        first = Ticks(ran + overdue)
+        with_check(a, inventory, first)
+        await until(lambda: len(a.cluster.active) == 16, 10, "a holds every bucket")  # type: ignore[union-attr]
+        await a.check_once()  # every subject, now: the runs are written through a's writer and write guard
+        with_check(a, inventory, None)  # a runs nothing more: what b finds in the store is a's run
+        db = await asyncpg.connect(postgres_url)
+        try:
+            recorded = {s: at.timestamp() for s, at in await db.fetch(
+                "SELECT subject, at FROM check_runs WHERE check_name = 'ticks'")}
+            # the late ones last ran an interval and 30 s ago
+            await db.execute("UPDATE check_runs SET at = at - make_interval(secs => $1) WHERE subject LIKE 'late-%'",
+                             CHECK_INTERVAL + 30)
+        finally:
+            await db.close()
+        assert recorded == pytest.approx(first.calls, abs=1e-3)
+        async with monitoring(inventory, node="b") as b:
+            second = Ticks(ran + overdue)
+            with_check(b, inventory, second)
+            joined = time.time()
+            await until(lambda: len(b.cluster.active) == 8 and len(a.cluster.active) == 8,  # type: ignore[union-attr]
+                        10 * HEARTBEAT + 10, "b took its share")
+            seen = time.time()
+            runner = b.check_runner
+            assert runner is not None
+            due = {subject: at for (_, subject), at in runner.next_runs().items()}
+            taken = [s for s in ran + overdue if b.cluster.owns_subject(s)]  # type: ignore[union-attr]
+            assert {s for s in taken if s in ran} and {s for s in taken if s in overdue}
+            for subject in (s for s in taken if s in ran):
+                assert subject not in second.calls  # not at once
+                assert due[subject] == pytest.approx(first.calls[subject] + CHECK_INTERVAL, abs=1e-3)
+            for subject in (s for s in taken if s in overdue):
+                when = second.calls.get(subject, due[subject])  # it may have run already
+                # overdue by 30 s plus the time since a ran it: runs within that much of being taken
+                assert joined <= when <= seen + (seen - first.calls[subject]) + 30 + 1, (subject, when - seen)
+            # what b does not hold keeps its first-run time and is not run by b
+            assert not {s for s in second.calls if not b.cluster.owns_subject(s)}  # type: ignore[union-attr]
+
+
+async def test_a_cluster_daemon_checks_its_bridges_before_judging_their_accounts_and_not_again_after_a_restart(
+        tmp_path: Path, postgres_url: str, endpoint: Endpoint) -> None:
+    """The bridges' start-up check in a cluster: run as the daemon takes the bridge, before any account behind it
+    is read; after a restart within the bridge's interval it is not run again (its finding is in the store)."""
+    from tests.test_bridges import ALERTS, article, units
+
+    now = datetime.now(TZ)
+    wewe = WeweRss(now=lambda: datetime.now(TZ))
+    for n in range(5):  # every account last posted 20+ days ago as far as the bridge knows: red, if believed
+        wewe.feeds[f"MP_WXS_{n}"] = MpFeed(f"青溪{n}号", [article(n, 20 + n), article(n, 30)],
+                                           sync_time=now - timedelta(days=5), update_time=now - timedelta(days=90))
+    async for served in running(wewe):
+        accounts = [{"id": f"mp{n}", "unit": f"u{n}", "platform": "微信公众号", "name": f"青溪{n}号",
+                     "source": {"kind": "atom", "url": f"{served.base}/feeds/MP_WXS_{n}.atom"}} for n in range(5)]
+        inventory = cluster_inventory(
+            tmp_path / "inventory.yaml", postgres_url, settings={"checks": ["bridges"], "alerts": ALERTS},
+            units=units(endpoint), accounts=accounts,
+            bridges=[{"id": "wewe", "kind": "wewe-rss", "url": served.base + "/", "unit": "xxzx"}])
+        verdicts = []
+        for _ in range(2):  # the daemon, then the same daemon restarted
+            async with monitoring(inventory, node="n1") as monitor:
+                monitor.start()
+                await until(lambda m=monitor: len(m.cluster.active) == 16 and all(  # type: ignore[union-attr]
+                    t.history.latest is not None for t in m.tracked.values()), 20, "every account read")
+                verdicts.append({aid: (t.verdict.state, t.verdict.reasons) for aid, t in monitor.tracked.items()})
+    reads = [h for h in served.hits if h.startswith("/feeds/MP_WXS_")]
+    checks = [i for i, h in enumerate(served.hits) if h in ("/feeds", "/feeds/")]
+    assert len(checks) == 1 and checks[0] < served.hits.index(reads[0])  # once, before the first account read
+    assert len(reads) == 5  # each account once (the restarted daemon reads them one interval after that)
+    for seen in verdicts:  # never red on what a stalled bridge serves
+        assert set(seen.values()) == {(State.UNKNOWN, (Reason.SOURCE_FAULT, Reason.BRIDGE_STALLED))}
+    assert not [m for m in endpoint.received if m["path"] != "/ops"]  # no unit told its account is late

@@ -276,10 +276,10 @@ def test_migrations_are_versioned(tmp_path: Path) -> None:
 
     asyncio.run(open_twice())
     db = sqlite3.connect(tmp_path / "m.sqlite3")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 8
     assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {
         "targets", "subjects", "results", "probes", "items", "verdicts", "current", "outbox", "silences", "findings",
-        "finding_events", "health_probes", "messages", "meta"}
+        "finding_events", "health_probes", "messages", "meta", "check_runs"}
     assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental: compaction gives space back
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from ruamel.yaml import YAML
 
 from monitor import config
@@ -281,3 +282,35 @@ async def test_first_runs_are_spread_and_a_reload_keeps_each_subjects_time(
         assert max(due.values()) - min(due.values()) > FIRST_RUN_SPREAD_S / 2  # not all on the first sweep
         runner.configure(inv)  # a reload: every subject keeps its time
         assert runner.next_runs() == due
+
+
+def test_next_run_is_one_interval_after_the_last_and_an_overdue_one_is_spread_over_its_lateness() -> None:
+    from monitor.checks.runner import next_run
+
+    now = 100_000.0
+    assert next_run(now - 100, 600, 3600, now, 0.99) == now + 500  # the draw plays no part: not random
+    assert next_run(now - 600, 600, 3600, now, 0.5) == now  # due now
+    assert next_run(now - 630, 600, 3600, now, 0.5) == now + 15  # overdue by 30 s: within 30 s
+    assert next_run(now - 86_400, 600, 3600, now, 0.5) == now + 1800  # back after a day: within the spread
+    assert next_run(now - 86_400, 600, 0, now, 0.5) == now  # a check that runs at start: now
+    assert next_run(None, 600, 600, now, 0.25) == now + 150  # never run: the first-run spread
+
+
+async def test_a_checks_last_run_survives_a_restart(tmp_path: Path, store_location: str) -> None:
+    """The calendar check runs once a day: restarted, the daemon runs it a day after its last run, not within the
+    first hour as a subject never run."""
+    from monitor.findings import GOVWATCH
+
+    path = tmp_path / "inventory.yaml"
+    YAML().dump({"settings": {"store": store_location, "checks": ["calendar"]},
+                 "units": [{"id": "u1", "name": "青溪县人民政府办公室"}]}, path)
+    inv = config.load(path)
+    key = ("calendar", GOVWATCH)
+    async with monitoring(inv) as monitor:
+        assert monitor.check_runner.next_runs()[key] <= monitor.clock().timestamp() + 3600  # first run: spread
+        await monitor.check_once()
+        ran = (await monitor.store.check_runs())[key]
+        assert abs(ran - monitor.clock()) < timedelta(seconds=5)
+    for _ in range(2):  # restarted (twice: the run time stays the one recorded, not the restart's)
+        async with monitoring(inv) as monitor:
+            assert monitor.check_runner.next_runs()[key] == pytest.approx(ran.timestamp() + 86400, abs=1e-3)

@@ -21,6 +21,7 @@ from monitor.extract.message_box import Message, MessageStatus
 from monitor.findings import Finding, Known, Status, reconcile
 from monitor.model import FetchError, Item, Observation, State, Target, TargetKind
 from monitor.records import (
+    CheckRunRecord,
     FindingsRecord,
     HealthProbeRecord,
     OutboxItem,
@@ -80,7 +81,12 @@ def workload() -> list[list[Record]]:
                                              {"kind": "ladder"}, suppressed="silenced#1", target_id="t1"),)),
                     *[HealthProbeRecord("s1", START + timedelta(minutes=10 * k), k % 4 != 1,
                                         None if k % 4 != 1 else "connect", 200 if k % 4 != 1 else None, 80.5)
-                      for k in range(12)]])
+                      for k in range(12)],
+                    # when checks ran: the newest run of a (check, subject) is kept, whatever order they come in
+                    CheckRunRecord("links", "s1", START + timedelta(hours=1)),
+                    CheckRunRecord("links", "s1", START + timedelta(hours=2)),
+                    CheckRunRecord("honest", "t1", START + timedelta(minutes=7, microseconds=250))])
+    batches.append([CheckRunRecord("links", "s1", START), CheckRunRecord("availability", "s1", later)])
     known: dict[str, Known] = {}
     for when, seen in ((1, [Finding("word", "t1", "按装", State.YELLOW, "错别字「按装」", "u1", "s1", detail="首页")]),
                        (2, [Finding("word", "t1", "按装", State.RED, "错别字「按装」", "u1", "s1", evidence={"n": 2}),
@@ -123,6 +129,7 @@ async def everything(store: Store) -> list[Any]:
         await store.column_items("t4", date(2026, 2, 20)), await store.load_messages(),
         await store.report_targets(START, at), await store.verdicts_before(at),
         await store.finding_trails(["word"], at),
+        await store.check_runs(), await store.check_runs(["t1", "nope"]),
     ]
 
 
@@ -148,6 +155,9 @@ async def test_both_stores_give_back_the_same(tmp_path: Path, postgres_url: str)
     assert sorted(f[1] for f in findings) == [Status.FALSE_POSITIVE, Status.GONE]
     assert len(on_sqlite[18][0]) == 3  # honest history: the items of the current list (none older since)
     assert [t.id for t in on_sqlite[21]] == ["t0", "t1", "t2", "t3", "t4"]  # t0 left, with verdicts in the span
+    assert on_sqlite[24] == {("links", "s1"): START + timedelta(hours=2), ("availability", "s1"): START + timedelta(
+        days=20), ("honest", "t1"): START + timedelta(minutes=7, microseconds=250)}
+    assert on_sqlite[25] == {("honest", "t1"): START + timedelta(minutes=7, microseconds=250)}
 
 
 async def test_a_failed_write_is_rolled_back_whole_and_the_next_is_stored(store_location: str) -> None:
@@ -297,11 +307,16 @@ async def test_migrate_copies_the_whole_history(tmp_path: Path, postgres_url: st
                     [await store.verdict_history(tid, 1000) for tid in ids],
                     [await store.observations(tid, 1000) for tid in ids], await store.findings_list(None),
                     [{k: v for k, v in row.items()} for row in await store.outbox_list(None, 10_000)],
-                    await store.report_targets(quarter.start, quarter.end)]
+                    await store.report_targets(quarter.start, quarter.end), await store.check_runs()]
         finally:
             await store.close()
 
+    store = store_at(str(path))
+    await store.open()  # a check's run, as the daemon records it (the demo quarter runs its honest check by hand)
+    await store.write([CheckRunRecord("honest", ids[0], quarter.end - timedelta(hours=1))])
+    await store.close()
     original = await read(str(path))
+    assert original[-1][("honest", ids[0])] == quarter.end - timedelta(hours=1)
     assert await asyncio.to_thread(cli.main, ["migrate", "--from", str(path), "--to", postgres_url]) == 0
     assert "已迁移 copied" in capsys.readouterr().out
     copy = await read(postgres_url)

@@ -71,8 +71,9 @@ class Context(Generic[StoreView]):
 
 
 class Check(Protocol):
-    """A periodic check. One whose class sets ``at_start = True`` runs once right after the daemon loads, before
-    the first probe (``CheckRunner.run_first``); the others' first runs are spread over their interval."""
+    """A periodic check. One whose class sets ``at_start = True`` runs right after the daemon loads (in a cluster:
+    as the daemon takes a subject over), before the first probe, unless it ran within its interval
+    (``CheckRunner.resume``); the others' first runs are spread over their interval."""
 
     name: str
     produces: tuple[str, ...]  # the finding checks it reports (keys of findings.CHECKS)

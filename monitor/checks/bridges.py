@@ -192,8 +192,9 @@ class AccountStates(Protocol):
 
 
 class BridgeCheck:
-    """``monitor.checks.base.Check``: each bridge, every ``settings.bridges.interval`` and once at start, before
-    the first probe (``at_start``), so that no account behind a stalled bridge is judged on what it serves."""
+    """``monitor.checks.base.Check``: each bridge, every ``settings.bridges.interval`` and at start (a cluster: as a
+    daemon takes it over) unless it ran within that interval, before the first probe (``at_start``), so that no
+    account behind a stalled bridge is judged on what it serves."""
 
     name = "bridges"
     produces = ("bridge",)

@@ -1,7 +1,9 @@
 """The check runner: every check's subjects, each run on its own interval.
 
 The runner hands every result to ``report`` (the daemon's findings book), the one path to the store, the
-outbox, the metrics and MQTT.
+outbox, the metrics and MQTT. Every run is recorded in the store too (``CheckRunRecord``): a restarted daemon, or a
+cluster's daemon taking a subject over, runs each check one interval after its last run (``resume``), whichever
+daemon made it, so a check runs once per subject per interval across restarts and handovers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import structlog
 
 from monitor.checks.base import Check, Context, Subject
 from monitor.findings import Finding
+from monitor.records import CheckRunRecord
 from monitor.schedule import Schedule
 
 if TYPE_CHECKING:
@@ -25,6 +28,22 @@ Report = Callable[[Sequence[str], str, Sequence[Finding], datetime], None]
 
 log = structlog.get_logger()
 FIRST_RUN_SPREAD_S = 3600.0  # a new subject's first run falls within this much (or its interval, if shorter)
+
+
+def next_run(last: float | None, interval: float, spread: float, now: float, draw: float) -> float:
+    """When a check runs next on a subject (unix seconds), from its last run: one interval after it. A run overdue
+    by ``d`` falls within ``min(d, spread)`` of now (``draw`` in [0, 1)): one taken over in a cluster runs within
+    the seconds the takeover took, and a daemon back after a long stop does not run every check in its first sweep;
+    never run: within ``spread``."""
+    if last is None:
+        return now + draw * spread
+    due = last + interval
+    return due if due >= now else now + draw * min(now - due, spread)
+
+
+def first_spread(check: Check, subject: Subject) -> float:
+    """How far a subject's first (or long overdue) run is spread: not at all for a check that runs at start."""
+    return 0.0 if getattr(check, "at_start", False) else min(subject.interval_s, FIRST_RUN_SPREAD_S)
 
 
 class CheckRunner:
@@ -63,37 +82,55 @@ class CheckRunner:
                 self._due.drop(key)
         for key, (check, subject) in wanted.items():
             kept = self._due.due_at(key)
-            spread = 0.0 if getattr(check, "at_start", False) else min(subject.interval_s, FIRST_RUN_SPREAD_S)
-            self._due.put(key, kept if kept is not None else now + self._rng.random() * spread, (check, subject))
+            self._due.put(key, kept if kept is not None else now + self._rng.random() * first_spread(check, subject),
+                          (check, subject))
         self._due.wake.set()
 
     def next_runs(self) -> dict[tuple[str, str], float]:
         """When each (check, subject) runs next (unix seconds)."""
         return self._due.due_times()
 
+    async def resume(self, holds: Callable[[str], bool] | None = None, wait: float | None = None) -> None:
+        """Schedule each check on the subjects ``holds`` (None: all) from its last run as the store has it
+        (``next_run``), whoever made it: at start, and in a cluster as a daemon takes subjects over, before it works
+        them. Subjects never run keep the first-run spread.
+
+        Checks whose findings must be known before the first probe (``at_start``: the bridges, whose state decides
+        whether their accounts can be judged) run now where due now (never run, or overdue), on the subjects this
+        daemon works or takes over (``holds``); their next runs follow one interval later. Waits for them at most
+        ``wait`` seconds (None: until done); runs still going then finish on their own."""
+        keys = [key for key, (_, subject) in self._due.items().items() if holds is None or holds(subject.id)]
+        if not keys:
+            return
+        last = await self.context.store.check_runs(None if holds is None else sorted({key[1] for key in keys}))
+        now = self.clock().timestamp()
+        live = self._due.items()  # as they are now: a reload may have come meanwhile
+        first = []
+        for key in keys:
+            if key not in live:
+                continue
+            check, subject = live[key]
+            ran = last.get(key)
+            due = next_run(ran.timestamp() if ran else None, subject.interval_s, first_spread(check, subject), now,
+                           self._rng.random())
+            if getattr(check, "at_start", False) and due <= now and (holds is not None or self.allowed(subject.id)):
+                first.append((check, subject))
+                due = now + subject.interval_s
+            self._due.put(key, due, (check, subject))
+        if first:
+            await asyncio.wait([self._start(check, subject, vouched=True) for check, subject in first],
+                               timeout=wait)
+
     async def run_once(self) -> None:
         """Run every subject of every check once, now (the CLI and tests)."""
         await asyncio.gather(*(self._one(check, subject) for _, (check, subject) in self._due.pending()))
-
-    async def run_first(self) -> None:
-        """Run, now, the subjects of the checks whose findings must be known before the first probe (a check's
-        ``at_start``: the bridges, whose state decides whether their accounts can be judged); their next runs
-        follow one interval later."""
-        first = [(key, check, subject) for key, (check, subject) in self._due.pending()
-                 if getattr(check, "at_start", False)]
-        await asyncio.gather(*(self._one(check, subject) for _, check, subject in first))
-        now = self.clock().timestamp()
-        for key, check, subject in first:
-            self._due.put(key, now + subject.interval_s, (check, subject))
 
     async def run(self) -> None:
         try:
             while True:
                 now = self.clock().timestamp()
                 for key, (check, subject) in self._due.take_due(now):
-                    task = asyncio.create_task(self._one(check, subject))
-                    self._running.add(task)
-                    task.add_done_callback(self._running.discard)
+                    self._start(check, subject)
                     nxt = now + subject.interval_s * (1 + self._rng.uniform(-self._jitter, self._jitter))
                     self._due.put(key, nxt, (check, subject))
                 await self._due.sleep(now)
@@ -101,8 +138,15 @@ class CheckRunner:
             for task in self._running:
                 task.cancel()
 
-    async def _one(self, check: Check, subject: Subject) -> None:
-        if not self.allowed(subject.id):
+    def _start(self, check: Check, subject: Subject, vouched: bool = False) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._one(check, subject, vouched))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return task
+
+    async def _one(self, check: Check, subject: Subject, vouched: bool = False) -> None:
+        """One run, if this daemon runs the subject now (``vouched``: the caller says so)."""
+        if not (vouched or self.allowed(subject.id)):
             return
         async with self._limit:
             now = self.clock()
@@ -110,6 +154,7 @@ class CheckRunner:
                 found = await check.run(subject, self.context, now)
             except Exception:
                 log.exception("check_crashed", check=check.name, subject=subject.id)
-                return
+                found = None
         if found is not None:
             self.report(check.produces, subject.id, found, now)
+        self.context.record(CheckRunRecord(check.name, subject.id, now))  # a run that failed is one all the same

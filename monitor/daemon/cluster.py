@@ -13,7 +13,9 @@ fires deadline and alert timers, and runs checks only for the hosts of the bucke
 - **Takeover.** A daemon killed stops renewing: three heartbeats later its buckets' jobs are stale and pgqueuer's
   dequeue hands them to the others. A bucket taken is adopted: its targets' state is read back from the store
   (what the other daemon last wrote), their timers armed and their next probes scheduled from their last probe,
-  so nothing is probed twice in an interval and nothing is skipped.
+  so nothing is probed twice in an interval and nothing is skipped; likewise each check on the bucket's subjects
+  runs one interval after its last run as the store records it (``CheckRunner.resume``), and the bridges' start-up
+  check, when due, runs before the accounts are judged.
 - **Fencing.** A daemon works a bucket only while its own lease is surely valid: until the time its last
   successful heartbeat started plus the lease less one heartbeat (PostgreSQL's clock sets the expiry at least
   that late). A daemon that cannot reach the store stops probing then, and says so (log, /healthz, STATUS);
@@ -46,6 +48,7 @@ import structlog
 from monitor.config import ClusterSettings, Inventory
 from monitor.model import TargetKind
 from monitor.records import (
+    CheckRunRecord,
     FindingsRecord,
     HealthProbeRecord,
     OutboxRecord,
@@ -145,7 +148,7 @@ class Cluster:
             tid, at = record.observation.target_id, record.observation.at
         elif isinstance(record, VerdictRecord):
             tid, at = record.target_id, record.at
-        elif isinstance(record, HealthProbeRecord):
+        elif isinstance(record, HealthProbeRecord | CheckRunRecord):
             return self.subject_key(record.subject), record.at
         elif isinstance(record, FindingsRecord):
             ours = [c for c in record.changes if c.actor == "govwatch"]
@@ -267,6 +270,11 @@ class Cluster:
         await monitor.book.load(now)  # findings the other daemon recorded
         for b in buckets:
             self.adopted_at[b] = now
+        if monitor.check_runner is not None:
+            # each check one interval after its last run, whichever daemon made it; the bridges' state before their
+            # accounts are judged (waited for at most half a heartbeat: the heartbeat waits)
+            await monitor.check_runner.resume(lambda subject: self.bucket(self.subject_key(subject)) in buckets,
+                                              self.heartbeat_s / 2)
         self.active |= buckets
         # The other daemon may have stopped up to a lease and a heartbeat ago (its timed alerts since then are due).
         monitor.adopt(ids, states, now, now - timedelta(seconds=self.ttl_s + self.heartbeat_s))

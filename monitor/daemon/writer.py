@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from monitor.records import HealthProbeRecord, ProbeRecord, Record
+from monitor.records import CheckRunRecord, HealthProbeRecord, ProbeRecord, Record
 from monitor.schedule import sleep_or_wake
 from monitor.store import Store
 
@@ -34,8 +34,9 @@ DROP_LOG_EVERY_S = 60.0
 
 
 def plain(record: Record) -> bool:
-    """A record that only says a probe found its column as it was: nothing else is lost when it is."""
-    if isinstance(record, HealthProbeRecord):
+    """A record that only says a probe found its column as it was, or that a check ran: nothing else is lost when
+    it is (at worst the check runs again early after a restart)."""
+    if isinstance(record, HealthProbeRecord | CheckRunRecord):
         return True
     return (isinstance(record, ProbeRecord) and not record.changed and not record.items_changed
             and not record.outbox)

@@ -69,6 +69,7 @@ TABLES: tuple[tuple[str, tuple[tuple[str, Convert], ...], str | None], ...] = (
                         ("note", S)), "id"),
     ("messages", (("box_id", S), ("seq", S), ("title", S), ("url", S), ("asked", D), ("answered", D),
                   ("status", S), ("status_text", S), ("read_at", T)), None),
+    ("check_runs", (("subject", S), ("check_name", S), ("at", T)), None),
 )
 
 

@@ -35,6 +35,7 @@ from monitor.evaluate import History, Verdict
 from monitor.findings import Change, Finding, Known, Status, mark
 from monitor.model import EmptyReason, FetchError, Observation, State, Target
 from monitor.records import (
+    CheckRunRecord,
     FindingEvent,
     FindingsRecord,
     HealthProbeRecord,
@@ -153,6 +154,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE current ADD COLUMN written_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
     CREATE INDEX current_written_xid ON current (written_xid)
+    """,
+    # 6: when each check last ran on each subject (SQLite's migration 8): whichever daemon runs it next does so one
+    # interval after that
+    """
+    CREATE TABLE check_runs (
+        subject text NOT NULL, check_name text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (subject, check_name)
+    )
     """,
 )
 
@@ -328,7 +336,7 @@ class PostgresStore:
                  for r in records if isinstance(r, HealthProbeRecord | ProbeRecord)}
         names |= {r.target_id for r in records if isinstance(r, VerdictRecord)}
         keys = await self._numbers(db, "subjects", "key", "name", names, self._keys)
-        await self._outbox(db, [i for r in records if not isinstance(r, HealthProbeRecord)
+        await self._outbox(db, [i for r in records if not isinstance(r, HealthProbeRecord | CheckRunRecord)
                                 for i in (r.items if isinstance(r, OutboxRecord) else r.outbox)])
         changes = [c for r in records if isinstance(r, FindingsRecord) for c in r.changes]
         if changes:
@@ -384,6 +392,14 @@ class PostgresStore:
                    ON CONFLICT (subject, at) DO UPDATE SET ok = excluded.ok, status = excluded.status,
                      error = excluded.error, ms = excluded.ms""",
                 *map(list, zip(*health.values(), strict=True)))
+        runs = {(r.subject, r.check): r.at for r in records if isinstance(r, CheckRunRecord)}
+        if runs:
+            await db.execute(
+                """INSERT INTO check_runs (subject, check_name, at)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+                   ON CONFLICT (subject, check_name) DO UPDATE SET at = excluded.at
+                   WHERE excluded.at > check_runs.at""",
+                [s for s, _ in runs], [c for _, c in runs], list(runs.values()))
 
     async def _numbers(self, db: asyncpg.Connection, table: str, number: str, column: str, values: set[str],
                        known: dict[str, int]) -> dict[str, int]:
@@ -668,6 +684,15 @@ class PostgresStore:
                                   " WHERE subject = (SELECT key FROM subjects WHERE name = $1) AND at >= $2"
                                   " ORDER BY at", subject, since)
         return [HealthProbeRecord(subject, at, ok, error, status, ms) for at, ok, error, status, ms in rows]
+
+    async def check_runs(self, subjects: Sequence[str] | None = None) -> dict[tuple[str, str], datetime]:
+        async with self._reading() as db:
+            if subjects is None:
+                rows = await db.fetch("SELECT check_name, subject, at FROM check_runs")
+            else:
+                rows = await db.fetch("SELECT check_name, subject, at FROM check_runs WHERE subject = ANY($1::text[])",
+                                      list(subjects))
+        return {(check, subject): at for check, subject, at in rows}
 
     async def recent_item_urls(self, target_ids: Sequence[str], limit: int) -> list[str]:
         """The newest items' URLs the probes of these targets saw (by claimed date, then first sighting)."""

@@ -32,6 +32,7 @@ from monitor.evaluate import History, Verdict
 from monitor.findings import Change, Finding, Known, Status, mark
 from monitor.model import EmptyReason, FetchError, Observation, State, Target
 from monitor.records import (
+    CheckRunRecord,
     FindingEvent,
     FindingsRecord,
     HealthProbeRecord,
@@ -211,6 +212,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE silences ADD COLUMN discard INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX outbox_held ON outbox (id) WHERE status = 'held'
+    """,
+    # 8: when each check last ran on each subject: a restarted daemon (or a cluster's daemon taking a subject over)
+    # runs it one interval after that, not at a random time
+    """
+    CREATE TABLE check_runs (
+        subject TEXT NOT NULL, check_name TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (subject, check_name)
+    ) WITHOUT ROWID
     """,
 )
 
@@ -400,11 +408,14 @@ class SQLiteStore:
             await self._run(self._transaction, self._write, records)
 
     def _write(self, records: Sequence[Record]) -> None:
-        probes, health = [], []
+        probes, health, runs = [], [], []
         for record in records:
             if isinstance(record, HealthProbeRecord):
                 health.append((self._key(record.subject), record.at.timestamp(), int(record.ok), record.status,
                                record.error, None if record.ms is None else round(record.ms)))
+                continue
+            if isinstance(record, CheckRunRecord):
+                runs.append((record.subject, record.check, record.at.timestamp()))
                 continue
             self._outbox(record.items if isinstance(record, OutboxRecord) else record.outbox)
             if isinstance(record, OutboxRecord):
@@ -435,6 +446,9 @@ class SQLiteStore:
         self.db.executemany("INSERT OR REPLACE INTO probes (subject, at, ms, result) VALUES (?, ?, ?, ?)", probes)
         self.db.executemany("INSERT OR REPLACE INTO health_probes (subject, at, ok, status, error, ms)"
                             " VALUES (?, ?, ?, ?, ?, ?)", health)
+        self.db.executemany("INSERT INTO check_runs (subject, check_name, at) VALUES (?, ?, ?)"
+                            " ON CONFLICT (subject, check_name) DO UPDATE SET at = excluded.at"
+                            " WHERE excluded.at > check_runs.at", runs)
 
     def _key(self, name: str) -> int:
         """The small number standing for a target's or site's id in the tables with many rows (probes, items,
@@ -615,6 +629,17 @@ class SQLiteStore:
                                    " AND at >= ? ORDER BY at", (subject, since.timestamp()))
             return [HealthProbeRecord(subject, _dt(at), bool(ok), error, status, ms)
                     for at, ok, error, status, ms in rows]
+
+        return await self._run(query)
+
+    async def check_runs(self, subjects: Sequence[str] | None = None) -> dict[tuple[str, str], datetime]:
+        def query() -> dict[tuple[str, str], datetime]:
+            if subjects is None:
+                rows = self.db.execute("SELECT check_name, subject, at FROM check_runs")
+            else:
+                rows = self.db.execute("SELECT check_name, subject, at FROM check_runs"
+                                       " WHERE subject IN (SELECT value FROM json_each(?))", (json.dumps(subjects),))
+            return {(check, subject): _dt(at) for check, subject, at in rows}
 
         return await self._run(query)
 
