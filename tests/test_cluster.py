@@ -539,3 +539,22 @@ async def test_a_cluster_daemon_checks_its_bridges_before_judging_their_accounts
     for seen in verdicts:  # never red on what a stalled bridge serves
         assert set(seen.values()) == {(State.UNKNOWN, (Reason.SOURCE_FAULT, Reason.BRIDGE_STALLED))}
     assert not [m for m in endpoint.received if m["path"] != "/ops"]  # no unit told its account is late
+
+
+async def test_a_store_error_while_taking_buckets_over_is_retried_at_the_next_heartbeat(
+        tmp_path: Path, postgres_url: str) -> None:
+    """Reading the taken buckets' state back fails (the check_runs table is missing a while): the buckets stay
+    held but unworked, the heartbeat goes on, and the next heartbeat after the table is back adopts them."""
+    inventory = cluster_inventory(tmp_path / "inventory.yaml", postgres_url)
+    db = await asyncpg.connect(postgres_url)
+    try:
+        async with monitoring(inventory, node="a") as a:
+            with_check(a, inventory, Ticks([f"s-{k}" for k in range(16)]))
+            await db.execute("ALTER TABLE check_runs RENAME TO check_runs_away")
+            held_then = await until(lambda: _all_hold(postgres_url, {"a"}), 10, "a holds buckets in the store")
+            await asyncio.sleep(3 * HEARTBEAT)
+            assert not a.cluster.active, held_then  # type: ignore[union-attr]  # nothing worked without its state
+            await db.execute("ALTER TABLE check_runs_away RENAME TO check_runs")
+            await until(lambda: len(a.cluster.active) == 16, 5 * HEARTBEAT, "a works its buckets")  # type: ignore[union-attr]
+    finally:
+        await db.close()

@@ -186,7 +186,10 @@ class Cluster:
 
     async def run(self) -> None:
         while True:
-            await self.beat()
+            try:
+                await self.beat()
+            except Exception:  # the heartbeat must outlive any one failure: without it the daemon silently idles
+                log.exception("cluster_heartbeat_crashed", node=self.node)
             await asyncio.sleep(self.heartbeat_s)
 
     async def beat(self) -> None:
@@ -225,7 +228,12 @@ class Cluster:
             log.info("cluster_draining", node=self.node, buckets=len(drain), share=beat.share)
         new = set(beat.held) - self.active - self.draining
         if new:
-            await self._adopt(new)
+            try:
+                await self._adopt(new)
+            except Exception as exc:  # held in the store, not worked yet: adopted at the next heartbeat
+                log.warning("cluster_adopt_failed", node=self.node, buckets=len(new),
+                            error=f"{type(exc).__name__}: {exc}")
+                new = set()
         if release or gone or new:
             log.info("cluster_buckets", node=self.node, held=len(self.active), taken=len(new), released=len(release),
                      lost=len(gone), members=beat.members)
