@@ -6,11 +6,23 @@
 The fleet (monitor.demo.fleet) runs in its own process and logs every request; the daemons are ``govwatch run``
 processes (``settings.cluster``), their alerts go to a receiver endpoint in this process. Every column is probed
 every ``--interval`` seconds (no jitter); columns 告警栏目N cross to yellow and red by their deadline timers while
-the daemons run. From the fleet's own log, per column: ``duplicates`` (two probes less than half an interval
-apart) and ``gaps`` (more than an interval and a half between two probes), over the run after the first sweep.
+the daemons run. The daemon holding the most buckets is killed half an interval after the first sweep, as it makes
+a request (in the midst of its probes). From the fleet's own log, per column: ``duplicates`` (two probes less than
+half an interval apart) and ``gaps`` (more than an interval and a half between two probes), over the run after the
+first sweep.
 ``lost`` is the crossings the endpoint never heard of; ``takeover_s`` the time from the kill until every bucket is
 held again without the killed daemon; ``sweep_s`` the first sweep of the whole fleet by the three daemons;
 ``db_cpu_s`` the CPU time of the PostgreSQL backends serving this database (sampled from /proc).
+
+Every daemon runs on its own copy of the inventory that differs only in ``settings.fetch.user_agent``
+(``govwatch-bench/dN``), which the fleet logs with each request, so each probe is known by the daemon that made it;
+the bench reads the bucket leases every half second. Every duplicate and gap is then classified: which daemons
+probed the column, when (seconds after the kill and after the restart) and whether the column's bucket changed hands
+in between. ``duplicates_at_crash`` are the ones the crash alone explains — the killed daemon probed the column
+before the kill and its successor probed it again (the result never reached the store); at most one a column
+(``duplicates_max_per_column_at_crash``). ``duplicates_handover`` came with a bucket given from one live daemon to
+another, ``duplicates_same_daemon`` from one daemon alone; ``duplicates_first_sweep`` are counted (and classified)
+the same way before the first sweep ended. Every odd pair is written to ``odd.json`` in the run's folder.
 Prints a human summary, then the figures as one JSON object on the last line.
 """
 
@@ -18,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -27,16 +40,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
+from monitor.daemon.cluster import bucket_of
 from monitor.store import leases
 
 ALERTING = "告警栏目"  # the name of the columns that cross their deadlines during the run
+AGENT = "govwatch-bench/"  # each daemon's user agent: this and its node name
+BUCKETS = 256
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -61,7 +77,7 @@ def tune(path: Path, args: argparse.Namespace, receiver: str) -> tuple[int, set[
         "fetch": {"per_host_interval": "0s", "timeout": "30s", "connections": 256},
         "alerts": {"group_window": "0s", "repeat_at": None, "escalate_after": None, "send_timeout": "10s",
                    "max_backoff": "2s"},
-        "cluster": {"heartbeat": f"{args.heartbeat}s", "buckets": 256},
+        "cluster": {"heartbeat": f"{args.heartbeat}s", "buckets": BUCKETS},
     }
     for unit in data["units"]:
         unit["receivers"] = [{"id": "group", "url": f"json://{receiver}/{unit['id']}"}]
@@ -82,6 +98,15 @@ def tune(path: Path, args: argparse.Namespace, receiver: str) -> tuple[int, set[
             n += 1
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return n, alerting
+
+
+def node_inventory(path: Path, node: str) -> Path:
+    """The inventory as one daemon reads it: the same but for its user agent, which tells its probes apart."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["settings"]["fetch"]["user_agent"] = f"{AGENT}{node}"
+    own = path.with_name(f"inventory-{node}.json")
+    own.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return own
 
 
 class Receiver:
@@ -115,15 +140,16 @@ class Receiver:
 
 
 class Daemons:
-    def __init__(self, inventory: Path, folder: Path) -> None:
-        self.inventory, self.folder = inventory, folder
+    def __init__(self, inventory: Path, folder: Path, log_level: str) -> None:
+        self.inventory, self.folder, self.log_level = inventory, folder, log_level
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, node: str, port: int) -> None:
+        config = node_inventory(self.inventory, node)
         with (self.folder / f"{node}.log").open("ab") as log:
             self.procs[node] = subprocess.Popen(
-                [sys.executable, "-m", "monitor.cli", "run", "--config", str(self.inventory), "--node", node,
-                 "--listen", f"127.0.0.1:{port}", "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=log)
+                [sys.executable, "-m", "monitor.cli", "run", "--config", str(config), "--node", node,
+                 "--listen", f"127.0.0.1:{port}", "--log-level", self.log_level], stdout=subprocess.DEVNULL, stderr=log)
 
     def kill(self, node: str) -> None:
         self.procs[node].send_signal(signal.SIGKILL)
@@ -161,16 +187,96 @@ class DatabaseCpu:
 async def held(db: asyncpg.Connection) -> tuple[dict[str, int], int]:
     """Buckets per live daemon, and buckets no live daemon holds."""
     members = await leases.members(db)
-    return {m.node: len(m.buckets) for m in members if m.alive}, await leases.unheld(db, 256)
+    return {m.node: len(m.buckets) for m in members if m.alive}, await leases.unheld(db, BUCKETS)
 
 
-def read_log(path: Path) -> dict[tuple[str, str], list[float]]:
-    probes: dict[tuple[str, str], list[float]] = defaultdict(list)
+class Owners:
+    """Who held each bucket when: the leases read every half second (a lease run out is held by no one)."""
+
+    def __init__(self) -> None:
+        self.changes: dict[int, list[tuple[float, str | None]]] = defaultdict(list)
+
+    async def watch(self, dsn: str) -> None:
+        db = await asyncpg.connect(dsn)
+        try:
+            while True:
+                with contextlib.suppress(asyncpg.UndefinedTableError):  # until a daemon has made the tables
+                    await self.read(db)
+                await asyncio.sleep(0.5)
+        finally:
+            await db.close()
+
+    async def read(self, db: asyncpg.Connection) -> None:
+        now = time.time()
+        for bucket, owner in await db.fetch(
+                f"""SELECT convert_from(j.payload, 'UTF8')::integer, m.node FROM pgqueuer AS j
+                    LEFT JOIN cluster_members AS m ON m.worker = j.queue_manager_id AND j.status = 'picked'
+                      AND j.heartbeat > now() - m.ttl_s * interval '1 second'
+                    WHERE j.entrypoint = '{leases.ENTRYPOINT}'"""):
+            seen = self.changes[bucket]
+            if not seen or seen[-1][1] != owner:
+                seen.append((now, owner))
+
+    def between(self, bucket: int, start: float, end: float) -> list[str | None]:
+        """The holders of a bucket from ``start`` to ``end``, in turn (None: no one)."""
+        out: list[str | None] = []
+        for at, owner in self.changes.get(bucket, []):
+            if at <= start:
+                out = [owner]
+            elif at <= end:
+                out.append(owner)
+        return out
+
+
+def read_log(path: Path) -> dict[tuple[str, str], list[tuple[float, str]]]:
+    """Every column's probes in the fleet's log: (when, which daemon), by (port, path)."""
+    probes: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
     with path.open(encoding="utf-8") as lines:
         for line in lines:
-            at, port, target = line.split(" ", 2)
-            probes[(port, target.rstrip("\n"))].append(float(at))
+            at, port, target, agent = line.rstrip("\n").split(" ", 3)
+            probes[(port, target)].append((float(at), agent.removeprefix(AGENT)))
     return probes
+
+
+def classify(probes: dict[tuple[str, str], list[tuple[float, str]]], owners: Owners, interval: float,
+             moments: dict[str, float], victim: str) -> list[dict[str, Any]]:
+    """Every duplicate (two probes of a column less than half an interval apart) and gap (more than an interval and
+    a half between two), with the daemons that made the two probes, the bucket's holders in between, when the
+    second came after the kill and after the restart, and its kind."""
+    odd = []
+    for (port, path), seen in probes.items():
+        bucket = bucket_of(f"127.0.0.1:{port}", BUCKETS)
+        for (a, by_a), (b, by_b) in itertools.pairwise(sorted(seen)):
+            if interval / 2 <= b - a <= interval * 1.5:
+                continue
+            holders = owners.between(bucket, a, b + 1.0)  # a claim is seen by the next look, half a second on
+            if b - a > interval * 1.5:
+                kind = "gap"
+            elif by_a == victim and a <= moments["kill"] <= b and by_b != victim:
+                kind = "crash"
+            elif by_a == by_b and len(set(holders)) <= 1:
+                kind = "same_daemon"
+            else:
+                kind = "handover"
+            odd.append({"kind": kind, "column": f"{port}{path}", "bucket": bucket, "first": by_a, "second": by_b,
+                        "holders": holders, "apart_s": round(b - a, 2), "from": a, "at": b,
+                        "after_kill_s": round(b - moments["kill"], 1),
+                        "after_restart_s": round(b - moments["restart"], 1)})
+    return odd
+
+
+async def busy(request_log: Path, node: str, timeout: float) -> bool:
+    """Until the fleet logs a request of ``node`` (the kill is then in the midst of its probes, the worst moment);
+    False if none comes within ``timeout``."""
+    agent = f" {AGENT}{node}\n"
+    with request_log.open(encoding="utf-8") as lines:
+        lines.seek(0, os.SEEK_END)
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            if any(line.endswith(agent) for line in lines.readlines()):
+                return True
+            await asyncio.sleep(0.05)
+    return False
 
 
 async def crossings(db: asyncpg.Connection, alerting: set[str]) -> set[tuple[str, str]]:
@@ -196,9 +302,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     endpoint = await receiver.start()
     fleet = start_fleet(args, inventory, request_log)
     columns, alerting = tune(inventory, args, receiver.address)
-    daemons = Daemons(inventory, folder)
+    daemons = Daemons(inventory, folder, args.log_level)
     cpu = DatabaseCpu(args.store)
     db = await asyncpg.connect(args.store)
+    owners = Owners()
+    watching = asyncio.create_task(owners.watch(args.store))
     try:
         started = time.time()
         for i in range(3):
@@ -213,14 +321,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await cpu.sample(db)
             return time.time() - t0
 
-        seen: set[str] = set()
+        seen: set[tuple[str, ...]] = set()
         grew = [time.time()]  # when a column was last logged for the first time
 
         async def swept() -> bool:
             """Every column probed once: most of them logged (a down site logs none) and none new for a moment."""
             if request_log.exists():
                 with request_log.open(encoding="utf-8") as lines:
-                    new = {line.split(" ", 1)[1] for line in lines} - seen
+                    new = {tuple(line.split(" ", 3)[1:3]) for line in lines} - seen
                 if new:
                     seen.update(new)
                     grew[0] = time.time()
@@ -233,8 +341,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(args.interval / 2)
         buckets, _ = await held(db)
         victim = max(buckets, key=lambda node: buckets[node])
+        probing = await busy(request_log, victim, args.interval)
         daemons.kill(victim)
-        print(f"killed {victim} (-9) holding {buckets[victim]} of 256 buckets", flush=True)
+        killed = time.time()
+        print(f"killed {victim} (-9) holding {buckets[victim]} of {BUCKETS} buckets"
+              f"{' while probing' if probing else ' (it probed nothing for an interval)'}", flush=True)
 
         async def taken_over() -> bool:
             now, unheld = await held(db)
@@ -244,6 +355,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"its buckets held by the others after {takeover_s:.1f} s", flush=True)
         await wait(lambda: asyncio.sleep(args.interval, result=True), 2 * args.interval, "an interval")
         daemons.start(victim, args.port + int(victim[1:]))
+        restarted = time.time()
 
         async def rejoined() -> bool:
             now, unheld = await held(db)
@@ -260,6 +372,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         codes = await daemons.stop()
         expected = await crossings(db, alerting)
     finally:
+        watching.cancel()
         await db.close()
         for proc in daemons.procs.values():
             if proc.poll() is None:
@@ -267,22 +380,39 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         fleet.send_signal(signal.SIGTERM)
         fleet.wait(timeout=60)
         await endpoint.cleanup()
-    duplicates = gaps = probes = 0
-    for times in read_log(request_log).values():
-        times = [t for t in sorted(times) if steady <= t <= end]
-        probes += len(times)
-        for a, b in itertools.pairwise(times):
-            duplicates += b - a < args.interval / 2
-            gaps += b - a > args.interval * 1.5
+    moments = {"start": started, "steady": steady, "kill": killed, "taken_over": killed + takeover_s,
+               "restart": restarted, "rejoined": restarted + rejoin_s, "end": end}
+    logged = read_log(request_log)
+    probes = sum(1 for seen in logged.values() for at, _ in seen if steady <= at <= end)
+    odd = classify({c: [p for p in seen if p[0] <= end] for c, seen in logged.items()}, owners, args.interval,
+                   moments, victim)
+    (folder / "odd.json").write_text(json.dumps(
+        {"moments": moments, "victim": victim, "odd": odd, "holders": owners.changes}, ensure_ascii=False,
+        indent=1), encoding="utf-8")
+    counted = [o for o in odd if o["from"] >= steady]
+    kinds = Counter(o["kind"] for o in counted)
+    per_column = Counter(o["column"] for o in counted if o["kind"] == "crash")
+    for o in sorted(odd, key=lambda o: o["at"]):
+        if o["kind"] != "crash":
+            when = " (first sweep)" if o["from"] < steady else ""
+            print(f"{o['kind']}{when}: {o['column']} (bucket {o['bucket']}) by {o['first']} then {o['second']}"
+                  f" {o['apart_s']} s apart, {o['after_kill_s']} s after the kill, {o['after_restart_s']} s after"
+                  f" the restart; holders {o['holders']}", flush=True)
     told = set(receiver.told)
     if expected - told:
         print("never told:", sorted(expected - told), flush=True)
     return {
         "daemons": 3, "columns": columns, "interval_s": args.interval, "heartbeat_s": args.heartbeat,
-        "duplicates": duplicates, "gaps": gaps, "probes": probes, "takeover_s": round(takeover_s, 1),
+        "duplicates": len(counted) - kinds["gap"], "gaps": kinds["gap"], "probes": probes,
+        "duplicates_at_crash": kinds["crash"], "duplicates_other": len(counted) - kinds["gap"] - kinds["crash"],
+        "duplicates_handover": kinds["handover"], "duplicates_same_daemon": kinds["same_daemon"],
+        "duplicates_max_per_column_at_crash": max(per_column.values(), default=0),
+        "duplicates_first_sweep": sum(1 for o in odd if o["from"] < steady and o["kind"] != "gap"),
+        "killed_while_probing": probing, "takeover_s": round(takeover_s, 1),
         "rejoin_s": round(rejoin_s, 1), "lost": len(expected - told), "alerts": len(expected),
         "alerts_twice": len(receiver.told) - len(told), "sweep_s": round(sweep_s, 1),
         "db_cpu_s": round(cpu.seconds, 1), "run_s": round(end - started, 1), "exit_codes": codes,
+        "odd": str(folder / "odd.json"),
     }
 
 
@@ -296,10 +426,12 @@ def main() -> None:
     parser.add_argument("--alert-every", type=int, default=100, help="every Nth column crosses its deadline")
     parser.add_argument("--workers", type=int, default=1, help="parser processes per daemon")
     parser.add_argument("--port", type=int, default=8491, help="the daemons' boards: this port and the next two")
+    parser.add_argument("--log-level", default="warning", help="the daemons' (their logs: dN.log in the run's folder)")
     args = parser.parse_args()
     figures = asyncio.run(run(args))
     print(f"{figures['columns']} columns every {args.interval} s, three daemons, one killed -9 and back: "
-          f"{figures['duplicates']} duplicate and {figures['gaps']} missed probes of {figures['probes']}; "
+          f"{figures['duplicates']} duplicate ({figures['duplicates_at_crash']} at the crash) and {figures['gaps']}"
+          f" missed probes of {figures['probes']}; "
           f"takeover {figures['takeover_s']} s; {figures['lost']} of {figures['alerts']} crossings lost "
           f"({figures['alerts_twice']} told twice); first sweep {figures['sweep_s']} s; "
           f"PostgreSQL CPU {figures['db_cpu_s']} s over {figures['run_s']} s")

@@ -878,7 +878,8 @@ class Fleet:
         self._renderers: list[_Renderer | None] = []
         self._runner: web.ServerRunner | None = None
         self._site_index: dict[int, int] = {}  # port → site index
-        self.request_log: Any = None  # a text file: one line per request, "<unix time> <port> <path>"
+        # a text file: one line per request, "<unix time> <port> <path> <user agent>" (the agent may hold spaces)
+        self.request_log: Any = None
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -1028,7 +1029,8 @@ class Fleet:
         self.requests_served += 1
         port = request.transport.get_extra_info("sockname")[1] if request.transport else 0
         if self.request_log is not None:
-            self.request_log.write(f"{time.time():.3f} {port} {request.raw_path}\n")
+            agent = request.headers.get("User-Agent", "")
+            self.request_log.write(f"{time.time():.3f} {port} {request.raw_path} {agent}\n")
         route = self._routes.get((port, request.raw_path))
         if route is None:
             si = self._site_index.get(port)
@@ -1581,7 +1583,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--no-prerender", action="store_true", help="render pages on first request instead")
     ap.add_argument("--demo", action="store_true", help="serve demo_fleet() instead of bench_fleet()")
-    ap.add_argument("--request-log", help="append one line per request here: <unix time> <port> <path>")
+    ap.add_argument("--request-log", help="append one line per request here: <unix time> <port> <path> <user agent>")
     args = ap.parse_args(argv)
     return asyncio.run(_serve(args))
 
