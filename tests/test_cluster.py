@@ -33,7 +33,7 @@ from monitor import config
 from monitor.checks.base import Subject
 from monitor.config import MqttModel
 from monitor.daemon import Monitor
-from monitor.daemon.cluster import ClusterOutbox
+from monitor.daemon.cluster import ClusterOutbox, bucket_of
 from monitor.evaluate import TZ, Reason, Verdict
 from monitor.findings import Finding
 from monitor.model import State
@@ -60,6 +60,7 @@ class Fleet:
 
     ports: list[int] = field(default_factory=list)
     log: list[tuple[str, str, float]] = field(default_factory=list)
+    delay: float = 0.0  # seconds each answer takes
 
     def probes(self) -> dict[tuple[str, str], list[float]]:
         out: dict[tuple[str, str], list[float]] = {}
@@ -75,6 +76,7 @@ async def fleet() -> AsyncIterator[Fleet]:
 
     async def handle(request: web.Request) -> web.Response:
         fleet.log.append((request.host, request.path, time.monotonic()))
+        await asyncio.sleep(fleet.delay)
         return web.Response(body=page, content_type="text/html", charset="utf-8")
 
     app = web.Application()
@@ -95,7 +97,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_inventory(path: Path, fleet: Fleet, store: str, endpoint: Endpoint) -> Path:
+def write_inventory(path: Path, fleet: Fleet, store: str, endpoint: Endpoint, interval: float = INTERVAL) -> Path:
     """Columns green at their first probe, yellow 10 s after it, red 4 s later (deadline timers, not probes)."""
     data = {
         "settings": {
@@ -110,7 +112,7 @@ def write_inventory(path: Path, fleet: Fleet, store: str, endpoint: Endpoint) ->
         "sites": [{"id": f"s{h}", "name": f"青溪县第{h}网站", "unit": "u1",
                    "homepage": f"http://127.0.0.1:{port}/", "check_homepage": False, "columns": [
                        {"id": f"c{h}-{c}", "name": f"动态{h}-{c}", "url": f"http://127.0.0.1:{port}/c{c}/",
-                        "category": "动态要闻", "deadline": "14s", "lead": "4s", "interval": f"{INTERVAL:g}s"}
+                        "category": "动态要闻", "deadline": "14s", "lead": "4s", "interval": f"{interval:g}s"}
                        for c in range(COLUMNS)]}
                   for h, port in enumerate(fleet.ports)],
     }
@@ -182,7 +184,8 @@ def buckets(state: dict[str, Any]) -> dict[str, int]:
     return {d["node"]: d["buckets"] for d in state["daemons"] if d["alive"]}
 
 
-def probe_gaps(fleet: Fleet, since: float, until_: float) -> tuple[int, int, dict[str, list[float]]]:
+def probe_gaps(fleet: Fleet, since: float, until_: float,
+               interval: float = INTERVAL) -> tuple[int, int, dict[str, list[float]]]:
     """Duplicates (two probes of a column less than half an interval apart) and gaps (more than an interval plus
     a takeover), per column, over the probes between ``since`` and ``until_``."""
     duplicates = gaps = 0
@@ -190,8 +193,8 @@ def probe_gaps(fleet: Fleet, since: float, until_: float) -> tuple[int, int, dic
     for (host, path), times in fleet.probes().items():
         times = [t for t in times if since <= t <= until_]
         steps = [b - a for a, b in itertools.pairwise(times)]
-        dup = sum(1 for s in steps if s < INTERVAL / 2)
-        gap = sum(1 for s in steps if s > INTERVAL + TAKEOVER)
+        dup = sum(1 for s in steps if s < interval / 2)
+        gap = sum(1 for s in steps if s > interval + TAKEOVER)
         if dup or gap:
             odd[f"{host}{path}"] = [round(s, 2) for s in steps]
         duplicates, gaps = duplicates + dup, gaps + gap
@@ -303,6 +306,120 @@ async def test_a_daemon_that_loses_the_store_stops_probing_says_so_and_resumes(
     logged = [json.loads(line) for line in cut.log_path.read_text().splitlines() if line.startswith("{")]
     events = [e["event"] for e in logged]
     assert "cluster_store_lost" in events and "cluster_store_back" in events
+
+
+async def test_a_daemon_that_stood_still_past_its_sure_lease_schedules_again_what_came_due(
+        tmp_path: Path, fleet: Fleet, endpoint: Endpoint, postgres_url: str) -> None:
+    """A daemon whose process stands still (a frozen VM, a starved CPU) longer than it can be sure of its buckets
+    (two heartbeats) finds them still its own when it runs again; the columns that came due meanwhile — left out
+    while it was unsure — are probed then, and on their interval after. They used to be left out for good."""
+    inventory = write_inventory(tmp_path / "inventory.yaml", fleet, postgres_url, endpoint)
+    daemon = Daemon(inventory, "alone", tmp_path).start()
+    assert daemon.proc is not None
+    try:
+        await until(lambda: _all_hold(postgres_url, {"alone"}), 30, "the daemon holding every bucket")
+        await until(lambda: len(fleet.probes()) == HOSTS * COLUMNS, 20, "every column probed")
+        steady = time.monotonic()
+        await asyncio.sleep(INTERVAL)
+        daemon.proc.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(3 * HEARTBEAT)  # past the two heartbeats it is sure of; nobody else takes its buckets
+        daemon.proc.send_signal(signal.SIGCONT)
+        await asyncio.sleep(3 * INTERVAL)
+        end = time.monotonic()
+    finally:
+        code = await daemon.stop()
+    assert code == 0
+    late = {f"{host}{path}": round(end - times[-1], 1) for (host, path), times in fleet.probes().items()
+            if end - times[-1] > INTERVAL + 1.0}
+    assert not late, late  # seconds since each of these columns was last probed
+    duplicates, gaps, odd = probe_gaps(fleet, steady, end)
+    assert (duplicates, gaps) == (0, 0), odd
+    events = [json.loads(line)["event"] for line in daemon.log_path.read_text().splitlines() if line.startswith("{")]
+    assert "cluster_heartbeat_late" in events
+
+
+async def test_a_daemon_back_from_a_short_store_outage_probes_nothing_twice(
+        tmp_path: Path, fleet: Fleet, endpoint: Endpoint, postgres_url: str) -> None:
+    """A daemon alone that loses its store for a moment (long enough to stop working, not for its buckets to go
+    stale) comes back to the same buckets: the probes it made before it stopped are written when the store is
+    back, not dropped, and their columns are not probed again before their interval. It used to take its buckets
+    back as if from another daemon: what it had not written yet was dropped and probed again at once."""
+    interval = 8.0
+    proxy = await Proxy(postgres_url).start()
+    inventory = write_inventory(tmp_path / "inventory.yaml", fleet, postgres_url, endpoint, interval)
+    daemon = Daemon(inventory, "alone", tmp_path, store=proxy.url).start()
+    db = await asyncpg.connect(postgres_url)
+    try:
+        await until(lambda: _all_hold(postgres_url, {"alone"}), 30, "the daemon holding every bucket")
+        await until(lambda: len(fleet.probes()) == HOSTS * COLUMNS, 20, "every column probed")
+        steady = time.monotonic()
+        # every column is probed at once (no jitter): the next round comes an interval after the last
+        await asyncio.sleep(max(at for *_, at in fleet.log) + interval - 1.5 * HEARTBEAT - time.monotonic())
+        beat = await db.fetchval("SELECT heartbeat_at FROM cluster_members")
+        await until(lambda: _beat_after(db, beat), 5, "a heartbeat")
+        # right after a heartbeat, so sure of its buckets for two more (the next round comes in them) and holding
+        # them for three; its results of that round cannot be written
+        proxy.cut()
+        await asyncio.sleep(2.6 * HEARTBEAT)
+        proxy.restore()
+        await asyncio.sleep(2 * interval)
+        end = time.monotonic()
+    finally:
+        code = await daemon.stop()
+        await db.close()
+        await proxy.close()
+    assert code == 0
+    events = [json.loads(line)["event"] for line in daemon.log_path.read_text().splitlines() if line.startswith("{")]
+    assert "cluster_store_lost" in events and "cluster_store_back" in events
+    duplicates, gaps, odd = probe_gaps(fleet, steady, end, interval)
+    assert (duplicates, gaps) == (0, 0), odd
+    assert "cluster_records_dropped" not in events
+
+
+async def test_a_daemon_that_stood_still_past_its_lease_does_not_probe_what_it_had_queued(
+        tmp_path: Path, fleet: Fleet, endpoint: Endpoint, postgres_url: str) -> None:
+    """A daemon that stands still in the midst of a round, long enough for the other to take its hosts over, does
+    not make the probes it had queued when it runs again (the other made them); only what was in flight when it
+    stopped is made twice, as at a crash. It used to make its queued probes all the same."""
+    interval = 12.0
+    inventory = write_inventory(tmp_path / "inventory.yaml", fleet, postgres_url, endpoint, interval)
+    paused, other = Daemon(inventory, "paused", tmp_path).start(), Daemon(inventory, "other", tmp_path).start()
+    assert paused.proc is not None
+    db = await asyncpg.connect(postgres_url)
+    try:
+        await until(lambda: _all_hold(postgres_url, {"paused", "other"}), 30, "two daemons holding buckets")
+        await until(lambda: len(fleet.probes()) == HOSTS * COLUMNS, 30, "every column probed")
+        steady = time.monotonic()
+        mine = {m.node: set(m.buckets) for m in await leases.members(db)}["paused"]
+        hosts = {f"127.0.0.1:{port}" for port in fleet.ports if bucket_of(f"127.0.0.1:{port}", 16) in mine}
+        # a host's columns all come due at once (answered at once so far); from now on an answer takes a second, and
+        # two probes of a host are made at a time (per_host_concurrency): the third waits its turn
+        fleet.delay = 1.0
+        seen = len(fleet.log)
+        await until(lambda: any(host in hosts for host, *_ in fleet.log[seen:]), 2 * interval, "its next round")
+        await asyncio.sleep(0.3)
+        paused.proc.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        try:
+            await until(lambda: _taken_over(postgres_url, "paused"), 3 * TAKEOVER, "the other took its hosts")
+            await asyncio.sleep(0.5)
+        finally:
+            paused.proc.send_signal(signal.SIGCONT)
+        await asyncio.sleep(interval / 2)
+        end = time.monotonic()
+    finally:
+        codes = await asyncio.gather(*(d.stop() for d in (paused, other)))
+        await db.close()
+    assert codes == [0, 0]
+    repeated = {f"{host}{path}": [round(t - stopped, 2) for t in times]
+                for (host, path), times in fleet.probes().items()
+                for a, b in itertools.pairwise(t for t in times if steady <= t <= end)
+                if b - a < interval / 2 and a > stopped}
+    assert not repeated, repeated  # seconds after it stopped
+
+
+async def _beat_after(db: asyncpg.Connection, beat: datetime) -> bool:
+    return await db.fetchval("SELECT heartbeat_at FROM cluster_members") > beat
 
 
 async def _healthy(daemon: Daemon) -> bool:

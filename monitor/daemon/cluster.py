@@ -21,6 +21,11 @@ fires deadline and alert timers, and runs checks only for the hosts of the bucke
   that late). A daemon that cannot reach the store stops probing then, and says so (log, /healthz, STATUS);
   it resumes when the store answers again. Every write checks, in its transaction, that the daemon still holds
   the buckets of what it writes (records of a bucket lost meanwhile are dropped: their new holder does them).
+  A probe queued on a host's lane is made only if the daemon still works the host when its turn comes. A
+  heartbeat that comes late (the process starved or stood still) leaves the daemon unsure for a while: what came
+  due then (probes, deadline and alert timers) was left out and is scheduled again once it is sure. Buckets it
+  held when it lost the store come back as they were if nobody wrote for them meanwhile: what it probed before is
+  written then, not probed again.
 - **Whole fleet.** The verdicts other daemons write are read back every heartbeat, so every daemon's board and
   API show the whole fleet. They are read by the id of the transaction that wrote them, from the oldest one still
   running at the last look (``PostgresStore.fleet_changes``): a write is shown however late it commits. Metrics
@@ -46,6 +51,7 @@ import asyncpg
 import structlog
 
 from monitor.config import ClusterSettings, Inventory
+from monitor.daemon.tracked import written_since
 from monitor.model import TargetKind
 from monitor.records import (
     CheckRunRecord,
@@ -87,6 +93,7 @@ class Cluster:
         self.active: set[int] = set()  # buckets worked now
         self.draining: set[int] = set()  # held, given back once their probes in flight are written
         self.adopted_at: dict[int, datetime] = {}  # when each active bucket was taken (older records are stale)
+        self.suspended: set[int] = set()  # held when the store was lost: this daemon's still if nobody took them
         self.valid_until = 0.0  # (monotonic) this daemon's leases are surely its own until then
         self.state = "starting"  # "ok" | "store_lost" | "stopping"
         self.lost_since: datetime | None = None
@@ -210,14 +217,17 @@ class Cluster:
             if time.monotonic() >= self.valid_until:
                 self._lose()
             return
+        # > 0: for so long this daemon was not sure of the buckets it held (its heartbeat came late, or failed)
+        lapse = time.monotonic() - self.valid_until if self.valid_until else 0.0
         self.valid_until = started + self.ttl_s - self.heartbeat_s
         if self.state == "store_lost":
             log.info("cluster_store_back", node=self.node, since=str(self.lost_since))
         self.state, self.lost_since, self.members = "ok", None, beat.members
         self.draining -= set(release)
-        gone = (self.active | self.draining) - beat.held  # expired while this daemon could not renew
+        gone = (self.active | self.draining | self.suspended) - beat.held  # taken while this one could not renew
         self.active -= gone
         self.draining -= gone
+        self.suspended -= gone
         for b in set(release) | gone:
             self.adopted_at.pop(b, None)
         excess = len(beat.held) - beat.share - len(self.draining)
@@ -226,10 +236,12 @@ class Cluster:
             self.active -= set(drain)
             self.draining |= set(drain)
             log.info("cluster_draining", node=self.node, buckets=len(drain), share=beat.share)
+        if lapse > 0 and self.active:
+            self._resume(set(self.active), lapse)
         new = set(beat.held) - self.active - self.draining
         if new:
             try:
-                await self._adopt(new)
+                await self._adopt(new, lapse)
             except Exception as exc:  # held in the store, not worked yet: adopted at the next heartbeat
                 log.warning("cluster_adopt_failed", node=self.node, buckets=len(new),
                             error=f"{type(exc).__name__}: {exc}")
@@ -251,9 +263,9 @@ class Cluster:
             self.lost_since = self.monitor.clock()
             log.error("cluster_store_lost", node=self.node, buckets=len(self.active) + len(self.draining))
         self.state = "store_lost"
+        self.suspended |= self.active | self.draining
         self.active.clear()
         self.draining.clear()
-        self.adopted_at.clear()
 
     def _busy(self, bucket: int) -> bool:
         """Whether probes of this bucket's hosts are queued or in flight."""
@@ -269,23 +281,42 @@ class Cluster:
             return False
         return True
 
-    async def _adopt(self, buckets: set[int]) -> None:
-        """Take buckets over: read their targets' state back from the store, then start working them."""
+    async def _adopt(self, buckets: set[int], lapse: float) -> None:
+        """Take buckets over: read their targets' state back from the store, then start working them. A bucket
+        this daemon held when it lost the store comes back as it was if nobody wrote for it since (the results it
+        made before are written, not made again); ``lapse``: for so long before now it worked none."""
         monitor = self.monitor
         ids = [tid for tid, t in monitor.tracked.items() if self.bucket(t.target.host) in buckets]
         states = await monitor.store.load_states(ids)
         now = monitor.clock()
         await monitor.book.load(now)  # findings the other daemon recorded
+        written = {self.bucket(monitor.tracked[tid].target.host) for tid in ids
+                   if written_since(monitor.tracked[tid], states.get(tid))}
         for b in buckets:
-            self.adopted_at[b] = now
+            if b not in self.suspended or b in written or b not in self.adopted_at:
+                self.adopted_at[b] = now
         if monitor.check_runner is not None:
             # each check one interval after its last run, whichever daemon made it; the bridges' state before their
             # accounts are judged (waited for at most half a heartbeat: the heartbeat waits)
             await monitor.check_runner.resume(lambda subject: self.bucket(self.subject_key(subject)) in buckets,
                                               self.heartbeat_s / 2)
+        # The other daemon may have stopped up to a lease and a heartbeat ago (its timed alerts since then are due);
+        # this one, when it lost the store.
+        since = self.ttl_s + self.heartbeat_s
+        if buckets & self.suspended:
+            since = max(since, lapse)
+        self.suspended -= buckets
         self.active |= buckets
-        # The other daemon may have stopped up to a lease and a heartbeat ago (its timed alerts since then are due).
-        monitor.adopt(ids, states, now, now - timedelta(seconds=self.ttl_s + self.heartbeat_s))
+        monitor.adopt(ids, states, now, now - timedelta(seconds=since))
+
+    def _resume(self, buckets: set[int], lapse: float) -> None:
+        """Buckets kept through a heartbeat that came late: while this daemon was not sure of them, what came due
+        there was left out (probes, deadline and alert timers); it is scheduled again."""
+        log.warning("cluster_heartbeat_late", node=self.node, seconds=round(lapse, 1), buckets=len(buckets))
+        monitor = self.monitor
+        now = monitor.clock()
+        ids = [tid for tid, t in monitor.tracked.items() if self.bucket(t.target.host) in buckets]
+        monitor.resume(ids, now, now - timedelta(seconds=lapse))
 
     async def _read_fleet(self) -> None:
         """The verdicts other daemons wrote since the last look: the board shows the whole fleet."""

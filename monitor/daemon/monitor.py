@@ -25,7 +25,7 @@ from monitor.daemon.book import FindingsBook
 from monitor.daemon.hooks import Alerts, Hooks, Shard
 from monitor.daemon.probes import ProbeScheduler
 from monitor.daemon.timers import DeadlineTimers
-from monitor.daemon.tracked import Tracked
+from monitor.daemon.tracked import Tracked, probed_since
 from monitor.daemon.writer import StoreWriter
 from monitor.evaluate import TZ, History, Verdict, advance, evaluate
 from monitor.extract_pool import ExtractPool
@@ -144,19 +144,41 @@ class Monitor:
         return self.cluster is None or self.cluster.owns_key(tracked.target.host)
 
     def adopt(self, target_ids: list[str], states: dict[str, TargetState], now: datetime, since: datetime) -> None:
-        """Targets this daemon took over from another (a cluster): their state as the store has it, their
-        timers, and their next probes one interval after their last. ``since``: the earliest instant the other
-        daemon may have stopped at (timed alerts due after it are armed again; their keys keep them once)."""
+        """Targets this daemon took over (a cluster): their state as the store has it — or as this daemon has it,
+        when its own last probe is newer than the store's (made before it lost the target for a while, its record
+        not written yet) —, their timers, and their next probes one interval after their last. ``since``: the
+        earliest instant the other daemon may have stopped at (timed alerts due after it are armed again; their
+        keys keep them once)."""
         adopted = []
         for tid in target_ids:
             tracked = self.tracked.get(tid)
             if tracked is None:
                 continue
-            self._resume(tracked.target, states.get(tid), now, tracked)
-            self.probes.schedule(tracked, self.probes.first_due(tracked, now))
+            state = states.get(tid)
+            if probed_since(tracked, state):
+                self.timers.arm(tid, tracked.verdict)
+            else:
+                self._resume(tracked.target, state, now, tracked)
             adopted.append(tracked)
+        self._work(adopted, now, since)
+
+    def resume(self, target_ids: list[str], now: datetime, since: datetime) -> None:
+        """Targets this daemon kept while it was not sure it held them (a late heartbeat: their probes and timers
+        that came due were left out): their timers armed and their next probes scheduled again."""
+        kept = [t for tid in target_ids if (t := self.tracked.get(tid)) is not None]
+        for tracked in kept:
+            self.timers.arm(tracked.target.id, tracked.verdict)
+        self._work(kept, now, since)
+
+    def _work(self, targets: list[Tracked], now: datetime, since: datetime) -> None:
+        """Schedule the next probe of each target, one interval after its last, unless one is queued or in flight
+        (made, it schedules the next itself: scheduled now as well, it would be made twice); arm its timed
+        alerts."""
+        for tracked in targets:
+            if not self.probes.busy(tracked.target.id):
+                self.probes.schedule(tracked, self.probes.first_due(tracked, now))
         for hook in self.hooks.on_adopt:
-            hook(adopted, since)
+            hook(targets, since)
 
     def show(self, tracked: Tracked, verdict: Verdict) -> None:
         """A verdict another daemon of the cluster wrote: shown (board, API), not acted on."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -39,6 +39,7 @@ class ProbeScheduler:
         self._due: Schedule[str, None] = Schedule()  # by target id
         self._lanes: dict[str, deque[Tracked]] = {}
         self._lane_workers: dict[str, int] = {}
+        self._busy: Counter[str] = Counter()  # target id → its probes queued or in flight
         self._in_flight = asyncio.Semaphore(settings().fetch.connections)
         self._pending = 0
         self._idle = asyncio.Event()
@@ -64,6 +65,10 @@ class ProbeScheduler:
     def drop(self, target_id: str) -> None:
         self._due.drop(target_id)
 
+    def busy(self, target_id: str) -> bool:
+        """Whether a probe of the target is queued or in flight (when made, it schedules the next one)."""
+        return self._busy[target_id] > 0
+
     async def run(self) -> None:
         """Hand every target to its host's lane when it is due (``running`` is set by whoever starts this)."""
         while True:
@@ -81,6 +86,7 @@ class ProbeScheduler:
         host = tracked.target.host
         lane = self._lanes.setdefault(host, deque())
         lane.append(tracked)
+        self._busy[tracked.target.id] += 1
         self._pending += 1
         self._idle.clear()
         limit = self.settings().fetch.per_host_concurrency
@@ -103,20 +109,25 @@ class ProbeScheduler:
         self.stopping = True
         for lane in self._lanes.values():
             self._pending -= len(lane)
+            self._busy.subtract(t.target.id for t in lane)
             lane.clear()
 
     async def _lane(self, host: str) -> None:
-        """Drain one host's queue; a lane ends when its queue is empty."""
+        """Drain one host's queue; a lane ends when its queue is empty. A probe is made only if this daemon still
+        probes the target when its turn comes (a cluster: the host's bucket may have gone to another daemon, or be
+        given back, while it waited)."""
         lane = self._lanes[host]
         try:
             while lane:
                 tracked = lane.popleft()
                 try:
                     async with self._in_flight:
-                        await self._probe(tracked)
+                        if self.allowed(tracked):
+                            await self._probe(tracked)
                 except Exception:
                     log.exception("probe_crashed", target=tracked.target.id, url=tracked.target.url)
                 finally:
+                    self._busy[tracked.target.id] -= 1
                     self._pending -= 1
                     if self._pending <= 0:
                         self._idle.set()
