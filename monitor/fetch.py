@@ -18,7 +18,7 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -34,7 +34,15 @@ from monitor.decode import DecodeError, decode_html
 from monitor.model import FetchError, FetchResult, Headers
 from monitor.tls import tls_context
 
-__all__ = ["BlockedAddress", "FetchSettings", "Fetcher", "for_url"]
+__all__ = ["BlockedAddress", "FetchSettings", "Fetcher", "Withdrawn", "for_url"]
+
+# Asked when a request's turn comes (its host's pause and a connection slot granted), right before it is sent: it
+# may withdraw the request by raising ``Withdrawn``.
+Gate = Callable[[], Awaitable[None]]
+
+
+class Withdrawn(Exception):
+    """A request its caller withdrew when its turn came (``gate``): nothing was sent."""
 
 _CHUNK = 64 * 1024
 _HEADERS = {
@@ -172,12 +180,12 @@ class Fetcher:
 
     async def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-        timeout_s: float | None = None, error_body: int = 0, extra: Headers = (),
+        timeout_s: float | None = None, error_body: int = 0, extra: Headers = (), gate: Gate | None = None,
     ) -> FetchResult:
         """GET a page. ``timeout_s`` replaces the total timeout for this request; with ``error_body`` > 0 an
         error answer's first bytes are kept as ``text`` (a WAF's challenge page says who answered); ``extra``
         headers go with the request (a source's credentials; aiohttp drops Authorization and Cookie on a redirect
-        to another origin)."""
+        to another origin); ``gate`` is awaited when the request's turn comes, right before it is sent."""
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
         u = _http_url(url)
@@ -191,6 +199,8 @@ class Fetcher:
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
         async with self._turn(u):
+            if gate is not None:
+                await gate()
             t0 = time.perf_counter()
             try:
                 return await self._request(url, u, headers, t0, timeout_s, error_body)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from monitor.evaluate import TZ
 from monitor.extract_pool import ExtractPool
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetcher, Gate
 from monitor.model import EmptyReason, FetchResult, Headers, Item, ListResult, Observation, Target
 from monitor.render import MISSING
 from monitor.render.client import Renderer
@@ -48,23 +48,26 @@ async def read(pool: ExtractPool, result: FetchResult, at: datetime, parser: str
 async def probe(
     fetcher: Fetcher, pool: ExtractPool, target_id: str, url: str, at: datetime,
     etag: str | None = None, last_modified: str | None = None, parser: str = "list", headers: Headers = (),
+    gate: Gate | None = None,
 ) -> tuple[Observation, FetchResult]:
-    result = await fetcher.fetch(url, etag=etag, last_modified=last_modified, extra=headers)
+    result = await fetcher.fetch(url, etag=etag, last_modified=last_modified, extra=headers, gate=gate)
     return observe(target_id, result, at, await read(pool, result, at, parser)), result
 
 
 async def probe_target(
     fetcher: Fetcher, pool: ExtractPool, browser: Renderer | str | None, target: Target, at: datetime,
-    etag: str | None = None, last_modified: str | None = None,
+    etag: str | None = None, last_modified: str | None = None, gate: Gate | None = None,
 ) -> tuple[Observation, FetchResult | None]:
     """One probe of a target the way its list is read: its page or its JSON source fetched, or, for a column
     marked ``render: browser``, its page rendered by ``browser`` — or, when there is none (``browser`` then
     says what is missing), an observation saying so without any request. The rendered HTML is read by the
-    parser workers like a fetched page."""
+    parser workers like a fetched page. ``gate``: awaited right before the request (``Fetcher.fetch``)."""
     if not target.render:
         return await probe(fetcher, pool, target.id, target.read_url, at, etag, last_modified, target.parser,
-                           target.headers)
+                           target.headers, gate)
     if not isinstance(browser, Renderer):
         return Observation(target.id, at, 0.0, reason=EmptyReason.NEEDS_BROWSER, detail=browser or MISSING), None
+    if gate is not None:
+        await gate()
     result = await browser.render(target.url)
     return observe(target.id, result, at, await read(pool, result, at, target.parser)), result

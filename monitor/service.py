@@ -134,6 +134,7 @@ def join_cluster(monitor: Monitor, alerter: Alerter, node: str | None, board: st
     store.guard = cluster.guard
     alerter.owns = monitor.holds
     alerter.owns_subject = cluster.owns_subject
+    monitor.clearance = cluster.clear
     monitor.hooks.fleet_listeners.append(alerter.fleet_change)
     monitor.hooks.on_adopt.append(alerter.arm)
     monitor.hooks.on_reload.append(cluster.configure)

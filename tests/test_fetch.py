@@ -17,9 +17,9 @@ import brotli
 import pytest
 from aiohttp import web
 
-from monitor.fetch import Fetcher, FetchSettings
+from monitor.fetch import Fetcher, FetchSettings, Withdrawn
 from monitor.model import FetchError
-from tests.conftest import NAMED
+from tests.conftest import NAMED, PageServer
 
 GBK_PAGE = "<html><body>中华人民共和国国务院 关于朱镕基的通知</body></html>"
 BOMB_MB = 50
@@ -420,3 +420,24 @@ async def test_pool_queue_does_not_count_against_timeout(serve: Serve) -> None:
     async with Fetcher(FetchSettings(named=NAMED, connections=1, per_host_concurrency=6, timeout_s=0.3)) as f:
         results = await asyncio.gather(*(f.fetch(b + "/tracked") for b in (base_a, base_b) * 6))
     assert [r.error for r in results] == [None] * 12
+
+
+async def test_a_gate_asked_when_the_turn_comes_can_withdraw_the_request(page_server: PageServer) -> None:
+    """The gate runs after the host's pause (a request paced one second behind another is gated a second later)
+    and, when it withdraws, nothing reaches the site."""
+    page_server.set("/a", "<html></html>")
+    gated: list[float] = []
+
+    async def allow() -> None:
+        gated.append(time.monotonic())
+
+    async def withdraw() -> None:
+        gated.append(time.monotonic())
+        raise Withdrawn("c1")
+
+    async with Fetcher(FetchSettings(named=NAMED, per_host_interval_s=1.0)) as f:
+        first = await f.fetch(page_server.url("/a"), gate=allow)
+        with pytest.raises(Withdrawn):
+            await f.fetch(page_server.url("/a"), gate=withdraw)
+    assert first.ok and page_server.hits["/a"] == 1
+    assert gated[1] - gated[0] >= 0.95

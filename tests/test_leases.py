@@ -82,3 +82,21 @@ async def test_a_silent_daemon_loses_its_buckets_and_cannot_take_them_back(postg
         assert {(r["status"], r["queue_manager_id"]) for r in rows} == {("picked", leases.worker_id("b"))}
     finally:
         await db.close()
+
+
+async def test_a_probe_is_cleared_only_for_a_bucket_held_and_its_intent_read_back(postgres_url: str) -> None:
+    db = await connect(postgres_url)
+    try:
+        await beat(db, "a")
+        await asyncio.sleep(0.01)
+        mine = (await beat(db, "a")).held
+        bucket = min(mine)
+        at = datetime(2026, 12, 5, 10, 0, 1, tzinfo=UTC)
+        async with db.transaction():
+            cleared = await leases.intend(db, "a", TTL, [("c1", bucket, at), ("c2", TOTAL + 1, at)])
+        assert cleared == {"c1"}  # c2's bucket is nobody's: not cleared, not recorded
+        async with db.transaction():  # a daemon holding nothing has nothing cleared
+            assert await leases.intend(db, "b", TTL, [("c1", bucket, at)]) == set()
+        assert await leases.intents(db, ["c1", "c2"]) == {"c1": at}
+    finally:
+        await db.close()

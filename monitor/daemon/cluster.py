@@ -51,7 +51,7 @@ import asyncpg
 import structlog
 
 from monitor.config import ClusterSettings, Inventory
-from monitor.daemon.tracked import written_since
+from monitor.daemon.tracked import Tracked, written_since
 from monitor.model import TargetKind
 from monitor.records import (
     CheckRunRecord,
@@ -101,6 +101,8 @@ class Cluster:
         self.started_at = monitor.clock()
         self.stopping = False
         self._horizon = 0  # the fleet read-back's: the transactions below it were read (0: every row, at first)
+        self._intents: list[tuple[str, int, datetime, asyncio.Future[bool]]] = []  # probes waiting to be cleared
+        self._intending: asyncio.Task[None] | None = None
         self._site_hosts: dict[str, str] = {}
         self.configure(monitor.inventory)
 
@@ -288,6 +290,7 @@ class Cluster:
         monitor = self.monitor
         ids = [tid for tid, t in monitor.tracked.items() if self.bucket(t.target.host) in buckets]
         states = await monitor.store.load_states(ids)
+        intended = await self.store.run(lambda db: leases.intents(db, ids))
         now = monitor.clock()
         await monitor.book.load(now)  # findings the other daemon recorded
         written = {self.bucket(monitor.tracked[tid].target.host) for tid in ids
@@ -307,7 +310,7 @@ class Cluster:
             since = max(since, lapse)
         self.suspended -= buckets
         self.active |= buckets
-        monitor.adopt(ids, states, now, now - timedelta(seconds=since))
+        monitor.adopt(ids, states, now, now - timedelta(seconds=since), intended)
 
     def _resume(self, buckets: set[int], lapse: float) -> None:
         """Buckets kept through a heartbeat that came late: while this daemon was not sure of them, what came due
@@ -317,6 +320,31 @@ class Cluster:
         now = monitor.clock()
         ids = [tid for tid, t in monitor.tracked.items() if self.bucket(t.target.host) in buckets]
         monitor.resume(ids, now, now - timedelta(seconds=lapse))
+
+    async def clear(self, tracked: Tracked, at: datetime) -> bool:
+        """Whether this daemon may send this probe's request now (its turn come): its intent (the probe's time)
+        recorded in the store, for a bucket the store says it holds. The probes asked for while one write runs go
+        in the next, together."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._intents.append((tracked.target.id, self.bucket(tracked.target.host), at, future))
+        if self._intending is None or self._intending.done():
+            self._intending = asyncio.create_task(self._record_intents())
+        return await future
+
+    async def _record_intents(self) -> None:
+        while self._intents:
+            batch, self._intents = self._intents, []
+            probes = [(tid, bucket, at) for tid, bucket, at, _ in batch]
+            try:
+                async with asyncio.timeout(self.heartbeat_s):
+                    cleared = await self.store.run(lambda db, p=probes: leases.intend(db, self.node, self.ttl_s, p))
+            except Exception as exc:  # not recorded: not made now (the scheduler tries again shortly)
+                log.warning("cluster_intents_failed", node=self.node, probes=len(batch),
+                            error=f"{type(exc).__name__}: {exc}")
+                cleared = set()
+            for tid, _, _, future in batch:
+                if not future.done():
+                    future.set_result(tid in cleared)
 
     async def _read_fleet(self) -> None:
         """The verdicts other daemons wrote since the last look: the board shows the whole fleet."""

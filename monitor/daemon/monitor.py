@@ -11,7 +11,7 @@ daemon that hears what it does is in one typed ``Hooks`` object given at constru
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -29,7 +29,7 @@ from monitor.daemon.tracked import Tracked, probed_since
 from monitor.daemon.writer import StoreWriter
 from monitor.evaluate import TZ, History, Verdict, advance, evaluate
 from monitor.extract_pool import ExtractPool
-from monitor.fetch import Fetcher, FetchSettings
+from monitor.fetch import Fetcher, FetchSettings, Withdrawn
 from monitor.journal import first_verdict
 from monitor.model import Observation, State, Target
 from monitor.probe import probe_target
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from monitor.checks.runner import CheckRunner
 
 log = structlog.get_logger()
+CLEARANCE_RETRY_S = 5.0  # a probe withdrawn at its turn (not cleared) is tried again this much later
 
 # Settings read once at start: a reload that changes them logs "needs restart" and keeps the old values.
 RESTART_SETTINGS = ("store", "listen", "fetch", "extract_workers", "extract_time_limit", "render", "cluster")
@@ -92,6 +93,9 @@ class Monitor:
         self.findings = self.book.findings
         self.cluster: Shard | None = None  # several daemons on one store: this one works the hosts it holds
         self.timers = DeadlineTimers(self.tracked, lambda: self.clock(), self._on_deadline, self.holds)
+        # Asked right before each probe's request is sent, with the probe's time: whether it may be (a cluster:
+        # its intent recorded in the store, for a bucket this daemon holds). None: always.
+        self.clearance: Callable[[Tracked, datetime], Awaitable[bool]] | None = None
         self.probes = ProbeScheduler(self.tracked, self._probe, lambda: self.clock(), lambda: self.inventory.settings,
                                      self.holds)
         self._tasks: list[asyncio.Task[None]] = []
@@ -143,12 +147,15 @@ class Monitor:
         cluster while it holds the target's host."""
         return self.cluster is None or self.cluster.owns_key(tracked.target.host)
 
-    def adopt(self, target_ids: list[str], states: dict[str, TargetState], now: datetime, since: datetime) -> None:
+    def adopt(self, target_ids: list[str], states: dict[str, TargetState], now: datetime, since: datetime,
+              intended: Mapping[str, datetime]) -> None:
         """Targets this daemon took over (a cluster): their state as the store has it — or as this daemon has it,
         when its own last probe is newer than the store's (made before it lost the target for a while, its record
         not written yet) —, their timers, and their next probes one interval after their last. ``since``: the
         earliest instant the other daemon may have stopped at (timed alerts due after it are armed again; their
-        keys keep them once)."""
+        keys keep them once). ``intended``: when a daemon last set out to probe each target — one whose result
+        never reached the store (the daemon died with it in flight) is next probed an interval after that, not at
+        once: the site saw that request."""
         adopted = []
         for tid in target_ids:
             tracked = self.tracked.get(tid)
@@ -160,7 +167,7 @@ class Monitor:
             else:
                 self._resume(tracked.target, state, now, tracked)
             adopted.append(tracked)
-        self._work(adopted, now, since)
+        self._work(adopted, now, since, intended)
 
     def resume(self, target_ids: list[str], now: datetime, since: datetime) -> None:
         """Targets this daemon kept while it was not sure it held them (a late heartbeat: their probes and timers
@@ -170,13 +177,20 @@ class Monitor:
             self.timers.arm(tracked.target.id, tracked.verdict)
         self._work(kept, now, since)
 
-    def _work(self, targets: list[Tracked], now: datetime, since: datetime) -> None:
-        """Schedule the next probe of each target, one interval after its last, unless one is queued or in flight
-        (made, it schedules the next itself: scheduled now as well, it would be made twice); arm its timed
-        alerts."""
+    def _work(self, targets: list[Tracked], now: datetime, since: datetime,
+              intended: Mapping[str, datetime] | None = None) -> None:
+        """Schedule the next probe of each target, one interval after its last (or its last intended one, made but
+        never recorded), unless one is queued or in flight (made, it schedules the next itself: scheduled now as
+        well, it would be made twice); arm its timed alerts."""
         for tracked in targets:
-            if not self.probes.busy(tracked.target.id):
-                self.probes.schedule(tracked, self.probes.first_due(tracked, now))
+            if self.probes.busy(tracked.target.id):
+                continue
+            due = self.probes.first_due(tracked, now)
+            meant = (intended or {}).get(tracked.target.id)
+            latest = tracked.history.latest
+            if meant is not None and (latest is None or meant > latest.at):
+                due = max(due, meant.timestamp() + tracked.target.rule.interval.approx_seconds)
+            self.probes.schedule(tracked, due)
         for hook in self.hooks.on_adopt:
             hook(targets, since)
 
@@ -316,8 +330,21 @@ class Monitor:
         target = tracked.target
         if self.tracked.get(target.id) is not tracked:
             return None  # removed by a reload while queued
-        obs, result = await probe_target(self.fetcher, self.pool, self.browser, target, self.clock(), tracked.etag,
-                                         tracked.last_modified)
+        at = self.clock()
+        gate = None
+        if self.clearance is not None:
+            clearance = self.clearance
+
+            async def gate() -> None:
+                if not await clearance(tracked, at):
+                    raise Withdrawn(target.id)
+
+        try:
+            obs, result = await probe_target(self.fetcher, self.pool, self.browser, target, at, tracked.etag,
+                                             tracked.last_modified, gate)
+        except Withdrawn:  # not cleared (a cluster: its intent not recorded): nothing sent, tried again shortly
+            self.probes.schedule(tracked, self.clock().timestamp() + CLEARANCE_RETRY_S)
+            return None
         if self.tracked.get(target.id) is not tracked or _moved(tracked.target, target):
             return None  # removed or moved by a reload while in flight
         if result is not None and result.ok and not result.not_modified:

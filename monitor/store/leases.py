@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -125,12 +125,37 @@ async def leave(db: asyncpg.Connection, node: str) -> None:
     await db.execute("DELETE FROM cluster_members WHERE node = $1", node)
 
 
-async def held(db: asyncpg.Connection, node: str, ttl_s: float) -> set[int]:
-    """The buckets ``node`` holds now, locked against other daemons' claims until the transaction ends."""
+async def held(db: asyncpg.Connection, node: str, ttl_s: float, among: Collection[int] | None = None) -> set[int]:
+    """The buckets ``node`` holds now (of ``among``, if given), locked against other daemons' claims until the
+    transaction ends."""
+    wanted = None if among is None else [str(b).encode() for b in among]
     rows = await db.fetch("SELECT payload FROM pgqueuer WHERE entrypoint = $1 AND status = 'picked'"
-                          " AND queue_manager_id = $2 AND heartbeat > now() - make_interval(secs => $3) FOR SHARE",
-                          ENTRYPOINT, worker_id(node), float(ttl_s))
+                          " AND queue_manager_id = $2 AND heartbeat > now() - make_interval(secs => $3)"
+                          " AND ($4::bytea[] IS NULL OR payload = ANY($4::bytea[])) FOR SHARE",
+                          ENTRYPOINT, worker_id(node), float(ttl_s), wanted)
     return {_bucket(r) for r in rows}
+
+
+async def intend(db: asyncpg.Connection, node: str, ttl_s: float, probes: Sequence[tuple[str, int, datetime]]
+                 ) -> set[str]:
+    """Record the probes (target id, its bucket, when) ``node`` is about to make, those of buckets it still holds
+    (locked until the commit): the ones recorded, which it may make. A daemon taking a bucket over schedules a target
+    one interval after its last intent, so a probe a daemon made just before it died is not made again."""
+    mine = await held(db, node, ttl_s, {bucket for _, bucket, _ in probes})
+    allowed = [(tid, at) for tid, bucket, at in probes if bucket in mine]
+    if allowed:
+        await db.execute(
+            """INSERT INTO probe_intents (target_id, at) SELECT * FROM unnest($1::text[], $2::timestamptz[])
+               ON CONFLICT (target_id) DO UPDATE SET at = excluded.at""",
+            [tid for tid, _ in allowed], [at for _, at in allowed])
+    return {tid for tid, _ in allowed}
+
+
+async def intents(db: asyncpg.Connection, target_ids: Sequence[str]) -> dict[str, datetime]:
+    """When a daemon last set out to probe each of these targets."""
+    rows = await db.fetch("SELECT target_id, at FROM probe_intents WHERE target_id = ANY($1::text[])",
+                          list(target_ids))
+    return {tid: at for tid, at in rows}
 
 
 async def claim_channel(db: asyncpg.Connection, channel: str, node: str, ttl_s: float) -> bool:

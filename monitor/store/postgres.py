@@ -162,6 +162,8 @@ MIGRATIONS: tuple[str, ...] = (
         subject text NOT NULL, check_name text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (subject, check_name)
     )
     """,
+    # 7: each target's probe as a daemon of the cluster is about to make it (monitor.store.leases.intend)
+    "CREATE TABLE probe_intents (target_id text PRIMARY KEY, at timestamptz NOT NULL)",
 )
 
 _RESULT_COLUMNS = ("http_status, error, detail, not_modified, newest_date, reason, signature, content_hash, item_count,"
