@@ -270,11 +270,11 @@ class Alerter:
         try:
             if self._cut_off.cut_off():
                 return
-            held = [row for row in await self.store.outbox_held() if self._speaks_for(row.payload)]
+            held = await self.store.outbox_held()
             if not held:
                 return
             now = self.clock()
-            send, lapse = settle([self._candidate(row, now) for row in held])
+            send, lapse = settle([c for row in held if (c := self._candidate(row, now)) is not None])
             if send or lapse:
                 await self.store.outbox_settle([release(row, self._not_before(row.channel, now)) for row in send],
                                                lapse)
@@ -283,31 +283,29 @@ class Alerter:
         except Exception:
             log.exception("held_alerts_failed")
 
-    def _speaks_for(self, payload: Mapping[str, Any]) -> bool:
-        """Whether this daemon settles a held item: the one holding its column, site or finding's subject (a
-        cluster: each item is settled once, by the daemon whose view of it is current)."""
-        if str(payload["kind"]).startswith("veto_"):
-            return self.owns_subject(str(payload.get("site_id")))
-        if str(payload["kind"]).startswith("finding_"):
-            known = self.finding(str(payload.get("uid")))
-            return known is None or self.owns_subject(known.finding.subject)
-        tracked = self.tracked.get(str(payload.get("target_id")))
-        return tracked is None or self.owns(tracked)
-
-    def _candidate(self, row: HeldRow, now: datetime) -> Candidate:
+    def _candidate(self, row: HeldRow, now: datetime) -> Candidate | None:
+        """A held item as ``alerts.held`` weighs it, or None when another daemon settles it: the one holding its
+        column, site or finding's subject (a cluster: each item is settled once, by the daemon whose view of it is
+        current)."""
         payload = row.payload
         if str(payload["kind"]).startswith("veto_"):
             site_id = str(payload.get("site_id"))
+            if not self.owns_subject(site_id):
+                return None
             states = {v.rule.kind: v.state for v in self.site_vetoes(site_id)}
             muted = self.muted(About.of_site(str(payload["unit_id"]), site_id), now) is not None
             return Candidate(row, muted, veto_still_due(payload, states.get(str(payload["reasons"][0]))))
         if str(payload["kind"]).startswith("finding_"):
             known = self.finding(str(payload.get("uid")))
+            if known is not None and not self.owns_subject(known.finding.subject):
+                return None
             muted = known is not None and self.muted(About.of_finding(known.finding), now) is not None
             return Candidate(row, muted, still_due(payload, None, known))
         tracked = self.tracked.get(str(payload.get("target_id")))
         if tracked is None:
             return Candidate(row, False, False)
+        if not self.owns(tracked):
+            return None
         return Candidate(row, self.muted(About.target(tracked.target), now) is not None,
                          still_due(payload, tracked.verdict, None))
 

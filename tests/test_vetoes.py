@@ -135,3 +135,18 @@ async def test_in_a_cluster_only_the_daemon_speaking_for_the_site_announces_its_
     site.fleet_change(target, STALE, FRESH)
     assert [vetoes(r.items) for r in site_written] == [{"veto_yellow"}, {"veto_red"}]
     assert other_written == []
+    # a veto held while the site was down is settled by the daemon speaking for the site only
+    store = SQLiteStore(tmp_path / "govwatch.sqlite3")
+    await store.open()
+    try:
+        site.store = other.store = store
+        payload = {"kind": "veto_red", "state": "red", "site_id": "s1", "unit_id": "u1",
+                   "reasons": ["stale_news_notices"], "target_id": None}
+        await store.write([OutboxRecord((OutboxItem("veto|s1|held", "u1/group", at, at, payload,
+                                                    suppressed="site_down", hold=True),))])
+        await other.settle_held()
+        assert len(await store.outbox_held()) == 1
+        await site.settle_held()
+        assert await store.outbox_held() == []
+    finally:
+        await store.close()
