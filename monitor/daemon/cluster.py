@@ -269,6 +269,10 @@ class Cluster:
         self.active.clear()
         self.draining.clear()
 
+    def _targets(self, buckets: set[int]) -> list[str]:
+        """The targets whose hosts fall in these buckets."""
+        return [tid for tid, t in self.monitor.tracked.items() if self.bucket(t.target.host) in buckets]
+
     def _busy(self, bucket: int) -> bool:
         """Whether probes of this bucket's hosts are queued or in flight."""
         return any(self.bucket(host) == bucket for host in self.monitor.probes.busy_hosts())
@@ -288,7 +292,7 @@ class Cluster:
         this daemon held when it lost the store comes back as it was if nobody wrote for it since (the results it
         made before are written, not made again); ``lapse``: for so long before now it worked none."""
         monitor = self.monitor
-        ids = [tid for tid, t in monitor.tracked.items() if self.bucket(t.target.host) in buckets]
+        ids = self._targets(buckets)
         states = await monitor.store.load_states(ids)
         intended = await self.store.run(lambda db: leases.intents(db, ids))
         now = monitor.clock()
@@ -318,7 +322,7 @@ class Cluster:
         log.warning("cluster_heartbeat_late", node=self.node, seconds=round(lapse, 1), buckets=len(buckets))
         monitor = self.monitor
         now = monitor.clock()
-        ids = [tid for tid, t in monitor.tracked.items() if self.bucket(t.target.host) in buckets]
+        ids = self._targets(buckets)
         monitor.resume(ids, now, now - timedelta(seconds=lapse))
 
     async def clear(self, tracked: Tracked, at: datetime) -> bool:
