@@ -454,10 +454,8 @@ def _candidates(links: list[LexborNode], column_names: str) -> tuple[list[_Candi
         level = _climb(ids, counts, 1)
         if level is None:
             continue
-        row_id, row, container_id, container = ids[level], nodes[level], ids[level + 1], nodes[level + 1]
-        cand = groups.get(container_id)
-        if cand is None:
-            cand = groups[container_id] = _Candidate(container)
+        row_id, row = ids[level], nodes[level]
+        cand = _group(groups, ids[level + 1], nodes[level + 1])
         if len(cand.rows) >= MAX_ROWS or row_id in cand.seen:
             continue
         if not title:  # a 查看详情 link: the row's own text names the item
@@ -469,6 +467,14 @@ def _candidates(links: list[LexborNode], column_names: str) -> tuple[list[_Candi
         cand.rows.append(_Row(title, href, anchor, raw, row, from_attr))
     _fold_pairs(groups, counts, memo, {anchor[0].mem_id: i for i, anchor in enumerate(anchors)})
     return _join_split(list(groups.values()), column_names), counts
+
+
+def _group(groups: dict[int, _Candidate], node_id: int, node: LexborNode) -> _Candidate:
+    """The candidate list whose container is this node, started if there is none yet."""
+    found = groups.get(node_id)
+    if found is None:
+        found = groups[node_id] = _Candidate(node)
+    return found
 
 
 def _climb(ids: tuple[int, ...], counts: Counter[int], links: int) -> int | None:
@@ -500,10 +506,8 @@ def _fold_pairs(
         level = _climb(ids, counts, 2)
         if level is None:
             continue
-        row_id, row, parent_id, parent = ids[level], nodes[level], ids[level + 1], nodes[level + 1]
-        target = groups.get(parent_id)
-        if target is None:
-            target = groups[parent_id] = _Candidate(parent)
+        row_id, row = ids[level], nodes[level]
+        target = _group(groups, ids[level + 1], nodes[level + 1])
         if row_id in target.seen or len(target.rows) >= MAX_ROWS:
             continue
         first = max(cand.rows, key=lambda r: len(r.title))  # the title, not the author beside it
